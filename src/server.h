@@ -1,0 +1,38 @@
+/* server.h -- the HTTP service: libmicrohttpd daemon, routes, responses. */
+#ifndef AVATAR_SERVER_H
+#define AVATAR_SERVER_H
+
+#include "config.h"
+#include "error.h"
+#include "fixture.h"
+
+/* How long server_stop lets in-flight requests finish, in milliseconds. */
+#define SERVER_DRAIN_MS 5000u
+
+struct server;
+
+/* Bind CFG->address and CFG->port (0 picks a free port: for tests),
+ * build every response for FX once, and start libmicrohttpd in
+ * CFG->mode.  FX must stay valid until server_stop returns.  The caller
+ * must have blocked the signals it wants to handle: MHD's threads inherit
+ * the mask.  Returns the running server, or NULL with ERR set to
+ * EXIT_UNAVAILABLE (address in use, not available, unresolvable),
+ * EXIT_NOPERM (privileged port) or EXIT_OSERR. */
+struct server *server_start(const struct config *cfg,
+                            const struct fixture *fx, struct error *err);
+
+/* The TCP port the server listens on. */
+unsigned server_port(const struct server *srv);
+
+/* The connection limit in force: --max-connections, lowered to fit the
+ * open-file limit. */
+unsigned server_max_connections(const struct server *srv);
+
+/* Stop gracefully and free SRV: stop accepting (new connections are
+ * refused), answer every further request with "Connection: close", wait
+ * up to DRAIN_MS for open connections to finish, then stop the daemon,
+ * closing what is left.  Returns the number of connections closed at the
+ * deadline.  Does nothing and returns 0 if SRV is NULL. */
+unsigned server_stop(struct server *srv, unsigned drain_ms);
+
+#endif

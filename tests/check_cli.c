@@ -1,0 +1,468 @@
+/* check_cli.c -- tests of the built binary: flags, exit codes, signals. */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <check.h>
+
+#include "testutil.h"
+
+#define OUT_SIZE 16384
+
+static char out[OUT_SIZE], err[OUT_SIZE];
+
+/* Run the binary with ARGS (after argv[0]) and only PATH plus EXTRA_ENV
+ * (NULL-terminated, may be NULL) in its environment. */
+static int
+run(const char *const *args, const char *const *extra_env)
+{
+	char *argv[32], *envp[16];
+	int n = 0, e = 0;
+
+	argv[n++] = (char *)"avatar-api";
+	while (args != NULL && *args != NULL && n < 31)
+		argv[n++] = (char *)*args++;
+	argv[n] = NULL;
+	envp[e++] = (char *)"PATH=/usr/bin:/bin";
+	while (extra_env != NULL && *extra_env != NULL && e < 15)
+		envp[e++] = (char *)*extra_env++;
+	envp[e] = NULL;
+	return tu_run(tu_env("AVATAR_API_BIN"), argv, envp, out, err, OUT_SIZE);
+}
+
+static int
+count_lines(const char *s)
+{
+	int n = 0;
+
+	for (; *s != '\0'; s++)
+		n += *s == '\n';
+	return n;
+}
+
+START_TEST(test_cli_help)
+{
+	static const char *const flags[] = {
+		"--address", "--port", "--path", "--data", "--mode", "--threads",
+		"--max-connections", "--timeout", "--check", "--help",
+		"--version", "M1_DOMAIN", "M1_PORT", "M1_PATH",
+		"AVATAR_API_DATA", "AVATAR_API_MODE", "AVATAR_API_THREADS",
+	};
+	const char *args[] = {"--help", NULL};
+	size_t i;
+
+	ck_assert_int_eq(run(args, NULL), 0);
+	ck_assert(strncmp(out, "Usage: avatar-api", 17) == 0);
+	for (i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+		ck_assert_msg(strstr(out, flags[i]) != NULL,
+		              "--help does not mention %s", flags[i]);
+	ck_assert_str_eq(err, "");
+	args[0] = "-h";
+	ck_assert_int_eq(run(args, NULL), 0);
+	ck_assert(strncmp(out, "Usage: avatar-api", 17) == 0);
+}
+END_TEST
+
+START_TEST(test_cli_version)
+{
+	const char *args[] = {"--version", NULL};
+	char first[128];
+
+	ck_assert_int_eq(run(args, NULL), 0);
+	snprintf(first, sizeof(first), "avatar-api %s\n",
+	         tu_env("AVATAR_API_VERSION"));
+	ck_assert(strncmp(out, first, strlen(first)) == 0);
+	ck_assert(strstr(out, "\nlibmicrohttpd 0.9.") != NULL ||
+	          strstr(out, "\nlibmicrohttpd 1.") != NULL);
+	ck_assert(strstr(out, "\njansson 2.") != NULL);
+	ck_assert_int_eq(count_lines(out), 3);
+	ck_assert_str_eq(err, "");
+}
+END_TEST
+
+START_TEST(test_cli_write_error)
+{
+	pid_t pid;
+	int status, fd;
+
+	/* avatar-api --help >/dev/full must fail, not pretend success. */
+	fd = open("/dev/full", O_WRONLY);
+	if (fd < 0) {
+		printf("skipped: no /dev/full\n");
+		return;
+	}
+	pid = fork();
+	ck_assert(pid >= 0);
+	if (pid == 0) {
+		char *argv[] = {(char *)"avatar-api", (char *)"--help", NULL};
+		char *envp[] = {NULL};
+
+		dup2(fd, 1);
+		fd = open("/dev/null", O_WRONLY);
+		dup2(fd, 2);
+		execve(tu_env("AVATAR_API_BIN"), argv, envp);
+		_exit(127);
+	}
+	close(fd);
+	ck_assert(waitpid(pid, &status, 0) == pid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), 74);
+}
+END_TEST
+
+START_TEST(test_cli_check_good)
+{
+	const char *args[] = {"--check", "--data", NULL, NULL};
+	char env[4096];
+	const char *envs[] = {env, NULL};
+	const char *only[] = {"--check", NULL};
+
+	args[2] = tu_env("AVATAR_API_FIXTURE");
+	ck_assert_int_eq(run(args, NULL), 0);
+	ck_assert_str_eq(out, "20 users OK\n");
+	ck_assert_str_eq(err, "");
+	/* The same file through the environment. */
+	snprintf(env, sizeof(env), "AVATAR_API_DATA=%s",
+	         tu_env("AVATAR_API_FIXTURE"));
+	ck_assert_int_eq(run(only, envs), 0);
+	ck_assert_str_eq(out, "20 users OK\n");
+}
+END_TEST
+
+/* Bad fixtures, written to a scratch file: exit code and message. */
+static const struct {
+	const char *content; /* NULL: the file does not exist */
+	int code;
+	const char *message; /* after "avatar-api: PATH" */
+} bad_files[] = {
+	{NULL, 66, ": cannot open: No such file or directory\n"},
+	{"", 65, ":1:0: '[' or '{' expected near end of file\n"},
+	{"[{\"id\":\"1\"", 65, ":1:10: '}' expected near end of file\n"},
+	{"{}", 65, ": top level: expected an array of records, got an object\n"},
+	{"[{\"id\":\"1\",\"name\":\"a\",\"avatar\":\"b\"}]", 65,
+	 ": record 1 (id \"1\"): missing field \"createdAt\"\n"},
+};
+
+START_TEST(test_cli_check_bad)
+{
+	char path[4096], want[8192];
+	const char *args[] = {"--check", "--data", path, NULL};
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/cli-bad-%d-%d.json",
+	         tu_env("AVATAR_API_TMPDIR"), (int)getpid(), _i);
+	if (bad_files[_i].content != NULL) {
+		f = fopen(path, "w");
+		ck_assert(f != NULL);
+		fputs(bad_files[_i].content, f);
+		fclose(f);
+	}
+	ck_assert_int_eq(run(args, NULL), bad_files[_i].code);
+	snprintf(want, sizeof(want), "avatar-api: %s%s", path,
+	         bad_files[_i].message);
+	ck_assert_str_eq(err, want);
+	ck_assert_str_eq(out, "");
+	unlink(path);
+}
+END_TEST
+
+/* Bad flags: exit 64 and one line on stderr that names the flag. */
+static const struct {
+	const char *args[4];
+	const char *names;
+} bad_flags[] = {
+	{{"--port", "abc"}, "--port"},
+	{{"--port", "0"}, "--port"},
+	{{"--port", "70000"}, "--port"},
+	{{"--port=-1"}, "--port"},
+	{{"--threads", "0"}, "--threads"},
+	{{"--mode", "turbo"}, "--mode"},
+	{{"--path", "v1"}, "--path"},
+	{{"--address", "300.1.1.1"}, "--address"},
+	{{"--max-connections", "0"}, "--max-connections"},
+	{{"--timeout", "soon"}, "--timeout"},
+	{{"--bogus"}, "--bogus"},
+	{{"-z"}, "-z"},
+	{{"--port"}, "--port"},
+	{{"stray"}, "stray"},
+};
+
+START_TEST(test_cli_bad_flag)
+{
+	ck_assert_int_eq(run(bad_flags[_i].args, NULL), 64);
+	ck_assert_str_eq(out, "");
+	ck_assert_int_eq(count_lines(err), 1);
+	ck_assert_msg(strncmp(err, "avatar-api: ", 12) == 0 &&
+	              strstr(err, bad_flags[_i].names) != NULL,
+	              "message does not name %s: %s", bad_flags[_i].names, err);
+}
+END_TEST
+
+static const struct {
+	const char *env;
+	const char *name;
+} bad_envs[] = {
+	{"M1_PORT=abc", "M1_PORT"},
+	{"M1_PORT=0", "M1_PORT"},
+	{"M1_PORT=70000", "M1_PORT"},
+	{"M1_PATH=users", "M1_PATH"},
+	{"M1_DOMAIN=1.2.3", "M1_DOMAIN"},
+	{"AVATAR_API_MODE=fast", "AVATAR_API_MODE"},
+	{"AVATAR_API_THREADS=0", "AVATAR_API_THREADS"},
+	{"AVATAR_API_THREADS=many", "AVATAR_API_THREADS"},
+};
+
+START_TEST(test_cli_bad_env)
+{
+	const char *envs[] = {bad_envs[_i].env, NULL};
+	const char *args[] = {"--check", NULL};
+
+	ck_assert_int_eq(run(args, envs), 64);
+	ck_assert_str_eq(out, "");
+	ck_assert_int_eq(count_lines(err), 1);
+	ck_assert_msg(strstr(err, bad_envs[_i].name) != NULL,
+	              "message does not name %s: %s", bad_envs[_i].name, err);
+}
+END_TEST
+
+/* A listening socket on 127.0.0.1:*PORT, to make the port busy. */
+static int
+occupy(unsigned *port)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	ck_assert(fd >= 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert(bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	ck_assert(listen(fd, 1) == 0);
+	ck_assert(getsockname(fd, (struct sockaddr *)&sa, &len) == 0);
+	*port = ntohs(sa.sin_port);
+	return fd;
+}
+
+START_TEST(test_cli_port_in_use)
+{
+	char portstr[16];
+	const char *args[] = {"--data", NULL, "--address", "127.0.0.1",
+	                      "--port", portstr, NULL};
+	unsigned port;
+	int fd = occupy(&port);
+
+	args[1] = tu_env("AVATAR_API_FIXTURE");
+	snprintf(portstr, sizeof(portstr), "%u", port);
+	ck_assert_int_eq(run(args, NULL), 69);
+	ck_assert_msg(strstr(err, "Address already in use") != NULL &&
+	              strstr(err, portstr) != NULL, "%s", err);
+	ck_assert(strstr(err, "Listening") == NULL);
+	close(fd);
+}
+END_TEST
+
+START_TEST(test_cli_address_unavailable)
+{
+	/* 192.0.2.1 (TEST-NET-1) is not on this machine: bind fails, and no
+	 * packet is sent. */
+	const char *args[] = {"--data", NULL, "--address", "192.0.2.1",
+	                      "--port", "18999", NULL};
+
+	args[1] = tu_env("AVATAR_API_FIXTURE");
+	ck_assert_int_eq(run(args, NULL), 69);
+	ck_assert_msg(strstr(err, "192.0.2.1") != NULL &&
+	              strstr(err, "Cannot assign requested address") != NULL,
+	              "%s", err);
+}
+END_TEST
+
+START_TEST(test_cli_bad_data_never_listens)
+{
+	char path[4096], portstr[16];
+	const char *args[] = {"--data", path, "--address", "127.0.0.1",
+	                      "--port", portstr, NULL};
+	struct tu_conn c;
+	unsigned port = tu_free_port();
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/cli-never-%d.json",
+	         tu_env("AVATAR_API_TMPDIR"), (int)getpid());
+	f = fopen(path, "w");
+	ck_assert(f != NULL);
+	fputs("[{\"id\":\"1\"}]", f);
+	fclose(f);
+	snprintf(portstr, sizeof(portstr), "%u", port);
+	ck_assert_int_eq(run(args, NULL), 65);
+	ck_assert(strstr(err, "missing field \"name\"") != NULL);
+	ck_assert(strstr(err, "Listening") == NULL);
+	ck_assert(tu_connect(&c, port) < 0);
+	unlink(path);
+}
+END_TEST
+
+/* Start the binary on a free port in MODE and wait for its "Listening"
+ * line; *ERRFD receives the read end of its stderr. */
+static pid_t
+spawn_server(const char *mode, unsigned *port, int *errfd)
+{
+	char portstr[16], line[1024];
+	size_t got = 0;
+	int pe[2];
+	pid_t pid;
+
+	*port = tu_free_port();
+	snprintf(portstr, sizeof(portstr), "%u", *port);
+	ck_assert(pipe2(pe, O_CLOEXEC) == 0);
+	pid = fork();
+	ck_assert(pid >= 0);
+	if (pid == 0) {
+		char *argv[] = {(char *)"avatar-api", (char *)"--data",
+		                (char *)tu_env("AVATAR_API_FIXTURE"),
+		                (char *)"--address", (char *)"127.0.0.1",
+		                (char *)"--port", portstr, (char *)"--mode",
+		                (char *)mode, (char *)"--threads", (char *)"2",
+		                NULL};
+		char *envp[] = {NULL};
+
+		dup2(pe[1], 2);
+		execve(tu_env("AVATAR_API_BIN"), argv, envp);
+		_exit(127);
+	}
+	close(pe[1]);
+	/* Read up to the start-up announcement (warnings may come first). */
+	for (;;) {
+		got = 0;
+		while (got + 1 < sizeof(line)) {
+			ssize_t n = read(pe[0], line + got, 1);
+
+			if (n <= 0 || line[got] == '\n')
+				break;
+			got++;
+		}
+		line[got] = '\0';
+		if (got == 0 || strncmp(line, "Listening", 9) == 0)
+			break;
+	}
+	snprintf(out, sizeof(out), "Listening on http://127.0.0.1:%u (%s",
+	         *port, mode);
+	ck_assert_msg(strncmp(line, out, strlen(out)) == 0,
+	              "unexpected start-up line: %s", line);
+	ck_assert(strstr(line, "20 users from ") != NULL);
+	*errfd = pe[0];
+	return pid;
+}
+
+static const char *const modes[] = {"epoll", "thread-per-connection"};
+static const int stop_signals[] = {SIGTERM, SIGINT};
+
+/* SIGTERM (and SIGINT) during traffic: exit 0, nothing lost. */
+START_TEST(test_cli_signal_during_traffic)
+{
+	const char *mode = modes[_i % 2];
+	int sig = stop_signals[_i / 2];
+	struct timespec pause = {0, 300 * 1000 * 1000};
+	pthread_t t[8];
+	struct tu_load cl[8];
+	volatile int stop = 0;
+	unsigned port, ok = 0, bad = 0, lost = 0, closed = 0;
+	char path[4096], *body;
+	size_t body_len;
+	int errfd, status, i;
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "%s/users.body.json",
+	         tu_env("AVATAR_API_TEST_DATA"));
+	body = tu_read_file(path, &body_len);
+	pid = spawn_server(mode, &port, &errfd);
+	memset(cl, 0, sizeof(cl));
+	for (i = 0; i < 8; i++) {
+		cl[i].port = port;
+		cl[i].path = "/v1/user";
+		cl[i].expect = body;
+		cl[i].expect_len = body_len;
+		cl[i].stop = &stop;
+		ck_assert(pthread_create(&t[i], NULL, tu_load_run, &cl[i]) == 0);
+	}
+	nanosleep(&pause, NULL);
+	ck_assert(kill(pid, sig) == 0);
+	ck_assert(waitpid(pid, &status, 0) == pid);
+	stop = 1;
+	for (i = 0; i < 8; i++) {
+		pthread_join(t[i], NULL);
+		ok += cl[i].ok;
+		bad += cl[i].bad + cl[i].refused;
+		lost += cl[i].lost;
+		closed += cl[i].closed;
+	}
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	              "exit status %d", status);
+	ck_assert_uint_gt(ok, 100);
+	ck_assert_uint_eq(bad, 0);
+	ck_assert_uint_eq(lost, 0);
+	ck_assert_uint_eq(closed, 8);
+	{
+		ssize_t n = read(errfd, err, sizeof(err) - 1);
+
+		err[n > 0 ? n : 0] = '\0';
+		ck_assert_msg(strstr(err, sig == SIGTERM ? "SIGTERM received"
+		                     : "SIGINT received") != NULL &&
+		              strstr(err, "stopped") != NULL, "stderr: %s", err);
+	}
+	close(errfd);
+	free(body);
+}
+END_TEST
+
+static Suite *
+cli_suite(void)
+{
+	Suite *s = suite_create("cli");
+	TCase *core = tcase_create("core");
+	TCase *errors = tcase_create("errors");
+	TCase *signals = tcase_create("signals");
+
+	tcase_add_test(core, test_cli_help);
+	tcase_add_test(core, test_cli_version);
+	tcase_add_test(core, test_cli_check_good);
+	suite_add_tcase(s, core);
+
+	tcase_add_test(errors, test_cli_write_error);
+	tcase_add_loop_test(errors, test_cli_check_bad, 0,
+	                    sizeof(bad_files) / sizeof(bad_files[0]));
+	tcase_add_loop_test(errors, test_cli_bad_flag, 0,
+	                    sizeof(bad_flags) / sizeof(bad_flags[0]));
+	tcase_add_loop_test(errors, test_cli_bad_env, 0,
+	                    sizeof(bad_envs) / sizeof(bad_envs[0]));
+	tcase_add_test(errors, test_cli_port_in_use);
+	tcase_add_test(errors, test_cli_address_unavailable);
+	tcase_add_test(errors, test_cli_bad_data_never_listens);
+	suite_add_tcase(s, errors);
+
+	tcase_set_timeout(signals, 30);
+	tcase_add_loop_test(signals, test_cli_signal_during_traffic, 0, 4);
+	suite_add_tcase(s, signals);
+	return s;
+}
+
+int
+main(void)
+{
+	SRunner *sr = srunner_create(cli_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

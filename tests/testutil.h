@@ -1,0 +1,92 @@
+/* testutil.h -- helpers shared by the test suites: files, sockets, HTTP. */
+#ifndef AVATAR_TESTUTIL_H
+#define AVATAR_TESTUTIL_H
+
+#include <stddef.h>
+
+/* The value of environment variable NAME; fails the test if unset. */
+const char *tu_env(const char *name);
+
+/* Read all of PATH into a new NUL-terminated buffer; fails the test on
+ * error.  *LEN (may be NULL) receives the size. */
+char *tu_read_file(const char *path, size_t *len);
+
+/* A client connection to 127.0.0.1 with a read buffer, so that pipelined
+ * responses can be read one at a time. */
+struct tu_conn {
+	int fd;
+	size_t len;      /* bytes buffered in buf */
+	char buf[65536];
+};
+
+/* One parsed HTTP response. */
+struct tu_response {
+	int status;
+	char head[8192];   /* status line and headers, NUL-terminated */
+	char *body;        /* Content-Length bytes, NUL-terminated; malloc'd */
+	size_t body_len;
+};
+
+/* Connect to 127.0.0.1:PORT with 5 s send and receive timeouts.
+ * Returns 0, or -1 with errno set. */
+int tu_connect(struct tu_conn *c, unsigned port);
+
+/* Close C. */
+void tu_close(struct tu_conn *c);
+
+/* Send all LEN bytes of BUF.  Returns 0 or -1. */
+int tu_send(struct tu_conn *c, const char *buf, size_t len);
+
+/* Send "METHOD PATH HTTP/1.1" with a Host header and EXTRA (more header
+ * lines, each ending in \r\n, or NULL).  Returns 0 or -1. */
+int tu_request(struct tu_conn *c, const char *method, const char *path,
+               const char *extra);
+
+/* Read one response.  HEAD is non-zero for a response to HEAD (no body
+ * whatever Content-Length says).  Returns 0, or -1 if the connection
+ * closed or failed before a whole response arrived.  Free with
+ * tu_response_free. */
+int tu_read_response(struct tu_conn *c, struct tu_response *r, int head);
+
+/* Release R's body. */
+void tu_response_free(struct tu_response *r);
+
+/* Copy the value of header NAME (case-insensitive) of R into OUT.
+ * Returns 1 if found, 0 if not, 2 if it appears more than once. */
+int tu_header(const struct tu_response *r, const char *name, char *out,
+              size_t size);
+
+/* Non-zero if the peer has closed C: waits up to MS milliseconds for
+ * end of file (any data read is kept in the buffer). */
+int tu_closed(struct tu_conn *c, int ms);
+
+/* Run PROG with ARGV (ARGV[0] included) and exactly the environment ENVP
+ * (NULL-terminated "NAME=value" strings).  Standard output and error go
+ * to OUT and ERR (each may be NULL, else at least SIZE bytes,
+ * NUL-terminated).  Returns the exit status, or 128 + signal. */
+int tu_run(const char *prog, char *const argv[], char *const envp[],
+           char *out, char *err, size_t size);
+
+/* A load client: one keep-alive connection sending GET PATH.  It stops
+ * after REQUESTS requests or, when STOP is set, once *STOP is non-zero or
+ * the server answers "Connection: close".  Responses equal to EXPECT
+ * (EXPECT_LEN bytes, status 200) count as ok, others as bad; a request
+ * that gets no response counts as lost. */
+struct tu_load {
+	unsigned port;
+	const char *path;
+	const char *expect;
+	size_t expect_len;
+	unsigned requests;
+	volatile int *stop;
+	unsigned ok, bad, lost, closed, refused;
+};
+
+/* Run the client described by ARG (a struct tu_load *): a pthread start
+ * routine.  Returns NULL. */
+void *tu_load_run(void *arg);
+
+/* A TCP port on 127.0.0.1 that was free a moment ago. */
+unsigned tu_free_port(void);
+
+#endif
