@@ -1,0 +1,74 @@
+#!/bin/bash
+# quickstart.sh -- set up a Debian/Ubuntu machine, build, then run or test.
+#
+#   scripts/quickstart.sh run [FLAG...]   build and serve data/users.json on :8080
+#   scripts/quickstart.sh test            build and run the whole test suite
+#
+# Missing build dependencies are installed with apt-get (through sudo
+# when not root).  Safe to run again: it only does what is missing.
+set -eu
+
+usage() {
+	echo "usage: $0 run [avatar-api flags...] | test" >&2
+	exit 64
+}
+
+[ $# -ge 1 ] || usage
+cmd=$1
+shift
+case $cmd in
+run | test) ;;
+*) usage ;;
+esac
+
+cd "$(dirname "$0")/.."
+
+# Build and test dependencies (Debian 12 / Ubuntu package names).
+packages="build-essential autoconf automake pkg-config libmicrohttpd-dev
+libjansson-dev check curl"
+
+missing=""
+for p in $packages; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+		grep -q "install ok installed"; then
+		missing="$missing $p"
+	fi
+done
+if [ -n "$missing" ]; then
+	echo "quickstart: installing:$missing"
+	sudo=""
+	if [ "$(id -u)" != 0 ]; then
+		sudo="sudo"
+	fi
+	$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q
+	# shellcheck disable=SC2086 # word splitting of the list is wanted
+	$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+		--no-install-recommends $missing
+fi
+
+jobs=$(nproc 2>/dev/null || echo 2)
+# Once configured, make's own rules rerun autoconf and configure when
+# configure.ac or Makefile.am change.
+[ -x configure ] || autoreconf -fi
+[ -f Makefile ] || ./configure
+make -j"$jobs"
+
+case $cmd in
+run)
+	exec ./src/avatar-api --data data/users.json "$@"
+	;;
+test)
+	status=0
+	make -j"$jobs" check || status=$?
+	# Check's own summary line for each suite (the harness keeps them in
+	# the logs), then the failures' details if any.
+	for log in tests/check_*.log; do
+		printf '%s: %s\n' "$(basename "$log" .log)" \
+			"$(grep -E '^[0-9]+%: Checks:' "$log" || echo 'no summary')"
+	done
+	if [ "$status" != 0 ]; then
+		grep -hE ':[EF]:' tests/check_*.log || true
+	fi
+	exit "$status"
+	;;
+esac
