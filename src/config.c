@@ -25,6 +25,7 @@ enum {
 	OPT_MAX_CONNECTIONS,
 	OPT_TIMEOUT,
 	OPT_CHECK,
+	OPT_HEALTHCHECK,
 };
 
 static const struct option longopts[] = {
@@ -37,6 +38,7 @@ static const struct option longopts[] = {
 	{"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
 	{"timeout", required_argument, NULL, OPT_TIMEOUT},
 	{"check", no_argument, NULL, OPT_CHECK},
+	{"healthcheck", no_argument, NULL, OPT_HEALTHCHECK},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -312,6 +314,9 @@ config_parse(struct config *cfg, int argc, char **argv, struct error *err)
 		case OPT_CHECK:
 			cfg->action = CONFIG_CHECK;
 			break;
+		case OPT_HEALTHCHECK:
+			cfg->action = CONFIG_HEALTHCHECK;
+			break;
 		case ':':
 			error_set(err, EXIT_USAGE, "option '%.64s' requires an "
 			          "argument", argv[optind - 1]);
@@ -368,11 +373,14 @@ config_usage(FILE *out)
 "  --timeout=SECONDS       close idle connections after this long\n"
 "                          (default %u; 0 = never)\n"
 "  --check                 load and validate the fixture, then exit\n"
+"  --healthcheck           GET /healthz from the server at --address and\n"
+"                          --port; exit 0 if it answers 200, else 1\n"
 "  -h, --help              display this help and exit\n"
 "  -V, --version           output version information and exit\n"
 "\n"
 "A flag beats the environment, which beats the default; an empty variable\n"
-"counts as unset.  SIGTERM or SIGINT stops gracefully.\n"
+"counts as unset.  SIGTERM or SIGINT stops gracefully; SIGHUP reloads\n"
+"the fixture (a bad one is logged and the old data kept).\n"
 "\n"
 "Exit status: 0 success, 64 bad usage, 65 invalid fixture, 66 fixture\n"
 "unreadable, 69 address in use or unavailable, 71 system error, 74 write\n"

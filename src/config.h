@@ -16,6 +16,7 @@ enum config_action {
 	CONFIG_CHECK,   /* --check: validate the fixture and exit */
 	CONFIG_HELP,    /* --help */
 	CONFIG_VERSION, /* --version */
+	CONFIG_HEALTHCHECK, /* --healthcheck: probe a running server */
 };
 
 /* Default for --max-connections: enough for 10,000 clients. */

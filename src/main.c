@@ -10,7 +10,9 @@
 
 #include "config.h"
 #include "fixture.h"
+#include "healthcheck.h"
 #include "log.h"
+#include "notify.h"
 #include "server.h"
 
 /* Flush stdout; a failed write (avatar-api --help >/dev/full) is an
@@ -34,7 +36,7 @@ print_version(void)
 
 static void
 print_listening(const struct config *cfg, const struct server *srv,
-                const struct fixture *fx)
+                size_t users)
 {
 	int v6 = strchr(cfg->address, ':') != NULL;
 	char threads[32] = "";
@@ -44,8 +46,36 @@ print_listening(const struct config *cfg, const struct server *srv,
 		         cfg->threads == 1 ? "" : "s");
 	log_info("Listening on http://%s%s%s:%u (%s%s, %zu user%s from %s)",
 	         v6 ? "[" : "", cfg->address, v6 ? "]" : "", server_port(srv),
-	         config_mode_name(cfg->mode), threads, fx->count,
-	         fx->count == 1 ? "" : "s", cfg->data);
+	         config_mode_name(cfg->mode), threads, users,
+	         users == 1 ? "" : "s", cfg->data);
+}
+
+/* Tell systemd (Type=notify) what we are doing; a failure is logged, not
+ * fatal: the service works without a supervisor. */
+static void
+notify(const char *state, size_t users, const char *data)
+{
+	struct error err = {0, ""};
+
+	if (notify_send(&err, "%s\nSTATUS=Serving %zu user%s from %s", state,
+	                users, users == 1 ? "" : "s", data) < 0)
+		log_warn("%s", err.text);
+}
+
+/* SIGHUP: re-read the fixture; on error keep serving the old data. */
+static void
+reload(struct server *srv, const struct config *cfg)
+{
+	struct error err = {0, ""};
+
+	notify("RELOADING=1", server_users(srv), cfg->data);
+	if (server_reload(srv, cfg->data, &err) == 0)
+		log_info("SIGHUP: reloaded %zu user%s from %s", server_users(srv),
+		         server_users(srv) == 1 ? "" : "s", cfg->data);
+	else
+		log_error("SIGHUP: reload failed, still serving the old data: "
+		          "%s", err.text);
+	notify("READY=1", server_users(srv), cfg->data);
 }
 
 int
@@ -57,6 +87,7 @@ main(int argc, char **argv)
 	struct server *srv;
 	sigset_t sigs;
 	unsigned left;
+	size_t count;
 	int sig = 0;
 
 	config_defaults(&cfg);
@@ -71,6 +102,13 @@ main(int argc, char **argv)
 	if (cfg.action == CONFIG_VERSION) {
 		print_version();
 		return close_stdout();
+	}
+	if (cfg.action == CONFIG_HEALTHCHECK) {
+		if (healthcheck_run(&cfg, &err) < 0) {
+			log_error("%s", err.text);
+			return 1;
+		}
+		return 0;
 	}
 
 	fx = fixture_load(cfg.data, &err);
@@ -94,22 +132,23 @@ main(int argc, char **argv)
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
-	srv = server_start(&cfg, fx, &err);
+	count = fx->count;
+	srv = server_start(&cfg, fx, &err); /* takes fx */
 	if (srv == NULL) {
 		log_error("%s", err.text);
-		fixture_free(fx);
 		return err.code;
 	}
-	print_listening(&cfg, srv, fx);
+	print_listening(&cfg, srv, count);
+	notify("READY=1", count, cfg.data);
 
 	for (;;) {
 		if (sigwait(&sigs, &sig) != 0)
 			continue;
 		if (sig != SIGHUP)
 			break;
-		log_info("SIGHUP received: reloading is not supported yet, "
-		         "ignored");
+		reload(srv, &cfg);
 	}
+	notify("STOPPING=1", server_users(srv), cfg.data);
 	log_info("%s received, stopping (draining for up to %u ms)",
 	         sig == SIGTERM ? "SIGTERM" : "SIGINT", SERVER_DRAIN_MS);
 	left = server_stop(srv, SERVER_DRAIN_MS);
@@ -118,6 +157,5 @@ main(int argc, char **argv)
 		         left, left == 1 ? "" : "s");
 	else
 		log_info("stopped");
-	fixture_free(fx);
 	return 0;
 }

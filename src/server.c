@@ -1,5 +1,6 @@
-/* server.c -- the HTTP service: libmicrohttpd daemon, routes, responses. */
+/* server.c -- the HTTP service: libmicrohttpd daemon, handler, reload, stop. */
 #include <errno.h>
+#include <pthread.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,10 +11,13 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 
+#include <jansson.h>
 #include <microhttpd.h>
 
 #include "log.h"
+#include "routes.h"
 #include "server.h"
+#include "stats.h"
 
 /*
  * Per-connection memory pool.  MHD 0.9.75 allocates it when a connection
@@ -39,160 +43,125 @@
  * listening socket, each worker's epoll and wake-up descriptors, ... */
 #define FD_RESERVE(threads) (32u + 4u * (threads))
 
-static const char engine[] = "C/libmicrohttpd";
-static const char body_not_found[] = "{\"error\":\"not found\"}";
-static const char body_user_not_found[] = "{\"error\":\"user not found\"}";
-static const char body_method[] = "{\"error\":\"method not allowed\"}";
-
-/* Every response the server sends, built once and shared by all threads. */
-struct responses {
-	struct MHD_Response *list;
-	struct MHD_Response **users; /* parallel to fixture->users */
-	size_t count;
-	struct MHD_Response *not_found;
-	struct MHD_Response *user_not_found;
-	struct MHD_Response *method_not_allowed;
-};
-
 struct server {
 	struct MHD_Daemon *daemon;
-	const struct fixture *fx;
-	const char *path;                 /* the list route */
-	char prefix[CONFIG_PATH_MAX + 2]; /* PATH "/": records live below */
-	size_t prefix_len;
-	struct responses *active;         /* read atomically per request */
-	struct responses *serving;
-	struct responses *closing;        /* "Connection: close", at stop */
+	const char *path;           /* the list route */
+	struct routes *active;      /* read atomically per request */
+	struct routes *serving;     /* owns the fixture */
+	struct routes *closing;     /* "Connection: close", at stop */
+	struct stats *stats;        /* counters and reader epochs */
+	pthread_mutex_t reload_lock;/* serving, reloads_*, last_reload */
+	unsigned long reloads_ok;
+	unsigned long reloads_failed;
+	time_t last_reload;         /* start-up, then each good reload */
 	unsigned port;
 	unsigned max_connections;
 	int fd;
 };
 
+/* Publish R as the set requests use, and wait until no request still
+ * uses the previous one. */
 static void
-responses_free(struct responses *r)
+server_publish(struct server *srv, struct routes *r)
 {
-	size_t i;
-
-	if (r == NULL)
-		return;
-	if (r->list != NULL)
-		MHD_destroy_response(r->list);
-	for (i = 0; r->users != NULL && i < r->count; i++)
-		if (r->users[i] != NULL)
-			MHD_destroy_response(r->users[i]);
-	free(r->users);
-	if (r->not_found != NULL)
-		MHD_destroy_response(r->not_found);
-	if (r->user_not_found != NULL)
-		MHD_destroy_response(r->user_not_found);
-	if (r->method_not_allowed != NULL)
-		MHD_destroy_response(r->method_not_allowed);
-	free(r);
+	__atomic_store_n(&srv->active, r, __ATOMIC_SEQ_CST);
+	stats_synchronize(srv->stats);
 }
 
-/* A persistent JSON response over BODY, which must outlive it.  LOCATION
- * and ALLOW may be NULL. */
-static struct MHD_Response *
-response_new(const char *body, size_t len, const char *location,
-             const char *allow, int closing)
+/* Render /metrics: Prometheus text format 0.0.4.  Returns a malloc'd
+ * body, or NULL if out of memory.  Runs outside stats_enter/leave. */
+static char *
+metrics_render(struct server *srv, size_t *len)
+{
+	static const char *const route_names[ROUTE_COUNT] = {
+		"list", "user", "healthz", "metrics", "other"};
+	static const char *const status_names[STATUS_COUNT] = {
+		"200", "404", "405", "500"};
+	/* The route and status pairs the handler can produce. */
+	static const unsigned char produced[ROUTE_COUNT][STATUS_COUNT] = {
+		{1, 0, 1, 0}, {1, 1, 1, 0}, {1, 0, 1, 0}, {1, 0, 1, 1},
+		{0, 1, 0, 0}};
+	unsigned long n[ROUTE_COUNT][STATUS_COUNT], ok, failed;
+	const union MHD_DaemonInfo *info;
+	char *body = NULL;
+	size_t users;
+	time_t last;
+	FILE *f;
+	int r, s;
+
+	stats_sum(srv->stats, n);
+	pthread_mutex_lock(&srv->reload_lock);
+	users = srv->serving->count;
+	ok = srv->reloads_ok;
+	failed = srv->reloads_failed;
+	last = srv->last_reload;
+	pthread_mutex_unlock(&srv->reload_lock);
+	info = MHD_get_daemon_info(srv->daemon,
+	                           MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+
+	f = open_memstream(&body, len);
+	if (f == NULL)
+		return NULL;
+	fputs("# HELP avatar_api_requests_total Requests answered, by route "
+	      "and status.\n# TYPE avatar_api_requests_total counter\n", f);
+	for (r = 0; r < ROUTE_COUNT; r++)
+		for (s = 0; s < STATUS_COUNT; s++)
+			if (produced[r][s])
+				fprintf(f, "avatar_api_requests_total{route=\"%s\","
+				        "status=\"%s\"} %lu\n", route_names[r],
+				        status_names[s], n[r][s]);
+	fprintf(f, "# HELP avatar_api_connections Open client connections.\n"
+	        "# TYPE avatar_api_connections gauge\n"
+	        "avatar_api_connections %u\n"
+	        "# HELP avatar_api_users Records in the fixture being served.\n"
+	        "# TYPE avatar_api_users gauge\n"
+	        "avatar_api_users %zu\n"
+	        "# HELP avatar_api_reloads_total Fixture reloads (SIGHUP), by "
+	        "result.\n"
+	        "# TYPE avatar_api_reloads_total counter\n"
+	        "avatar_api_reloads_total{result=\"ok\"} %lu\n"
+	        "avatar_api_reloads_total{result=\"failed\"} %lu\n"
+	        "# HELP avatar_api_last_reload_success_timestamp_seconds When "
+	        "the fixture being served was loaded.\n"
+	        "# TYPE avatar_api_last_reload_success_timestamp_seconds gauge\n"
+	        "avatar_api_last_reload_success_timestamp_seconds %lld\n"
+	        "# HELP avatar_api_build_info Version of avatar-api and its "
+	        "libraries.\n"
+	        "# TYPE avatar_api_build_info gauge\n"
+	        "avatar_api_build_info{version=\"%s\",libmicrohttpd=\"%s\","
+	        "jansson=\"%s\"} 1\n",
+	        info != NULL ? info->num_connections : 0, users, ok, failed,
+	        (long long)last, PACKAGE_VERSION, MHD_get_version(),
+	        jansson_version_str());
+	if (fclose(f) != 0) {
+		free(body);
+		return NULL;
+	}
+	return body;
+}
+
+/* Answer GET or HEAD /metrics.  Allocates: scrapes are rare. */
+static enum MHD_Result
+metrics_answer(struct server *srv, struct MHD_Connection *conn)
 {
 	struct MHD_Response *resp;
+	enum MHD_Result ret;
+	size_t len = 0;
+	char *body;
 
-	resp = MHD_create_response_from_buffer(len, (void *)body,
-	                                       MHD_RESPMEM_PERSISTENT);
+	body = metrics_render(srv, &len);
+	if (body == NULL)
+		return MHD_NO; /* out of memory: MHD closes the connection */
+	resp = routes_response(body, len, "text/plain; version=0.0.4; "
+	                       "charset=utf-8",
+	                       __atomic_load_n(&srv->active,
+	                                       __ATOMIC_ACQUIRE)->closing);
+	free(body);
 	if (resp == NULL)
-		return NULL;
-	if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-	                            "application/json") != MHD_YES ||
-	    MHD_add_response_header(resp, "Engine", engine) != MHD_YES ||
-	    (location != NULL &&
-	     MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION,
-	                             location) != MHD_YES) ||
-	    (allow != NULL &&
-	     MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
-	                             allow) != MHD_YES) ||
-	    (closing &&
-	     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION,
-	                             "close") != MHD_YES)) {
-		MHD_destroy_response(resp);
-		return NULL;
-	}
-	return resp;
-}
-
-/* Write PREFIX then ID percent-encoded (RFC 3986 unreserved characters
- * and sub-delims kept) into OUT.  Returns 0, or -1 if it does not fit. */
-static int
-location_format(char *out, size_t size, const char *prefix, const char *id)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t o = strlen(prefix);
-	const unsigned char *p;
-
-	if (o >= size)
-		return -1;
-	memcpy(out, prefix, o);
-	for (p = (const unsigned char *)id; *p != '\0'; p++) {
-		if (o + 4 > size)
-			return -1;
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		    (*p >= '0' && *p <= '9') || strchr("-._~!$&'()*+,;=:@", *p)) {
-			out[o++] = (char)*p;
-		} else {
-			out[o++] = '%';
-			out[o++] = hex[*p >> 4];
-			out[o++] = hex[*p & 15];
-		}
-	}
-	out[o] = '\0';
-	return 0;
-}
-
-/* Build every response for SRV's fixture.  CLOSING adds "Connection:
- * close", used while stopping.  Returns NULL if out of memory. */
-static struct responses *
-responses_build(const struct server *srv, int closing)
-{
-	const struct fixture *fx = srv->fx;
-	struct responses *r;
-	char location[3 * 1024 + CONFIG_PATH_MAX + 2];
-	size_t i;
-
-	r = calloc(1, sizeof(*r));
-	if (r == NULL)
-		return NULL;
-	r->count = fx->count;
-	r->users = calloc(fx->count ? fx->count : 1, sizeof(*r->users));
-	if (r->users == NULL)
-		goto fail;
-	r->list = response_new(fx->body, fx->body_len, srv->path, NULL,
-	                       closing);
-	r->not_found = response_new(body_not_found, strlen(body_not_found),
-	                            NULL, NULL, closing);
-	r->user_not_found = response_new(body_user_not_found,
-	                                 strlen(body_user_not_found), NULL,
-	                                 NULL, closing);
-	r->method_not_allowed = response_new(body_method, strlen(body_method),
-	                                     NULL, "GET, HEAD", closing);
-	if (r->list == NULL || r->not_found == NULL ||
-	    r->user_not_found == NULL || r->method_not_allowed == NULL)
-		goto fail;
-	for (i = 0; i < fx->count; i++) {
-		const struct fixture_user *u = &fx->users[i];
-
-		if (location_format(location, sizeof(location), srv->prefix,
-		                    u->id) < 0)
-			goto fail;
-		r->users[i] = response_new(u->body, u->body_len, location, NULL,
-		                           closing);
-		if (r->users[i] == NULL)
-			goto fail;
-	}
-	return r;
-
-fail:
-	responses_free(r);
-	return NULL;
+		return MHD_NO;
+	ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
+	return ret;
 }
 
 /*
@@ -201,7 +170,8 @@ fail:
  * not fully received), so the first call only marks the request and the
  * response is queued on the second, as MHD's minimal_example.c does.  A
  * request body, if any, is read and dropped.  Per request this does a few
- * string compares and a binary search: no allocation, no JSON, no I/O.
+ * string compares, a binary search and three stores to this thread's own
+ * cache lines: no allocation, no lock, no JSON, no I/O.
  */
 static enum MHD_Result
 server_handle(void *cls, struct MHD_Connection *conn, const char *url,
@@ -210,10 +180,14 @@ server_handle(void *cls, struct MHD_Connection *conn, const char *url,
               void **req_cls)
 {
 	static char seen;
-	const struct server *srv = cls;
-	const struct responses *r;
+	struct server *srv = cls;
+	const struct routes *r;
+	struct stats_slot *slot;
 	struct MHD_Response *resp;
-	unsigned status = MHD_HTTP_OK;
+	enum route_status index;
+	enum route route;
+	enum MHD_Result ret;
+	unsigned status;
 
 	(void)version;
 	(void)upload_data;
@@ -225,30 +199,18 @@ server_handle(void *cls, struct MHD_Connection *conn, const char *url,
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
+	/* Between enter and leave the set R cannot be freed by a reload. */
+	slot = stats_enter(srv->stats);
 	r = __atomic_load_n(&srv->active, __ATOMIC_ACQUIRE);
-	if (strcmp(url, srv->path) == 0) {
-		resp = r->list;
-	} else if (strncmp(url, srv->prefix, srv->prefix_len) == 0 &&
-	           url[srv->prefix_len] != '\0' &&
-	           strchr(url + srv->prefix_len, '/') == NULL) {
-		const struct fixture_user *u;
-
-		u = fixture_find(srv->fx, url + srv->prefix_len);
-		if (u != NULL) {
-			resp = r->users[u - srv->fx->users];
-		} else {
-			resp = r->user_not_found;
-			status = MHD_HTTP_NOT_FOUND;
-		}
-	} else {
-		return MHD_queue_response(conn, MHD_HTTP_NOT_FOUND,
-		                          r->not_found);
+	resp = routes_match(r, url, method, &status, &index, &route);
+	stats_count(srv->stats, slot, route, index);
+	if (resp == NULL) {
+		stats_leave(srv->stats, slot);
+		return metrics_answer(srv, conn);
 	}
-	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
-	    strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
-		return MHD_queue_response(conn, MHD_HTTP_METHOD_NOT_ALLOWED,
-		                          r->method_not_allowed);
-	return MHD_queue_response(conn, status, resp);
+	ret = MHD_queue_response(conn, status, resp);
+	stats_leave(srv->stats, slot);
+	return ret;
 }
 
 /* Open, bind and listen on ADDRESS:PORT.  Returns the socket, or -1 with
@@ -351,8 +313,7 @@ fit_connections(unsigned wanted, unsigned threads)
 }
 
 struct server *
-server_start(const struct config *cfg, const struct fixture *fx,
-             struct error *err)
+server_start(const struct config *cfg, struct fixture *fx, struct error *err)
 {
 	struct MHD_OptionItem extra[3];
 	struct server *srv;
@@ -362,19 +323,17 @@ server_start(const struct config *cfg, const struct fixture *fx,
 
 	srv = calloc(1, sizeof(*srv));
 	if (srv == NULL) {
+		fixture_free(fx);
 		error_set(err, EXIT_OSERR, "out of memory");
 		return NULL;
 	}
 	srv->fd = -1;
-	srv->fx = fx;
 	srv->path = cfg->path;
-	if (strcmp(cfg->path, "/") == 0)
-		snprintf(srv->prefix, sizeof(srv->prefix), "/");
-	else
-		snprintf(srv->prefix, sizeof(srv->prefix), "%s/", cfg->path);
-	srv->prefix_len = strlen(srv->prefix);
-	srv->serving = responses_build(srv, 0);
-	if (srv->serving == NULL) {
+	srv->last_reload = time(NULL);
+	pthread_mutex_init(&srv->reload_lock, NULL);
+	srv->serving = routes_build(fx, 1, cfg->path, 0);
+	srv->stats = stats_new();
+	if (srv->serving == NULL || srv->stats == NULL) {
 		error_set(err, EXIT_OSERR, "cannot build responses: out of "
 		          "memory");
 		goto fail;
@@ -428,7 +387,11 @@ server_start(const struct config *cfg, const struct fixture *fx,
 fail:
 	if (srv->fd >= 0)
 		close(srv->fd);
-	responses_free(srv->serving);
+	if (srv->serving == NULL)
+		fixture_free(fx);
+	routes_free(srv->serving);
+	stats_free(srv->stats);
+	pthread_mutex_destroy(&srv->reload_lock);
 	free(srv);
 	return NULL;
 }
@@ -443,6 +406,46 @@ unsigned
 server_max_connections(const struct server *srv)
 {
 	return srv->max_connections;
+}
+
+size_t
+server_users(struct server *srv)
+{
+	size_t n;
+
+	pthread_mutex_lock(&srv->reload_lock);
+	n = srv->serving->count;
+	pthread_mutex_unlock(&srv->reload_lock);
+	return n;
+}
+
+int
+server_reload(struct server *srv, const char *path, struct error *err)
+{
+	struct fixture *fx;
+	struct routes *r, *old;
+
+	fx = fixture_load(path, err);
+	r = fx != NULL ? routes_build(fx, 1, srv->path, 0) : NULL;
+	if (fx != NULL && r == NULL)
+		error_set(err, EXIT_OSERR, "%s: cannot build responses: out of "
+		          "memory", path);
+	pthread_mutex_lock(&srv->reload_lock);
+	if (r == NULL) {
+		srv->reloads_failed++;
+		pthread_mutex_unlock(&srv->reload_lock);
+		return -1;
+	}
+	old = srv->serving;
+	srv->serving = r;
+	server_publish(srv, r);
+	/* No request uses OLD now; connections still sending one of its
+	 * responses hold their own reference. */
+	routes_free(old);
+	srv->reloads_ok++;
+	srv->last_reload = time(NULL);
+	pthread_mutex_unlock(&srv->reload_lock);
+	return 0;
 }
 
 static unsigned
@@ -465,9 +468,11 @@ server_stop(struct server *srv, unsigned drain_ms)
 		return 0;
 	/* From now on every answer tells the client to close: busy keep-alive
 	 * connections end after their current request, nothing is cut. */
-	srv->closing = responses_build(srv, 1);
+	pthread_mutex_lock(&srv->reload_lock);
+	srv->closing = routes_build(srv->serving->fx, 0, srv->path, 1);
 	if (srv->closing != NULL)
-		__atomic_store_n(&srv->active, srv->closing, __ATOMIC_RELEASE);
+		server_publish(srv, srv->closing);
+	pthread_mutex_unlock(&srv->reload_lock);
 	/* Stop accepting; shutdown() makes new connects fail at once instead
 	 * of hanging in the backlog. */
 	lfd = MHD_quiesce_daemon(srv->daemon);
@@ -481,8 +486,10 @@ server_stop(struct server *srv, unsigned drain_ms)
 	MHD_stop_daemon(srv->daemon);
 	if (lfd != MHD_INVALID_SOCKET)
 		close(lfd);
-	responses_free(srv->closing);
-	responses_free(srv->serving);
+	routes_free(srv->closing);
+	routes_free(srv->serving);
+	stats_free(srv->stats);
+	pthread_mutex_destroy(&srv->reload_lock);
 	free(srv);
 	return left;
 }

@@ -1,10 +1,12 @@
-/* server.h -- the HTTP service: libmicrohttpd daemon, routes, responses. */
+/* server.h -- the HTTP service: libmicrohttpd daemon, handler, reload, stop. */
 #ifndef AVATAR_SERVER_H
 #define AVATAR_SERVER_H
 
 #include "config.h"
 #include "error.h"
 #include "fixture.h"
+
+#include <stddef.h>
 
 /* How long server_stop lets in-flight requests finish, in milliseconds. */
 #define SERVER_DRAIN_MS 5000u
@@ -13,13 +15,24 @@ struct server;
 
 /* Bind CFG->address and CFG->port (0 picks a free port: for tests),
  * build every response for FX once, and start libmicrohttpd in
- * CFG->mode.  FX must stay valid until server_stop returns.  The caller
- * must have blocked the signals it wants to handle: MHD's threads inherit
- * the mask.  Returns the running server, or NULL with ERR set to
+ * CFG->mode.  The server takes FX (it is freed with the server, or at
+ * once on failure); CFG->path must outlive the server.  The caller must
+ * have blocked the signals it wants to handle: MHD's threads inherit the
+ * mask.  Returns the running server, or NULL with ERR set to
  * EXIT_UNAVAILABLE (address in use, not available, unresolvable),
  * EXIT_NOPERM (privileged port) or EXIT_OSERR. */
-struct server *server_start(const struct config *cfg,
-                            const struct fixture *fx, struct error *err);
+struct server *server_start(const struct config *cfg, struct fixture *fx,
+                            struct error *err);
+
+/* Load and validate the fixture at PATH and, if it is good, serve it:
+ * every request on any thread gets either the whole old answer or the
+ * whole new one.  Returns 0, or -1 with ERR set (as fixture_load) and the
+ * old data still served.  Counted in /metrics either way.  Call from one
+ * thread at a time (the signal loop). */
+int server_reload(struct server *srv, const char *path, struct error *err);
+
+/* The number of records being served. */
+size_t server_users(struct server *srv);
 
 /* The TCP port the server listens on. */
 unsigned server_port(const struct server *srv);

@@ -1,5 +1,6 @@
 /* check_cli.c -- tests of the built binary: flags, exit codes, signals. */
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -11,6 +12,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 #include <check.h>
@@ -54,7 +56,8 @@ START_TEST(test_cli_help)
 {
 	static const char *const flags[] = {
 		"--address", "--port", "--path", "--data", "--mode", "--threads",
-		"--max-connections", "--timeout", "--check", "--help",
+		"--max-connections", "--timeout", "--check", "--healthcheck",
+		"--help",
 		"--version", "M1_DOMAIN", "M1_PORT", "M1_PATH",
 		"AVATAR_API_DATA", "AVATAR_API_MODE", "AVATAR_API_THREADS",
 	};
@@ -314,7 +317,8 @@ END_TEST
 /* Start the binary on a free port in MODE and wait for its "Listening"
  * line; *ERRFD receives the read end of its stderr. */
 static pid_t
-spawn_server(const char *mode, unsigned *port, int *errfd)
+spawn_server_with(const char *mode, const char *data, char *const *envp,
+                  unsigned *port, int *errfd)
 {
 	char portstr[16], line[1024];
 	size_t got = 0;
@@ -328,15 +332,15 @@ spawn_server(const char *mode, unsigned *port, int *errfd)
 	ck_assert(pid >= 0);
 	if (pid == 0) {
 		char *argv[] = {(char *)"avatar-api", (char *)"--data",
-		                (char *)tu_env("AVATAR_API_FIXTURE"),
+		                (char *)data,
 		                (char *)"--address", (char *)"127.0.0.1",
 		                (char *)"--port", portstr, (char *)"--mode",
 		                (char *)mode, (char *)"--threads", (char *)"2",
 		                NULL};
-		char *envp[] = {NULL};
+		static char *none[] = {NULL};
 
 		dup2(pe[1], 2);
-		execve(tu_env("AVATAR_API_BIN"), argv, envp);
+		execve(tu_env("AVATAR_API_BIN"), argv, envp != NULL ? envp : none);
 		_exit(127);
 	}
 	close(pe[1]);
@@ -363,6 +367,35 @@ spawn_server(const char *mode, unsigned *port, int *errfd)
 	return pid;
 }
 
+static pid_t
+spawn_server(const char *mode, unsigned *port, int *errfd)
+{
+	return spawn_server_with(mode, tu_env("AVATAR_API_FIXTURE"), NULL, port,
+	                         errfd);
+}
+
+/* Read stderr from FD until a line containing WANT (or 5 s pass); the
+ * text read so far is left in err. */
+static int
+wait_for_line(int fd, const char *want)
+{
+	size_t got = strlen(err);
+	struct pollfd pfd = {fd, POLLIN, 0};
+
+	while (strstr(err, want) == NULL) {
+		ssize_t n;
+
+		if (poll(&pfd, 1, 5000) <= 0)
+			return -1;
+		n = read(fd, err + got, sizeof(err) - 1 - got);
+		if (n <= 0)
+			return -1;
+		got += (size_t)n;
+		err[got] = '\0';
+	}
+	return 0;
+}
+
 static const char *const modes[] = {"epoll", "thread-per-connection"};
 static const int stop_signals[] = {SIGTERM, SIGINT};
 
@@ -373,44 +406,36 @@ START_TEST(test_cli_signal_during_traffic)
 	int sig = stop_signals[_i / 2];
 	struct timespec pause = {0, 300 * 1000 * 1000};
 	pthread_t t[8];
-	struct tu_load cl[8];
+	struct tu_load cl[8], sum, tmpl;
 	volatile int stop = 0;
-	unsigned port, ok = 0, bad = 0, lost = 0, closed = 0;
+	unsigned port;
 	char path[4096], *body;
 	size_t body_len;
-	int errfd, status, i;
+	int errfd, status;
 	pid_t pid;
 
 	snprintf(path, sizeof(path), "%s/users.body.json",
 	         tu_env("AVATAR_API_TEST_DATA"));
 	body = tu_read_file(path, &body_len);
 	pid = spawn_server(mode, &port, &errfd);
-	memset(cl, 0, sizeof(cl));
-	for (i = 0; i < 8; i++) {
-		cl[i].port = port;
-		cl[i].path = "/v1/user";
-		cl[i].expect = body;
-		cl[i].expect_len = body_len;
-		cl[i].stop = &stop;
-		ck_assert(pthread_create(&t[i], NULL, tu_load_run, &cl[i]) == 0);
-	}
+	memset(&tmpl, 0, sizeof(tmpl));
+	tmpl.port = port;
+	tmpl.path = "/v1/user";
+	tmpl.expect = body;
+	tmpl.expect_len = body_len;
+	tmpl.stop = &stop;
+	tu_load_start(t, cl, 8, &tmpl);
 	nanosleep(&pause, NULL);
 	ck_assert(kill(pid, sig) == 0);
 	ck_assert(waitpid(pid, &status, 0) == pid);
 	stop = 1;
-	for (i = 0; i < 8; i++) {
-		pthread_join(t[i], NULL);
-		ok += cl[i].ok;
-		bad += cl[i].bad + cl[i].refused;
-		lost += cl[i].lost;
-		closed += cl[i].closed;
-	}
+	tu_load_join(t, cl, 8, &sum);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	              "exit status %d", status);
-	ck_assert_uint_gt(ok, 100);
-	ck_assert_uint_eq(bad, 0);
-	ck_assert_uint_eq(lost, 0);
-	ck_assert_uint_eq(closed, 8);
+	ck_assert_uint_gt(sum.ok, 100);
+	ck_assert_uint_eq(sum.bad + sum.refused, 0);
+	ck_assert_uint_eq(sum.lost, 0);
+	ck_assert_uint_eq(sum.closed, 8);
 	{
 		ssize_t n = read(errfd, err, sizeof(err) - 1);
 
@@ -421,6 +446,164 @@ START_TEST(test_cli_signal_during_traffic)
 	}
 	close(errfd);
 	free(body);
+}
+END_TEST
+
+START_TEST(test_cli_healthcheck)
+{
+	char portstr[16], env[64];
+	const char *args[] = {"--healthcheck", "--address", "127.0.0.1",
+	                      "--port", portstr, NULL};
+	const char *by_env[] = {env, NULL};
+	const char *only[] = {"--healthcheck", NULL};
+	unsigned port, free_port;
+	int errfd, status;
+	pid_t pid;
+
+	pid = spawn_server("epoll", &port, &errfd);
+	snprintf(portstr, sizeof(portstr), "%u", port);
+	ck_assert_int_eq(run(args, NULL), 0);
+	ck_assert_str_eq(out, "");
+	ck_assert_str_eq(err, "");
+	/* The address and port come from the environment as for serving;
+	 * 0.0.0.0 (the default address) means loopback. */
+	snprintf(env, sizeof(env), "M1_PORT=%u", port);
+	ck_assert_int_eq(run(only, by_env), 0);
+	kill(pid, SIGTERM);
+	ck_assert(waitpid(pid, &status, 0) == pid);
+	close(errfd);
+	/* Nobody listening: 1, with the reason. */
+	free_port = tu_free_port();
+	snprintf(portstr, sizeof(portstr), "%u", free_port);
+	ck_assert_int_eq(run(args, NULL), 1);
+	ck_assert_msg(strstr(err, "Connection refused") != NULL, "%s", err);
+	ck_assert_int_eq(count_lines(err), 1);
+}
+END_TEST
+
+/* A listener that accepts and never answers: the check gives up in 2 s. */
+START_TEST(test_cli_healthcheck_timeout)
+{
+	char portstr[16];
+	const char *args[] = {"--healthcheck", "--address", "127.0.0.1",
+	                      "--port", portstr, NULL};
+	struct timespec a, b;
+	unsigned port;
+	int fd = occupy(&port);
+	long ms;
+
+	snprintf(portstr, sizeof(portstr), "%u", port);
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	ck_assert_int_eq(run(args, NULL), 1);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	ms = (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
+	ck_assert_msg(ms >= 1900 && ms < 4000, "took %ld ms", ms);
+	ck_assert_msg(strstr(err, "no answer within 2000 ms") != NULL, "%s",
+	              err);
+	close(fd);
+}
+END_TEST
+
+/* A datagram socket at PATH for $NOTIFY_SOCKET. */
+static int
+notify_listen(const char *path)
+{
+	struct sockaddr_un sa;
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	ck_assert(fd >= 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	ck_assert(strlen(path) < sizeof(sa.sun_path));
+	strcpy(sa.sun_path, path);
+	unlink(path);
+	ck_assert(bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	return fd;
+}
+
+static void
+expect_notify(int fd, const char *prefix)
+{
+	struct pollfd pfd = {fd, POLLIN, 0};
+	char buf[1024];
+	ssize_t n;
+
+	ck_assert_msg(poll(&pfd, 1, 5000) == 1, "no %s from the server",
+	              prefix);
+	n = recv(fd, buf, sizeof(buf) - 1, 0);
+	ck_assert(n > 0);
+	buf[n] = '\0';
+	ck_assert_msg(strncmp(buf, prefix, strlen(prefix)) == 0,
+	              "got '%s', wanted '%s...'", buf, prefix);
+	ck_assert_msg(strstr(buf, "\nSTATUS=Serving ") != NULL, "%s", buf);
+}
+
+/* SIGHUP re-reads the fixture: good data is swapped in, bad data is
+ * logged with file, line and column and the old data kept.  systemd hears
+ * READY, RELOADING, READY and STOPPING. */
+START_TEST(test_cli_sighup_reload_and_notify)
+{
+	char data[2048], sock[108], env[160], bad_msg[4200];
+	char *envp[] = {env, NULL};
+	static const char small[] =
+		"[{\"id\":\"x\",\"name\":\"X\",\"avatar\":\"a\",\"createdAt\":\"c\"}]";
+	struct tu_response r;
+	struct tu_conn c;
+	char *orig;
+	size_t orig_len;
+	unsigned port;
+	int errfd, nfd, status;
+	pid_t pid;
+
+	snprintf(data, sizeof(data), "%s/cli-reload-%d.json",
+	         tu_env("AVATAR_API_TMPDIR"), (int)getpid());
+	orig = tu_read_file(tu_env("AVATAR_API_FIXTURE"), &orig_len);
+	tu_write_file(data, orig, orig_len);
+	snprintf(sock, sizeof(sock), "/tmp/avatar-cli-notify-%d.sock",
+	         (int)getpid());
+	nfd = notify_listen(sock);
+	snprintf(env, sizeof(env), "NOTIFY_SOCKET=%s", sock);
+	err[0] = '\0';
+	pid = spawn_server_with("epoll", data, envp, &port, &errfd);
+	expect_notify(nfd, "READY=1\nSTATUS=Serving 20 users from ");
+
+	tu_write_file(data, small, sizeof(small) - 1);
+	ck_assert(kill(pid, SIGHUP) == 0);
+	expect_notify(nfd, "RELOADING=1\n");
+	expect_notify(nfd, "READY=1\nSTATUS=Serving 1 user from ");
+	err[0] = '\0';
+	ck_assert(wait_for_line(errfd, "SIGHUP: reloaded 1 user from ") == 0);
+	ck_assert(tu_connect(&c, port) == 0);
+	ck_assert(tu_request(&c, "GET", "/v1/user", NULL) == 0);
+	ck_assert(tu_read_response(&c, &r, 0) == 0);
+	ck_assert_str_eq(r.body, small);
+	tu_response_free(&r);
+
+	tu_write_file(data, "[{\"id\":1}]", 10);
+	ck_assert(kill(pid, SIGHUP) == 0);
+	snprintf(bad_msg, sizeof(bad_msg), "avatar-api: SIGHUP: reload failed, "
+	         "still serving the old data: %s: record 1: field \"id\" must "
+	         "be a string, got an integer\n", data);
+	err[0] = '\0';
+	ck_assert(wait_for_line(errfd, "\n") == 0);
+	ck_assert_str_eq(err, bad_msg);
+	expect_notify(nfd, "RELOADING=1\n");
+	expect_notify(nfd, "READY=1\nSTATUS=Serving 1 user from ");
+	ck_assert(tu_request(&c, "GET", "/v1/user", NULL) == 0);
+	ck_assert(tu_read_response(&c, &r, 0) == 0);
+	ck_assert_str_eq(r.body, small);
+	tu_response_free(&r);
+	tu_close(&c);
+
+	ck_assert(kill(pid, SIGTERM) == 0);
+	expect_notify(nfd, "STOPPING=1\n");
+	ck_assert(waitpid(pid, &status, 0) == pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(errfd);
+	close(nfd);
+	unlink(sock);
+	unlink(data);
+	free(orig);
 }
 END_TEST
 
@@ -451,6 +634,9 @@ cli_suite(void)
 
 	tcase_set_timeout(signals, 30);
 	tcase_add_loop_test(signals, test_cli_signal_during_traffic, 0, 4);
+	tcase_add_test(signals, test_cli_sighup_reload_and_notify);
+	tcase_add_test(signals, test_cli_healthcheck);
+	tcase_add_test(signals, test_cli_healthcheck_timeout);
 	suite_add_tcase(s, signals);
 	return s;
 }

@@ -361,6 +361,8 @@ static const struct {
 	{{"--version"}, CONFIG_VERSION},
 	{{"-V"}, CONFIG_VERSION},
 	{{"--check"}, CONFIG_CHECK},
+	{{"--healthcheck"}, CONFIG_HEALTHCHECK},
+	{{"--healthcheck", "--port", "9000"}, CONFIG_HEALTHCHECK},
 	{{"--port", "9000", "--check"}, CONFIG_CHECK},
 	/* --help returns at once, so later flags are not even looked at. */
 	{{"--help", "--port", "abc"}, CONFIG_HELP},
@@ -474,6 +476,7 @@ START_TEST(test_config_usage_mentions_every_flag)
 	static const char *const words[] = {
 		"--address", "--port", "--path", "--data", "--mode",
 		"--threads", "--max-connections", "--timeout", "--check",
+		"--healthcheck",
 		"--help", "--version", "-h", "-V",
 		"M1_DOMAIN", "M1_PORT", "M1_PATH", "AVATAR_API_DATA",
 		"AVATAR_API_MODE", "AVATAR_API_THREADS",

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <check.h>
 #include <jansson.h>
@@ -14,7 +15,6 @@
 #include "server.h"
 #include "testutil.h"
 
-static struct fixture *fx;
 static struct server *srv;
 static unsigned port;
 static char *expected_body; /* tests/data/users.body.json */
@@ -25,6 +25,7 @@ start(enum config_mode mode)
 {
 	struct config cfg;
 	struct error err = {0, ""};
+	struct fixture *fx;
 	char path[4096];
 
 	fx = fixture_load(tu_env("AVATAR_API_FIXTURE"), &err);
@@ -60,8 +61,6 @@ teardown(void)
 {
 	server_stop(srv, 1000);
 	srv = NULL;
-	fixture_free(fx);
-	fx = NULL;
 	free(expected_body);
 }
 
@@ -398,29 +397,31 @@ END_TEST
 #define CLIENTS 32
 #define REQUESTS 200
 
+/* A load client template for GET /v1/user and the bundled body. */
+static struct tu_load
+load_template(unsigned requests, volatile int *stop)
+{
+	struct tu_load l;
+
+	memset(&l, 0, sizeof(l));
+	l.port = port;
+	l.path = "/v1/user";
+	l.expect = expected_body;
+	l.expect_len = expected_len;
+	l.requests = requests;
+	l.stop = stop;
+	return l;
+}
+
 START_TEST(test_server_concurrent_clients)
 {
 	pthread_t t[CLIENTS];
-	struct tu_load cl[CLIENTS];
-	unsigned ok = 0, other = 0;
-	int i;
+	struct tu_load cl[CLIENTS], sum, tmpl = load_template(REQUESTS, NULL);
 
-	memset(cl, 0, sizeof(cl));
-	for (i = 0; i < CLIENTS; i++) {
-		cl[i].port = port;
-		cl[i].path = "/v1/user";
-		cl[i].expect = expected_body;
-		cl[i].expect_len = expected_len;
-		cl[i].requests = REQUESTS;
-		ck_assert(pthread_create(&t[i], NULL, tu_load_run, &cl[i]) == 0);
-	}
-	for (i = 0; i < CLIENTS; i++) {
-		pthread_join(t[i], NULL);
-		ok += cl[i].ok;
-		other += cl[i].bad + cl[i].lost + cl[i].refused + cl[i].closed;
-	}
-	ck_assert_uint_eq(ok, CLIENTS * REQUESTS);
-	ck_assert_uint_eq(other, 0);
+	tu_load_start(t, cl, CLIENTS, &tmpl);
+	tu_load_join(t, cl, CLIENTS, &sum);
+	ck_assert_uint_eq(sum.ok, CLIENTS * REQUESTS);
+	ck_assert_uint_eq(sum.bad + sum.lost + sum.refused + sum.closed, 0);
 }
 END_TEST
 
@@ -429,38 +430,23 @@ END_TEST
 START_TEST(test_server_stop_during_traffic_loses_nothing)
 {
 	pthread_t t[8];
-	struct tu_load cl[8];
 	volatile int stop = 0;
-	unsigned ok = 0, bad = 0, lost = 0, closed = 0, left;
+	struct tu_load cl[8], sum, tmpl = load_template(0, &stop);
 	struct timespec pause = {0, 300 * 1000 * 1000};
 	struct tu_conn c;
-	int i;
+	unsigned left;
 
-	memset(cl, 0, sizeof(cl));
-	for (i = 0; i < 8; i++) {
-		cl[i].port = port;
-		cl[i].path = "/v1/user";
-		cl[i].expect = expected_body;
-		cl[i].expect_len = expected_len;
-		cl[i].stop = &stop;
-		ck_assert(pthread_create(&t[i], NULL, tu_load_run, &cl[i]) == 0);
-	}
+	tu_load_start(t, cl, 8, &tmpl);
 	nanosleep(&pause, NULL);
 	left = server_stop(srv, 5000);
 	srv = NULL;
 	stop = 1;
-	for (i = 0; i < 8; i++) {
-		pthread_join(t[i], NULL);
-		ok += cl[i].ok;
-		bad += cl[i].bad + cl[i].refused;
-		lost += cl[i].lost;
-		closed += cl[i].closed;
-	}
+	tu_load_join(t, cl, 8, &sum);
 	ck_assert_uint_eq(left, 0);
-	ck_assert_uint_gt(ok, 100);
-	ck_assert_uint_eq(bad, 0);
-	ck_assert_uint_eq(lost, 0);
-	ck_assert_uint_eq(closed, 8);
+	ck_assert_uint_gt(sum.ok, 100);
+	ck_assert_uint_eq(sum.bad + sum.refused, 0);
+	ck_assert_uint_eq(sum.lost, 0);
+	ck_assert_uint_eq(sum.closed, 8);
 	/* And the port no longer accepts. */
 	ck_assert(tu_connect(&c, port) < 0);
 }
@@ -492,6 +478,226 @@ START_TEST(test_server_stop_drain_is_bounded)
 }
 END_TEST
 
+START_TEST(test_server_healthz)
+{
+	struct tu_response r;
+	struct tu_conn c;
+
+	get("GET", "/healthz", &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(r.body, "{\"status\":\"ok\"}");
+	assert_header(&r, "Content-Type", "application/json");
+	assert_header(&r, "Engine", "C/libmicrohttpd");
+	assert_no_header(&r, "Connection");
+	tu_response_free(&r);
+	ck_assert(tu_connect(&c, port) == 0);
+	ck_assert(tu_request(&c, "HEAD", "/healthz", NULL) == 0);
+	ck_assert(tu_read_response(&c, &r, 1) == 0);
+	ck_assert_int_eq(r.status, 200);
+	assert_header(&r, "Content-Length", "15");
+	tu_response_free(&r);
+	tu_close(&c);
+	get("POST", "/healthz", &r);
+	assert_json_error(&r, 405);
+	assert_header(&r, "Allow", "GET, HEAD");
+	tu_response_free(&r);
+}
+END_TEST
+
+/* The value of the sample NAME (with labels, as written) in a metrics
+ * body, or -1 if absent. */
+static double
+metric(const char *body, const char *name)
+{
+	char key[256];
+	const char *p;
+
+	snprintf(key, sizeof(key), "\n%s ", name);
+	p = strstr(body, key);
+	return p != NULL ? strtod(p + strlen(key), NULL) : -1;
+}
+
+START_TEST(test_server_metrics)
+{
+	static const struct {
+		const char *method, *path;
+		int times;
+	} reqs[] = {
+		{"GET", "/v1/user", 3}, {"HEAD", "/v1/user", 1},
+		{"GET", "/v1/user/1", 2}, {"GET", "/v1/user/99", 1},
+		{"POST", "/v1/user", 1}, {"DELETE", "/v1/user/1", 1},
+		{"GET", "/nope", 4}, {"GET", "/healthz", 2},
+		{"POST", "/metrics", 1},
+	};
+	struct tu_response r;
+	char want[64];
+	size_t i;
+	int k;
+
+	for (i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
+		for (k = 0; k < reqs[i].times; k++) {
+			get(reqs[i].method, reqs[i].path, &r);
+			tu_response_free(&r);
+		}
+	}
+	get("GET", "/metrics", &r);
+	ck_assert_int_eq(r.status, 200);
+	assert_header(&r, "Content-Type",
+	              "text/plain; version=0.0.4; charset=utf-8");
+	assert_header(&r, "Engine", "C/libmicrohttpd");
+	ck_assert_msg(strncmp(r.body, "# HELP avatar_api_requests_total ", 33)
+	              == 0, "%s", r.body);
+	ck_assert(strstr(r.body, "# TYPE avatar_api_requests_total counter\n"));
+	ck_assert(metric(r.body, "avatar_api_requests_total{route=\"list\","
+	                 "status=\"200\"}") == 4);
+	ck_assert(metric(r.body, "avatar_api_requests_total{route=\"list\","
+	                 "status=\"405\"}") == 1);
+	ck_assert(metric(r.body, "avatar_api_requests_total{route=\"user\","
+	                 "status=\"200\"}") == 2);
+	ck_assert(metric(r.body, "avatar_api_requests_total{route=\"user\","
+	                 "status=\"404\"}") == 1);
+	ck_assert(metric(r.body, "avatar_api_requests_total{route=\"user\","
+	                 "status=\"405\"}") == 1);
+	ck_assert(metric(r.body, "avatar_api_requests_total{route=\"other\","
+	                 "status=\"404\"}") == 4);
+	ck_assert(metric(r.body, "avatar_api_requests_total{route=\"healthz\","
+	                 "status=\"200\"}") == 2);
+	ck_assert(metric(r.body, "avatar_api_requests_total{route=\"metrics\","
+	                 "status=\"405\"}") == 1);
+	/* The scrape counts itself. */
+	ck_assert(metric(r.body, "avatar_api_requests_total{route=\"metrics\","
+	                 "status=\"200\"}") == 1);
+	ck_assert(metric(r.body, "avatar_api_users") == 20);
+	ck_assert(metric(r.body, "avatar_api_connections") >= 1);
+	ck_assert(metric(r.body, "avatar_api_reloads_total{result=\"ok\"}")
+	          == 0);
+	ck_assert(metric(r.body, "avatar_api_reloads_total{result=\"failed\"}")
+	          == 0);
+	ck_assert(labs((long)metric(r.body, "avatar_api_last_reload_success_"
+	                            "timestamp_seconds") - (long)time(NULL))
+	          < 60);
+	snprintf(want, sizeof(want), "avatar_api_build_info{version=\"%s\",",
+	         tu_env("AVATAR_API_VERSION"));
+	ck_assert_msg(strstr(r.body, want) != NULL, "%s", r.body);
+	ck_assert(r.body[r.body_len - 1] == '\n');
+	tu_response_free(&r);
+	get("GET", "/metrics", &r);
+	ck_assert(metric(r.body, "avatar_api_requests_total{route=\"metrics\","
+	                 "status=\"200\"}") == 2);
+	tu_response_free(&r);
+}
+END_TEST
+
+/* A second fixture: 3 records, the third with an extra field. */
+static const char fixture_b[] =
+	"[{\"id\":\"1\",\"name\":\"One\",\"avatar\":\"a1\",\"createdAt\":\"c1\"},"
+	"{\"id\":\"b\",\"name\":\"Bee\",\"avatar\":\"a2\",\"createdAt\":\"c2\"},"
+	"{\"id\":\"c\",\"name\":\"Sea\",\"avatar\":\"a3\",\"createdAt\":\"c3\","
+	"\"extra\":[1,2]}]";
+
+static void
+scratch_path(char *out, size_t size, const char *name)
+{
+	snprintf(out, size, "%s/%s-%d.json", tu_env("AVATAR_API_TMPDIR"),
+	         name, (int)getpid());
+}
+
+START_TEST(test_server_reload_swaps_data)
+{
+	char path[4096];
+	struct error err = {0, ""};
+	struct tu_response r;
+
+	scratch_path(path, sizeof(path), "reload-b");
+	tu_write_file(path, fixture_b, sizeof(fixture_b) - 1);
+	ck_assert_int_eq(server_reload(srv, path, &err), 0);
+	ck_assert_uint_eq(server_users(srv), 3);
+	get("GET", "/v1/user", &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(r.body, fixture_b);
+	tu_response_free(&r);
+	get("GET", "/v1/user/c", &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert(strstr(r.body, "\"extra\":[1,2]") != NULL);
+	assert_header(&r, "Location", "/v1/user/c");
+	tu_response_free(&r);
+	get("GET", "/v1/user/20", &r);
+	ck_assert_int_eq(r.status, 404);
+	tu_response_free(&r);
+	get("GET", "/metrics", &r);
+	ck_assert(metric(r.body, "avatar_api_users") == 3);
+	ck_assert(metric(r.body, "avatar_api_reloads_total{result=\"ok\"}")
+	          == 1);
+	tu_response_free(&r);
+	unlink(path);
+}
+END_TEST
+
+START_TEST(test_server_reload_bad_file_keeps_data)
+{
+	char path[4096], want[4200];
+	struct error err = {0, ""};
+	struct tu_response r;
+
+	scratch_path(path, sizeof(path), "reload-bad");
+	tu_write_file(path, "[{\"id\":\"1\",", 11);
+	ck_assert_int_eq(server_reload(srv, path, &err), -1);
+	ck_assert_int_eq(err.code, 65);
+	snprintf(want, sizeof(want), "%s:1:11: string or '}' expected near "
+	         "end of file", path);
+	ck_assert_str_eq(err.text, want);
+	error_clear(&err);
+	unlink(path);
+	ck_assert_int_eq(server_reload(srv, path, &err), -1);
+	ck_assert_int_eq(err.code, 66);
+	ck_assert_uint_eq(server_users(srv), 20);
+	get("GET", "/v1/user", &r);
+	ck_assert(r.status == 200 && r.body_len == expected_len &&
+	          memcmp(r.body, expected_body, expected_len) == 0);
+	tu_response_free(&r);
+	get("GET", "/metrics", &r);
+	ck_assert(metric(r.body, "avatar_api_reloads_total{result=\"failed\"}")
+	          == 2);
+	ck_assert(metric(r.body, "avatar_api_reloads_total{result=\"ok\"}")
+	          == 0);
+	tu_response_free(&r);
+}
+END_TEST
+
+/* 50 reloads while 8 clients send requests: no failure, and every body
+ * is one of the two versions, whole. */
+START_TEST(test_server_reload_under_load)
+{
+	char path_a[4096], path_b[4096];
+	struct error err = {0, ""};
+	pthread_t t[8];
+	volatile int stop = 0;
+	struct tu_load cl[8], sum, tmpl = load_template(0, &stop);
+	int i;
+
+	scratch_path(path_a, sizeof(path_a), "reload-a");
+	scratch_path(path_b, sizeof(path_b), "reload-b2");
+	tu_write_file(path_a, expected_body, expected_len);
+	tu_write_file(path_b, fixture_b, sizeof(fixture_b) - 1);
+	tmpl.expect2 = fixture_b;
+	tmpl.expect2_len = sizeof(fixture_b) - 1;
+	tu_load_start(t, cl, 8, &tmpl);
+	for (i = 0; i < 50; i++) {
+		struct timespec pause = {0, 2 * 1000 * 1000};
+
+		ck_assert_msg(server_reload(srv, i % 2 ? path_a : path_b, &err)
+		              == 0, "reload %d: %s", i, err.text);
+		nanosleep(&pause, NULL);
+	}
+	stop = 1;
+	tu_load_join(t, cl, 8, &sum);
+	ck_assert_uint_gt(sum.ok, 100);
+	ck_assert_uint_eq(sum.bad + sum.lost + sum.refused + sum.closed, 0);
+	unlink(path_a);
+	unlink(path_b);
+}
+END_TEST
+
 static TCase *
 mode_tcase(const char *name, void (*setup)(void))
 {
@@ -511,6 +717,11 @@ mode_tcase(const char *name, void (*setup)(void))
 	tcase_add_test(tc, test_server_concurrent_clients);
 	tcase_add_test(tc, test_server_stop_during_traffic_loses_nothing);
 	tcase_add_test(tc, test_server_stop_drain_is_bounded);
+	tcase_add_test(tc, test_server_healthz);
+	tcase_add_test(tc, test_server_metrics);
+	tcase_add_test(tc, test_server_reload_swaps_data);
+	tcase_add_test(tc, test_server_reload_bad_file_keeps_data);
+	tcase_add_test(tc, test_server_reload_under_load);
 	return tc;
 }
 

@@ -315,8 +315,11 @@ tu_load_run(void *arg)
 			l->lost++;
 			break;
 		}
-		if (r.status == 200 && r.body_len == l->expect_len &&
-		    memcmp(r.body, l->expect, l->expect_len) == 0)
+		if (r.status == 200 &&
+		    ((r.body_len == l->expect_len &&
+		      memcmp(r.body, l->expect, l->expect_len) == 0) ||
+		     (l->expect2 != NULL && r.body_len == l->expect2_len &&
+		      memcmp(r.body, l->expect2, l->expect2_len) == 0)))
 			l->ok++;
 		else
 			l->bad++;
@@ -330,6 +333,49 @@ tu_load_run(void *arg)
 	}
 	tu_close(&c);
 	return NULL;
+}
+
+void
+tu_load_start(pthread_t *t, struct tu_load *cl, size_t n,
+              const struct tu_load *template)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		cl[i] = *template;
+		ck_assert(pthread_create(&t[i], NULL, tu_load_run, &cl[i]) == 0);
+	}
+}
+
+void
+tu_load_join(pthread_t *t, struct tu_load *cl, size_t n, struct tu_load *sum)
+{
+	size_t i;
+
+	memset(sum, 0, sizeof(*sum));
+	for (i = 0; i < n; i++) {
+		pthread_join(t[i], NULL);
+		sum->ok += cl[i].ok;
+		sum->bad += cl[i].bad;
+		sum->lost += cl[i].lost;
+		sum->closed += cl[i].closed;
+		sum->refused += cl[i].refused;
+	}
+}
+
+void
+tu_write_file(const char *path, const char *data, size_t len)
+{
+	char tmp[4096];
+	FILE *f;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "wb");
+	ck_assert_msg(f != NULL, "cannot write %s: %s", tmp, strerror(errno));
+	ck_assert(fwrite(data, 1, len, f) == len);
+	ck_assert(fclose(f) == 0);
+	ck_assert_msg(rename(tmp, path) == 0, "rename %s: %s", path,
+	              strerror(errno));
 }
 
 unsigned

@@ -3,6 +3,7 @@
 #define AVATAR_TESTUTIL_H
 
 #include <stddef.h>
+#include <pthread.h>
 
 /* The value of environment variable NAME; fails the test if unset. */
 const char *tu_env(const char *name);
@@ -70,13 +71,15 @@ int tu_run(const char *prog, char *const argv[], char *const envp[],
 /* A load client: one keep-alive connection sending GET PATH.  It stops
  * after REQUESTS requests or, when STOP is set, once *STOP is non-zero or
  * the server answers "Connection: close".  Responses equal to EXPECT
- * (EXPECT_LEN bytes, status 200) count as ok, others as bad; a request
- * that gets no response counts as lost. */
+ * (EXPECT_LEN bytes, status 200), or to EXPECT2 if set, count as ok,
+ * others as bad; a request that gets no response counts as lost. */
 struct tu_load {
 	unsigned port;
 	const char *path;
 	const char *expect;
 	size_t expect_len;
+	const char *expect2;  /* another accepted body, or NULL */
+	size_t expect2_len;
 	unsigned requests;
 	volatile int *stop;
 	unsigned ok, bad, lost, closed, refused;
@@ -85,6 +88,19 @@ struct tu_load {
 /* Run the client described by ARG (a struct tu_load *): a pthread start
  * routine.  Returns NULL. */
 void *tu_load_run(void *arg);
+
+/* Start N load clients in threads T, each a copy of TEMPLATE in CL. */
+void tu_load_start(pthread_t *t, struct tu_load *cl, size_t n,
+                   const struct tu_load *template);
+
+/* Wait for the N clients started by tu_load_start; their counts, added
+ * up, go to SUM. */
+void tu_load_join(pthread_t *t, struct tu_load *cl, size_t n,
+                  struct tu_load *sum);
+
+/* Write LEN bytes of DATA to PATH (replaced atomically through a
+ * temporary file and rename); fails the test on error. */
+void tu_write_file(const char *path, const char *data, size_t len);
 
 /* A TCP port on 127.0.0.1 that was free a moment ago. */
 unsigned tu_free_port(void);

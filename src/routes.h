@@ -1,0 +1,75 @@
+/* routes.h -- every answer the API gives, built once, and the routing. */
+#ifndef AVATAR_ROUTES_H
+#define AVATAR_ROUTES_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "fixture.h"
+
+struct MHD_Response;
+
+/* What a request asked for, for the request counters. */
+enum route {
+	ROUTE_LIST,    /* PATH */
+	ROUTE_USER,    /* PATH/{id} */
+	ROUTE_HEALTHZ, /* /healthz */
+	ROUTE_METRICS, /* /metrics */
+	ROUTE_OTHER,   /* anything else */
+	ROUTE_COUNT
+};
+
+/* The statuses the handler answers with, as counter indexes. */
+enum route_status {
+	STATUS_200,
+	STATUS_404,
+	STATUS_405,
+	STATUS_500,
+	STATUS_COUNT
+};
+
+/* A set of persistent libmicrohttpd responses over one fixture.  The set
+ * is immutable once built, so any number of threads may use it at once. */
+struct routes {
+	struct fixture *fx;
+	int owns_fx;                      /* routes_free frees fx */
+	const char *path;                 /* the list route */
+	char prefix[CONFIG_PATH_MAX + 2]; /* PATH "/": records live below */
+	size_t prefix_len;
+	struct MHD_Response *list;
+	struct MHD_Response **users;      /* parallel to fx->users */
+	size_t count;
+	struct MHD_Response *healthz;
+	struct MHD_Response *not_found;
+	struct MHD_Response *user_not_found;
+	struct MHD_Response *method_not_allowed;
+	struct MHD_Response *internal_error;
+	int closing;                      /* all carry "Connection: close" */
+};
+
+/* Build every response for FX, served under PATH (which must outlive the
+ * set).  The bodies are copied into the responses, so a response still
+ * being sent stays valid after routes_free.  OWNS_FX hands FX to the set.
+ * CLOSING adds "Connection: close" to every response.  Returns NULL if out
+ * of memory (FX is then freed if owned). */
+struct routes *routes_build(struct fixture *fx, int owns_fx, const char *path,
+                            int closing);
+
+/* Release the set's references to its responses (libmicrohttpd frees each
+ * once no connection uses it), and the fixture if owned.  R may be NULL. */
+void routes_free(struct routes *r);
+
+/* Route a request: the response to queue, with *STATUS (an HTTP code),
+ * *INDEX and *ROUTE set.  For GET or HEAD /metrics it returns NULL: that
+ * body is made per request by the caller.  Allocates nothing. */
+struct MHD_Response *routes_match(const struct routes *r, const char *url,
+                                  const char *method, unsigned *status,
+                                  enum route_status *index,
+                                  enum route *route);
+
+/* Create a JSON (or, with TYPE, other) response over a copy of BODY with
+ * the headers every answer carries.  Returns NULL if out of memory. */
+struct MHD_Response *routes_response(const char *body, size_t len,
+                                     const char *type, int closing);
+
+#endif
