@@ -23,9 +23,11 @@ esac
 
 cd "$(dirname "$0")/.."
 
-# Build and test dependencies (Debian 12 / Ubuntu package names).
+# Build and test dependencies (Debian 12 / Ubuntu package names): the
+# compiler and autotools, the two libraries, Check; curl for the smoke
+# checks, systemd-analyze and groff for the unit and man page checks.
 packages="build-essential autoconf automake pkg-config libmicrohttpd-dev
-libjansson-dev check curl"
+libjansson-dev check curl systemd groff-base"
 
 missing=""
 for p in $packages; do
@@ -34,6 +36,12 @@ for p in $packages; do
 		missing="$missing $p"
 	fi
 done
+# node and npm check the k6 scripts and lint the Dockerfile.  Any node will
+# do (some machines have NodeSource's, which bundles npm): install
+# Debian's only when there is none.
+if [ "$cmd" = test ] && ! command -v node >/dev/null; then
+	missing="$missing nodejs npm"
+fi
 if [ -n "$missing" ]; then
 	echo "quickstart: installing:$missing"
 	sudo=""
