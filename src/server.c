@@ -217,7 +217,9 @@ server_handle(void *cls, struct MHD_Connection *conn, const char *url,
 	slot = stats_enter(srv->stats);
 	r = __atomic_load_n(&srv->active, __ATOMIC_ACQUIRE);
 	resp = routes_match(r, url, method, &status, &index, &route);
+#ifndef SERVER_NO_COUNTERS /* only to measure what counting costs */
 	stats_count(srv->stats, slot, route, index);
+#endif
 	if (resp == NULL) {
 		stats_leave(srv->stats, slot);
 		return metrics_answer(srv, conn);

@@ -1,0 +1,760 @@
+#!/bin/bash
+# bench/run.sh -- throughput, latency, CPU and memory of avatar-api, next to
+# nginx serving the same bytes, measured with wrk on this machine.
+#
+#   bench/run.sh [-d SECONDS] [-r ROUNDS] [-c CONNS] [--only KEY,...] [--quick]
+#                [-o DIR]
+#
+# It builds avatar-api if needed (autoreconf, configure, make), installs the
+# Debian packages it lacks (wrk, nginx, util-linux for taskset, curl and the
+# build dependencies) with apt-get, through sudo when not root, then runs the
+# targets interleaved: for each round, every target once.  A run starts the
+# server, waits for a 200 on GET /v1/user, warms up with wrk for 1 s (not
+# counted), reads the server's CPU time from /proc, runs
+# "wrk --latency -dSECONDS", reads the CPU time and peak RSS again, and stops
+# the server with SIGTERM (avatar-api must exit 0).  It prints a markdown
+# table of the medians over the rounds.  The raw wrk outputs, server logs
+# and the table are kept in bench/results/DATE-TIME/ (see -o).
+#
+# Run "bench/run.sh --help" for the targets and options.
+set -euo pipefail
+
+usage() {
+	cat <<'EOF'
+Usage: bench/run.sh [OPTION]...
+Benchmark GET /v1/user of avatar-api, and of nginx serving the same bytes,
+with wrk; print a markdown table of the medians over the rounds.
+
+  -d SECONDS      length of each measured wrk run (default 10)
+  -r ROUNDS       rounds; each round runs every target once (default 3)
+  -c CONNS        wrk connections for all targets but epoll-10k (default 100)
+  --only KEYS     run only these targets: keys separated by commas or spaces
+                  (the option may be repeated)
+  --quick         smoke run: -d 2 -r 1 (a later -d or -r still wins)
+  -o DIR          keep the raw results in DIR/DATE-TIME
+                  (default bench/results)
+  -h, --help      print this help and exit
+
+Targets (KEY: name in the table: what runs):
+  epoll-pinned:  avatar-api epoll 1 thread (pinned):
+                 taskset -c 0 avatar-api --threads 1;
+                 taskset -c 1 wrk -t1 -cCONNS --latency
+  tpc-pinned:    avatar-api thread-per-connection (pinned):
+                 the same with --mode thread-per-connection
+  nginx-pinned:  nginx (pinned, 1 worker): worker_processes 1, on CPU 0
+  epoll-whole:   avatar-api epoll, whole machine: no pinning, one thread per
+                 online CPU; wrk -t2 -cCONNS --latency
+  nginx-whole:   nginx, whole machine: worker_processes auto, no pinning
+  epoll-10k:     avatar-api epoll, 10000 connections: no pinning,
+                 --max-connections 20000; wrk -t2 -c10000 --latency
+
+Environment: AVATAR_API_BIN=FILE benchmarks that binary instead of building
+the one in this tree (make bench sets it).
+EOF
+}
+
+die() {
+	echo "bench: $*" >&2
+	exit 1
+}
+
+usage_error() {
+	echo "bench: $* (see --help)" >&2
+	exit 64
+}
+
+note() {
+	echo "bench: $*" >&2
+}
+
+# ---------------------------------------------------------------------------
+# Options
+
+command_line="bench/run.sh"
+for a in "$@"; do
+	if [[ $a =~ ^[A-Za-z0-9_./,=:+@%-]+$ ]]; then
+		command_line+=" $a"
+	else
+		command_line+=" $(printf '%q' "$a")"
+	fi
+done
+
+ALL_TARGETS="epoll-pinned tpc-pinned nginx-pinned epoll-whole nginx-whole epoll-10k"
+BIG_CONNS=10000
+duration=10
+rounds=3
+conns=100
+only=""
+outdir=""
+
+need_arg() {
+	if [ $# -lt 2 ] || [ -z "$2" ]; then
+		usage_error "$1 needs an argument"
+	fi
+}
+
+positive() { # NAME VALUE
+	case $2 in
+	'' | *[!0-9]* | 0*) usage_error "$1: expected a positive integer, not '$2'" ;;
+	esac
+}
+
+while [ $# -gt 0 ]; do
+	case $1 in
+	-d | -r | -c | -o | --only)
+		need_arg "$@"
+		case $1 in
+		-d) duration=$2 ;;
+		-r) rounds=$2 ;;
+		-c) conns=$2 ;;
+		-o) outdir=$2 ;;
+		--only) only+=" ${2//,/ }" ;;
+		esac
+		shift 2
+		;;
+	--only=*)
+		v=${1#--only=}
+		only+=" ${v//,/ }"
+		shift
+		;;
+	--quick)
+		duration=2
+		rounds=1
+		shift
+		;;
+	-h | --help)
+		usage
+		exit 0
+		;;
+	*)
+		echo "bench: unknown option '$1'" >&2
+		usage >&2
+		exit 64
+		;;
+	esac
+done
+positive -d "$duration"
+positive -r "$rounds"
+positive -c "$conns"
+
+targets=""
+if [ -n "${only// /}" ]; then
+	for t in $only; do
+		case " $ALL_TARGETS " in
+		*" $t "*) ;;
+		*) usage_error "--only: unknown target '$t' (known: $ALL_TARGETS)" ;;
+		esac
+		case " $targets " in
+		*" $t "*) ;;
+		*) targets+=" $t" ;;
+		esac
+	done
+	# Always in the order of the table.
+	ordered=""
+	for t in $ALL_TARGETS; do
+		case " $targets " in *" $t "*) ordered+=" $t" ;; esac
+	done
+	targets=${ordered# }
+else
+	targets=$ALL_TARGETS
+fi
+
+has_target() { # PATTERN: is a target matching it selected?
+	local t
+	for t in $targets; do
+		# shellcheck disable=SC2254 # the pattern is meant to match
+		case $t in $1) return 0 ;; esac
+	done
+	return 1
+}
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+[ -n "$outdir" ] || outdir=$ROOT/bench/results
+
+# ---------------------------------------------------------------------------
+# Packages and build
+
+sudo_cmd=()
+if [ "$(id -u)" != 0 ]; then
+	sudo_cmd=(sudo)
+fi
+
+apt_install() { # PACKAGE...
+	command -v apt-get >/dev/null ||
+		die "missing: $* (no apt-get here: install them by hand)"
+	if [ ${#sudo_cmd[@]} -gt 0 ] && ! command -v sudo >/dev/null; then
+		die "missing: $* (not root and no sudo: install them by hand)"
+	fi
+	note "installing:$(printf ' %s' "$@")"
+	"${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q ||
+		die "apt-get update failed"
+	"${sudo_cmd[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+		--no-install-recommends "$@" || die "apt-get install failed"
+}
+
+find_nginx() {
+	command -v nginx 2>/dev/null ||
+		{ [ -x /usr/sbin/nginx ] && echo /usr/sbin/nginx; } ||
+		true
+}
+
+missing=()
+# Tools, looked for as commands (a package may be unpacked but not
+# configured, which is enough for the binary).
+command -v wrk >/dev/null || missing+=(wrk)
+command -v curl >/dev/null || missing+=(curl)
+command -v taskset >/dev/null || missing+=(util-linux)
+if has_target 'nginx-*' && [ -z "$(find_nginx)" ]; then
+	missing+=(nginx)
+fi
+# Build dependencies, as scripts/quickstart.sh installs them.
+if [ -z "${AVATAR_API_BIN:-}" ] && command -v dpkg-query >/dev/null; then
+	for p in build-essential autoconf automake pkg-config \
+		libmicrohttpd-dev libjansson-dev check; do
+		if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
+			grep -q "install ok installed"; then
+			missing+=("$p")
+		fi
+	done
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+	apt_install "${missing[@]}"
+fi
+if has_target '*-pinned' && ! taskset -c 0,1 true 2>/dev/null; then
+	die "the pinned targets need CPUs 0 and 1 (server on 0, wrk on 1);" \
+		"leave them out with --only"
+fi
+NGINX=""
+if has_target 'nginx-*'; then
+	NGINX=$(find_nginx)
+	[ -n "$NGINX" ] || die "nginx is still missing after apt-get"
+fi
+
+if [ -n "${AVATAR_API_BIN:-}" ]; then
+	BIN=$AVATAR_API_BIN
+else
+	jobs=$(nproc 2>/dev/null || echo 2)
+	# The tree's own build, as in scripts/quickstart.sh; once configured,
+	# make reruns autoconf and configure itself when they change.
+	if [ ! -x configure ]; then
+		autoreconf -fi >&2 || die "autoreconf failed"
+	fi
+	if [ ! -f Makefile ]; then
+		./configure >&2 || die "configure failed"
+	fi
+	make -j"$jobs" >&2 || die "the build failed"
+	BIN=$ROOT/src/avatar-api
+fi
+[ -x "$BIN" ] || die "no avatar-api binary at $BIN"
+DATA=$ROOT/data/users.json
+[ -r "$DATA" ] || die "no fixture at $DATA"
+
+# ---------------------------------------------------------------------------
+# Limits: the 10000-connection target needs an open-file limit above
+# 10000 for the server and for wrk (ulimit is per process, both inherit
+# ours); --max-connections 20000 wants about 21000.
+
+if has_target epoll-10k; then
+	nofile=$(ulimit -n)
+	if [ "$nofile" != unlimited ] && [ "$nofile" -lt 65536 ]; then
+		ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+	fi
+	nofile=$(ulimit -n)
+	if [ "$nofile" != unlimited ]; then
+		if [ "$nofile" -lt $((BIG_CONNS + 1000)) ]; then
+			die "the open-file limit is $nofile (hard limit $(ulimit -Hn)) and cannot be raised to" \
+				"65536; epoll-10k needs at least $((BIG_CONNS + 1000)).  Raise the hard limit" \
+				"(limits.conf, LimitNOFILE=, docker run --ulimit nofile=65536) or leave" \
+				"epoll-10k out with --only"
+		elif [ "$nofile" -lt 21000 ]; then
+			note "the open-file limit is $nofile (hard limit $(ulimit -Hn)), below the ~21000" \
+				"that --max-connections 20000 needs: avatar-api will lower its connection" \
+				"limit to fit (a warning in its log); $BIG_CONNS connections still fit"
+		fi
+	fi
+fi
+nofile=$(ulimit -n)
+[ "$nofile" = unlimited ] && nofile=1048576
+
+# ---------------------------------------------------------------------------
+# Scratch directory, results, clean-up
+
+RUN=$(mktemp -d "${TMPDIR:-/tmp}/avatar-bench.XXXXXX")
+stamp=$(date +%Y%m%d-%H%M%S)
+RESULTS=$outdir/$stamp
+mkdir -p "$RESULTS" || die "cannot create $RESULTS"
+TSV=$RESULTS/runs.tsv
+
+SRV_PID=""  # the server running now (nginx: the master)
+SRV_PIDS="" # it and its children (nginx's workers)
+BG_PID=""   # the mid-run /metrics probe of epoll-10k
+WRK_PID=""  # wrk, while it runs
+
+server_state() { # PID: its state letter, empty once it is reaped
+	local line
+	read -r line 2>/dev/null <"/proc/$1/stat" || return 0
+	line=${line##*) }
+	echo "${line%% *}"
+}
+
+wait_gone() { # PID TENTHS: wait until PID has exited (or is a zombie)
+	local i=0 st
+	while [ "$i" -lt "$2" ]; do
+		st=$(server_state "$1")
+		case $st in '' | Z | X) return 0 ;; esac
+		sleep 0.1
+		i=$((i + 1))
+	done
+	return 1
+}
+
+# Stop the server: SIGTERM, then SIGKILL (to it and its children) after
+# 10 s.  Sets stop_rc to its exit status.
+stop_server() {
+	local p
+	stop_rc=0
+	[ -n "$SRV_PID" ] || return 0
+	kill -TERM "$SRV_PID" 2>/dev/null || true
+	if ! wait_gone "$SRV_PID" 100; then
+		note "pid $SRV_PID did not stop within 10 s of SIGTERM: killing it"
+		for p in $SRV_PIDS; do
+			kill -KILL "$p" 2>/dev/null || true
+		done
+	fi
+	wait "$SRV_PID" 2>/dev/null || stop_rc=$?
+	SRV_PID=""
+	SRV_PIDS=""
+}
+
+# shellcheck disable=SC2317 # called by the trap
+cleanup() {
+	trap - EXIT INT TERM
+	if [ -n "$WRK_PID" ]; then
+		kill -TERM "$WRK_PID" 2>/dev/null || true
+		wait "$WRK_PID" 2>/dev/null || true
+	fi
+	if [ -n "$BG_PID" ]; then
+		kill "$BG_PID" 2>/dev/null || true
+		wait "$BG_PID" 2>/dev/null || true
+	fi
+	stop_server || true
+	rm -rf "$RUN"
+}
+trap cleanup EXIT
+trap 'note "interrupted"; exit 130' INT
+trap 'note "terminated"; exit 143' TERM
+
+# ---------------------------------------------------------------------------
+# Helpers
+
+# A free TCP port on 127.0.0.1, below the ephemeral range (so that wrk's
+# own client ports never take it): a random one that nothing answers on.
+# A race with another program is caught by the server failing to start,
+# and start_server then tries another port.
+read -r eph_lo eph_hi </proc/sys/net/ipv4/ip_local_port_range || eph_lo=32768
+if [ "$eph_lo" -gt 12000 ]; then
+	port_lo=10000 port_hi=$((eph_lo - 1))
+else
+	port_lo=$((eph_hi + 1)) port_hi=65535
+fi
+pick_port() {
+	local p i
+	for i in $(seq 1 200); do
+		p=$((port_lo + (RANDOM * 32768 + RANDOM) % (port_hi - port_lo + 1)))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return 0
+		fi
+		: "$i"
+	done
+	die "found no free port in $port_lo-$port_hi"
+}
+
+http_code() { # URL
+	curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$1" 2>/dev/null || true
+}
+
+# The pid and its direct children (nginx's workers), from the ppid field
+# of /proc/*/stat.
+proc_tree() { # PID
+	local f line rest
+	local -a fields
+	echo "$1"
+	for f in /proc/[0-9]*/stat; do
+		read -r line 2>/dev/null <"$f" || continue
+		rest=${line##*) }
+		read -r -a fields <<<"$rest"
+		if [ "${fields[1]}" = "$1" ]; then
+			echo "${line%% *}"
+		fi
+	done
+}
+
+# utime+stime+cutime+cstime, in clock ticks, summed over the pids: the
+# whole thread group of each (threads that have exited included) and the
+# children it has reaped.
+cpu_ticks() { # PID...
+	local p line rest total=0
+	local -a f
+	for p; do
+		read -r line 2>/dev/null <"/proc/$p/stat" || continue
+		rest=${line##*) }
+		read -r -a f <<<"$rest"
+		total=$((total + f[11] + f[12] + f[13] + f[14]))
+	done
+	echo "$total"
+}
+
+peak_rss_kb() { # PID...: sum of VmHWM
+	local p total=0 v
+	for p; do
+		v=$(awk '/^VmHWM:/ { print $2 }' "/proc/$p/status" 2>/dev/null || true)
+		total=$((total + ${v:-0}))
+	done
+	echo "$total"
+}
+
+CLK_TCK=$(getconf CLK_TCK)
+
+# Run wrk in the background and wait for it: a signal to this script then
+# interrupts the wait and runs the trap at once.  (wrk catches SIGINT and
+# exits 0, and bash does not run its own SIGINT trap after a foreground
+# child that handled the signal itself.)
+run_wrk() { # OUT WRK-COMMAND...: append wrk's output to OUT
+	local out=$1 rc=0
+	shift
+	"$@" >>"$out" 2>&1 &
+	WRK_PID=$!
+	wait "$WRK_PID" || rc=$?
+	WRK_PID=""
+	return "$rc"
+}
+
+# ---------------------------------------------------------------------------
+# Targets
+
+# Sets T_NAME, T_KIND (avatar or nginx), T_PIN (1: server on CPU 0, wrk
+# on CPU 1), T_ARGS (avatar-api flags), T_WORKERS (nginx), T_WRK_T, T_CONNS.
+target_setup() { # KEY
+	T_ARGS=()
+	T_WORKERS=""
+	case $1 in
+	epoll-pinned)
+		T_NAME="avatar-api epoll 1 thread (pinned)"
+		T_KIND=avatar T_PIN=1 T_WRK_T=1 T_CONNS=$conns
+		T_ARGS=(--threads 1)
+		;;
+	tpc-pinned)
+		T_NAME="avatar-api thread-per-connection (pinned)"
+		T_KIND=avatar T_PIN=1 T_WRK_T=1 T_CONNS=$conns
+		T_ARGS=(--mode thread-per-connection)
+		;;
+	nginx-pinned)
+		T_NAME="nginx (pinned, 1 worker)"
+		T_KIND=nginx T_PIN=1 T_WRK_T=1 T_CONNS=$conns T_WORKERS=1
+		;;
+	epoll-whole)
+		T_NAME="avatar-api epoll, whole machine"
+		T_KIND=avatar T_PIN=0 T_WRK_T=2 T_CONNS=$conns
+		;;
+	nginx-whole)
+		T_NAME="nginx, whole machine"
+		T_KIND=nginx T_PIN=0 T_WRK_T=2 T_CONNS=$conns T_WORKERS=auto
+		;;
+	epoll-10k)
+		T_NAME="avatar-api epoll, $BIG_CONNS connections"
+		T_KIND=avatar T_PIN=0 T_WRK_T=2 T_CONNS=$BIG_CONNS
+		T_ARGS=(--max-connections 20000)
+		;;
+	*) die "internal: unknown target $1" ;;
+	esac
+}
+
+nginx_conf() { # PORT WORKERS: write RUN/nginx/nginx.conf
+	local m wc nginx_v
+	local -a drop=()
+	rm -rf "$RUN/nginx"
+	mkdir -p "$RUN/nginx/tmp"
+	wc=$((T_CONNS * 2 + 64))
+	[ "$wc" -ge 1024 ] || wc=1024
+	# nginx only changes user when started as root.
+	[ "$(id -u)" = 0 ] || drop+=(-e '/^user /d')
+	nginx_v=$("$NGINX" -V 2>&1)
+	for m in proxy fastcgi uwsgi scgi; do
+		case $nginx_v in
+		*"--without-http_${m}_module"*)
+			drop+=(-e "/^[[:space:]]*${m}_temp_path /d")
+			;;
+		esac
+	done
+	sed -e "s|@RUN@|$RUN|g" \
+		-e "s|@PORT@|$1|g" \
+		-e "s|@WORKERS@|$2|g" \
+		-e "s|@USER@|$(id -un)|g" \
+		-e "s|@NOFILE@|$nofile|g" \
+		-e "s|@WORKER_CONNECTIONS@|$wc|g" \
+		"${drop[@]}" \
+		"$ROOT/bench/nginx.conf" >"$RUN/nginx/nginx.conf"
+}
+
+# Start the target's server on a free port, wait for 200 on /v1/user.
+# Sets PORT, SRV_PID, SRV_PIDS.  LOG: the server's output.
+start_server() { # LOG
+	local log=$1 try i code
+	# setsid: in a session of its own, the server does not get the
+	# terminal's Ctrl-C; the trap stops it.  (A background job of a script
+	# is no process group leader, so setsid execs in the same process.)
+	local -a pin=(setsid) cmd
+	[ "$T_PIN" = 1 ] && pin+=(taskset -c 0)
+	for try in 1 2 3; do
+		PORT=$(pick_port)
+		if [ "$T_KIND" = avatar ]; then
+			cmd=("${pin[@]}" "$BIN" --data "$DATA" --address 127.0.0.1
+				--port "$PORT" "${T_ARGS[@]}")
+		else
+			nginx_conf "$PORT" "$T_WORKERS"
+			cmd=("${pin[@]}" "$NGINX" -p "$RUN/nginx/" -c "$RUN/nginx/nginx.conf"
+				-e "$RUN/nginx/error.log")
+		fi
+		echo "\$ ${cmd[*]}" >>"$log"
+		"${cmd[@]}" >>"$log" 2>&1 &
+		SRV_PID=$!
+		for i in $(seq 1 100); do
+			code=$(http_code "http://127.0.0.1:$PORT/v1/user")
+			[ "$code" = 200 ] && break
+			case $(server_state "$SRV_PID") in '' | Z | X) break ;; esac
+			sleep 0.1
+			: "$i"
+		done
+		if [ "$code" = 200 ]; then
+			# nginx's workers are up once it answers.
+			SRV_PIDS=$(proc_tree "$SRV_PID" | tr '\n' ' ')
+			return 0
+		fi
+		stop_server
+		if [ "$T_KIND" = nginx ] && [ -f "$RUN/nginx/error.log" ]; then
+			cat "$RUN/nginx/error.log" >>"$log"
+		fi
+		note "$T_NAME did not answer 200 on port $PORT (exit $stop_rc; try $try):" \
+			"$(tail -n 2 "$log" | tr '\n' ' ')"
+	done
+	die "$T_NAME did not start; see $log"
+}
+
+# One measured run of target KEY in round R; appends a line to runs.tsv.
+run_one() { # KEY R
+	local key=$1 r=$2 base out log ticks0 ticks1 hwm rc status url p alive mid=""
+	local -a wpin=() wrk
+	target_setup "$key"
+	base=$RESULTS/r$r-$key
+	log=$base.server.log
+	out=$base.wrk.txt
+	start_server "$log"
+	url="http://127.0.0.1:$PORT/v1/user"
+	if [ "$T_KIND" = nginx ]; then
+		# Same bytes as avatar-api, and the headers to show.
+		curl -s -D "$base.headers.txt" -o "$RUN/nginx-body" "$url" ||
+			die "curl $url failed"
+		cmp -s "$RUN/nginx-body" "$RUN/body.json" ||
+			die "nginx's body differs from avatar-api's ($base.headers.txt)"
+	fi
+	[ "$T_PIN" = 1 ] && wpin=(taskset -c 1)
+	wrk=("${wpin[@]}" wrk "-t$T_WRK_T" "-c$T_CONNS")
+
+	# Warm-up, not counted.
+	: >"$base.warmup.txt"
+	run_wrk "$base.warmup.txt" "${wrk[@]}" -d1s "$url" || true
+
+	if [ "$key" = epoll-10k ]; then
+		# How many connections the server holds in the middle of the run.
+		(
+			sleep "$(awk -v d="$duration" 'BEGIN { print d / 2 }')"
+			curl -s --max-time 2 "http://127.0.0.1:$PORT/metrics" |
+				awk '$1 == "avatar_api_connections" { print $2 }'
+		) >"$base.connections.txt" 2>/dev/null &
+		BG_PID=$!
+	fi
+	# shellcheck disable=SC2086 # SRV_PIDS is a list
+	ticks0=$(cpu_ticks $SRV_PIDS)
+	echo "\$ ${wrk[*]} -d${duration}s --latency $url" >"$out"
+	rc=0
+	run_wrk "$out" "${wrk[@]}" "-d${duration}s" --latency "$url" || rc=$?
+	# shellcheck disable=SC2086
+	ticks1=$(cpu_ticks $SRV_PIDS)
+	# shellcheck disable=SC2086
+	hwm=$(peak_rss_kb $SRV_PIDS)
+	alive=1
+	for p in $SRV_PIDS; do
+		case $(server_state "$p") in '' | Z | X) alive=0 ;; esac
+	done
+	if [ -n "$BG_PID" ]; then
+		wait "$BG_PID" 2>/dev/null || true
+		BG_PID=""
+		mid=$(head -n 1 "$base.connections.txt")
+	fi
+	stop_server
+	status=ok
+	if [ "$rc" != 0 ]; then
+		note "r$r $key: wrk exited $rc (see $out)"
+		status="wrk-exit-$rc"
+	fi
+	if [ "$stop_rc" != 0 ]; then
+		note "r$r $key: the server exited $stop_rc after SIGTERM (see $log)"
+		status="server-exit-$stop_rc"
+	fi
+	if [ "$alive" = 0 ]; then
+		note "r$r $key: the server (or a worker) died during the run (see $log)"
+		status="server-died"
+	fi
+	if [ "$T_KIND" = nginx ] && [ -f "$RUN/nginx/error.log" ]; then
+		cp "$RUN/nginx/error.log" "$base.nginx-error.log"
+	fi
+	# round key status rps p50_ms p99_ms requests cpu_us_per_req rss_kb
+	# non2xx connect read write timeout connections_mid_run
+	awk -v r="$r" -v key="$key" -v st="$status" -v dt="$((ticks1 - ticks0))" \
+		-v hz="$CLK_TCK" -v hwm="$hwm" -v mid="${mid:--}" '
+		function ms(v,   n, u) {
+			n = v + 0
+			u = v
+			sub(/^[0-9.]+/, "", u)
+			if (u == "us") return n / 1000
+			if (u == "ms") return n
+			if (u == "s") return n * 1000
+			if (u == "m") return n * 60000
+			if (u == "h") return n * 3600000
+			return -1
+		}
+		$1 == "50%" { p50 = ms($2) }
+		$1 == "99%" { p99 = ms($2) }
+		/ requests in / { req = $1 }
+		/^Requests\/sec:/ { rps = $2 }
+		/Non-2xx or 3xx responses:/ { non = $NF }
+		/Socket errors:/ { gsub(/,/, ""); c = $4; rd = $6; w = $8; t = $10 }
+		END {
+			if (req == "" || rps == "") { st = (st == "ok" ? "no-wrk-result" : st) }
+			cpu = req > 0 ? dt / hz * 1e6 / req : 0
+			printf "%s\t%s\t%s\t%.2f\t%.4f\t%.4f\t%d\t%.3f\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n",
+				r, key, st, rps, p50, p99, req, cpu, hwm, non, c, rd, w, t, mid
+		}' "$out" >>"$TSV"
+	if [ "$status" = ok ] && ! tail -n 1 "$TSV" | cut -f 3 | grep -qx ok; then
+		note "r$r $key: no result in $out"
+	fi
+	printf 'bench: round %d/%d  %-44s %s\n' "$r" "$rounds" "$T_NAME" \
+		"$(tail -n 1 "$TSV" | awk -F '\t' '{ printf "%s  %.0f req/s  p99 %.2f ms  %.2f us/req", $3, $4, $6, $8 }')" >&2
+}
+
+# ---------------------------------------------------------------------------
+# The body nginx serves: avatar-api's own answer to GET /v1/user.
+
+target_setup epoll-whole
+start_server "$RESULTS/body.server.log"
+curl -s -D "$RESULTS/avatar-api.headers.txt" -o "$RUN/body.json" \
+	"http://127.0.0.1:$PORT/v1/user" || die "cannot fetch /v1/user"
+stop_server
+[ "$stop_rc" = 0 ] || die "avatar-api exited $stop_rc after SIGTERM (see $RESULTS/body.server.log)"
+[ -s "$RUN/body.json" ] || die "empty body from avatar-api"
+cp "$RUN/body.json" "$RESULTS/body.json"
+
+# ---------------------------------------------------------------------------
+# Machine and versions, for the README.
+
+cpu_model=$(LC_ALL=C lscpu 2>/dev/null | sed -n 's/^Model name:[[:space:]]*//p' | head -n 1)
+machine="$(nproc) CPUs ($(nproc --all) present), ${cpu_model:-unknown CPU}, $(uname -sr)"
+# "avatar-api 0.1.0 (libmicrohttpd 0.9.75, jansson 2.14)"
+versions=$("$BIN" --version | awk 'NR == 1 { v = $0; next }
+	{ l = l (l == "" ? "" : ", ") $0 }
+	END { print v (l == "" ? "" : " (" l ")") }')
+if [ -n "$NGINX" ]; then
+	versions+="; $("$NGINX" -v 2>&1 | sed 's/^nginx version: //')"
+fi
+# wrk -v exits 1.
+versions+="; $({ wrk -v 2>&1 || true; } | awk 'NR == 1 { print "wrk " $2 }')"
+
+{
+	echo "Command: \`$command_line\`"
+	echo "(-d $duration -r $rounds -c $conns; targets: $targets)"
+	echo "Machine: $machine"
+	echo "Versions: $versions"
+} >"$RESULTS/header.txt"
+note "$machine; results in $RESULTS"
+
+# ---------------------------------------------------------------------------
+# The runs, interleaved.
+
+printf 'round\ttarget\tstatus\trps\tp50_ms\tp99_ms\trequests\tcpu_us_per_req\tpeak_rss_kb\tnon2xx\tconnect\tread\twrite\ttimeout\tconnections_mid_run\n' >"$TSV"
+for r in $(seq 1 "$rounds"); do
+	for key in $targets; do
+		run_one "$key" "$r"
+		sleep 1
+	done
+done
+
+# ---------------------------------------------------------------------------
+# The table: medians over the rounds that went well.
+
+values() { # KEY COLUMN: the values of the good runs, sorted
+	awk -F '\t' -v k="$1" -v c="$2" 'NR > 1 && $2 == k && $3 == "ok" { print $c }' "$TSV" |
+		sort -g
+}
+median() {
+	awk '{ a[NR] = $1 } END {
+		if (NR == 0) print "";
+		else if (NR % 2) print a[(NR + 1) / 2];
+		else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+
+failed=0
+{
+	cat "$RESULTS/header.txt"
+	echo
+	echo "| target | req/s (median) | req/s (min–max) | p50 latency | p99 latency | server CPU per request | peak RSS | non-2xx | socket errors (connect/read/write/timeout) |"
+	echo "|---|---:|---:|---:|---:|---:|---:|---:|---|"
+	for key in $targets; do
+		target_setup "$key"
+		n=$(values "$key" 4 | wc -l)
+		bad=$(awk -F '\t' -v k="$key" 'NR > 1 && $2 == k && $3 != "ok"' "$TSV" | wc -l)
+		[ "$bad" = 0 ] || failed=1
+		if [ "$n" = 0 ]; then
+			echo "| $T_NAME | failed | | | | | | | |"
+			continue
+		fi
+		rps=$(values "$key" 4 | median)
+		lo=$(values "$key" 4 | head -n 1)
+		hi=$(values "$key" 4 | tail -n 1)
+		p50=$(values "$key" 5 | median)
+		p99=$(values "$key" 6 | median)
+		cpu=$(values "$key" 8 | median)
+		rss=$(values "$key" 9 | median)
+		non=$(values "$key" 10 | median)
+		sc=$(values "$key" 11 | median)
+		sr=$(values "$key" 12 | median)
+		sw=$(values "$key" 13 | median)
+		st=$(values "$key" 14 | median)
+		awk -v name="$T_NAME" -v rps="$rps" -v lo="$lo" -v hi="$hi" -v p50="$p50" \
+			-v p99="$p99" -v cpu="$cpu" -v rss="$rss" -v non="$non" \
+			-v err="$sc/$sr/$sw/$st" 'BEGIN {
+			printf "| %s | %.0f | %.0f–%.0f | %.2f ms | %.2f ms | %.2f µs | %.1f MiB | %s | %s |\n",
+				name, rps, lo, hi, p50, p99, cpu, rss / 1024, non, err }'
+	done
+	echo
+	echo "Medians over $rounds round(s) of ${duration} s, after 1 s of warm-up; the targets ran interleaved."
+	echo "Server CPU per request: utime+stime of the server (nginx: master and workers) from /proc/PID/stat over the wrk run, divided by the requests wrk completed."
+	echo "Peak RSS: VmHWM from /proc/PID/status (nginx: master plus workers)."
+	if has_target epoll-10k; then
+		mids=$(awk -F '\t' 'NR > 1 && $2 == "epoll-10k" { printf "%s%s", sep, $15; sep = ", " }' "$TSV")
+		echo "epoll-10k: open connections in the middle of each run (avatar_api_connections, incl. the probe's own): ${mids:-none}."
+	fi
+	if [ "$failed" = 1 ]; then
+		echo
+		echo "Failed runs (left out of the medians):"
+		awk -F '\t' 'NR > 1 && $3 != "ok" { printf "- round %s, %s: %s\n", $1, $2, $3 }' "$TSV"
+	fi
+} >"$RESULTS/table.md"
+ln -sfn "$stamp" "$outdir/latest" 2>/dev/null || true
+
+echo
+cat "$RESULTS/table.md"
+echo
+echo "Raw results: $RESULTS"
+exit "$failed"
