@@ -1,9 +1,11 @@
 /* healthcheck.c -- --healthcheck: ask a running server for GET /healthz. */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -123,7 +125,11 @@ healthcheck_run(const struct config *cfg, struct error *err)
 		          where, HEALTHCHECK_TIMEOUT_MS);
 		goto out;
 	}
-	if (sscanf(buf, "HTTP/1.%*d %d", &status) != 1 || status != 200) {
+	/* "HTTP/1.x 200 ..." */
+	if (strncmp(buf, "HTTP/1.", 7) == 0 && isdigit((unsigned char)buf[7]) &&
+	    buf[8] == ' ')
+		status = (int)strtol(buf + 9, NULL, 10);
+	if (status != 200) {
 		buf[strcspn(buf, "\r\n")] = '\0';
 		error_set(err, 1, "healthcheck: %s: unhealthy: %.100s", where,
 		          buf);

@@ -12,6 +12,7 @@ static const char body_not_found[] = "{\"error\":\"not found\"}";
 static const char body_user_not_found[] = "{\"error\":\"user not found\"}";
 static const char body_method[] = "{\"error\":\"method not allowed\"}";
 static const char body_internal[] = "{\"error\":\"internal error\"}";
+static const char body_bad_request[] = "{\"error\":\"bad request\"}";
 
 struct MHD_Response *
 routes_response(const char *body, size_t len, const char *type, int closing)
@@ -103,6 +104,8 @@ routes_free(struct routes *r)
 		MHD_destroy_response(r->method_not_allowed);
 	if (r->internal_error != NULL)
 		MHD_destroy_response(r->internal_error);
+	if (r->bad_request != NULL)
+		MHD_destroy_response(r->bad_request);
 	if (r->owns_fx)
 		fixture_free(r->fx);
 	free(r);
@@ -131,7 +134,8 @@ routes_build(struct fixture *fx, int owns_fx, const char *path, int closing)
 		snprintf(r->prefix, sizeof(r->prefix), "%s/", path);
 	r->prefix_len = strlen(r->prefix);
 	r->count = fx->count;
-	r->users = calloc(fx->count ? fx->count : 1, sizeof(*r->users));
+	r->users = calloc(fx->count ? fx->count : 1,
+	                  sizeof(struct MHD_Response *));
 	if (r->users == NULL)
 		goto fail;
 	r->list = json_response(fx->body, fx->body_len,
@@ -148,9 +152,12 @@ routes_build(struct fixture *fx, int owns_fx, const char *path, int closing)
 	                                      closing);
 	r->internal_error = json_response(body_internal, strlen(body_internal),
 	                                  NULL, NULL, closing);
+	/* A malformed request may hide another in its body: close after. */
+	r->bad_request = json_response(body_bad_request,
+	                               strlen(body_bad_request), NULL, NULL, 1);
 	if (r->list == NULL || r->healthz == NULL || r->not_found == NULL ||
 	    r->user_not_found == NULL || r->method_not_allowed == NULL ||
-	    r->internal_error == NULL)
+	    r->internal_error == NULL || r->bad_request == NULL)
 		goto fail;
 	for (i = 0; i < fx->count; i++) {
 		const struct fixture_user *u = &fx->users[i];

@@ -22,6 +22,7 @@ enum route {
 /* The statuses the handler answers with, as counter indexes. */
 enum route_status {
 	STATUS_200,
+	STATUS_400,
 	STATUS_404,
 	STATUS_405,
 	STATUS_500,
@@ -44,6 +45,7 @@ struct routes {
 	struct MHD_Response *user_not_found;
 	struct MHD_Response *method_not_allowed;
 	struct MHD_Response *internal_error;
+	struct MHD_Response *bad_request; /* always "Connection: close" */
 	int closing;                      /* all carry "Connection: close" */
 };
 

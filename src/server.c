@@ -1,4 +1,5 @@
 /* server.c -- the HTTP service: libmicrohttpd daemon, handler, reload, stop. */
+#include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
 #include <netdb.h>
@@ -7,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 #include <netinet/in.h>
@@ -90,11 +92,11 @@ metrics_render(struct server *srv, size_t *len)
 	static const char *const route_names[ROUTE_COUNT] = {
 		"list", "user", "healthz", "metrics", "other"};
 	static const char *const status_names[STATUS_COUNT] = {
-		"200", "404", "405", "500"};
+		"200", "400", "404", "405", "500"};
 	/* The route and status pairs the handler can produce. */
 	static const unsigned char produced[ROUTE_COUNT][STATUS_COUNT] = {
-		{1, 0, 1, 0}, {1, 1, 1, 0}, {1, 0, 1, 0}, {1, 0, 1, 1},
-		{0, 1, 0, 0}};
+		{1, 0, 0, 1, 0}, {1, 0, 1, 1, 0}, {1, 0, 0, 1, 0},
+		{1, 0, 0, 1, 1}, {0, 1, 1, 0, 0}};
 	unsigned long n[ROUTE_COUNT][STATUS_COUNT], ok, failed;
 	const union MHD_DaemonInfo *info;
 	char *body = NULL;
@@ -178,14 +180,97 @@ metrics_answer(struct server *srv, struct MHD_Connection *conn)
 	return ret;
 }
 
+/* What request_check counts in the request's headers. */
+struct header_count {
+	unsigned host;
+	unsigned content_length;
+	unsigned transfer_encoding;
+	int bad_name;
+};
+
+static enum MHD_Result
+header_scan(void *cls, enum MHD_ValueKind kind, const char *key,
+            const char *value)
+{
+	struct header_count *h = cls;
+	size_t n = strlen(key);
+
+	(void)kind;
+	(void)value;
+	if (n == 0 || key[n - 1] == ' ' || key[n - 1] == '\t')
+		h->bad_name = 1;
+	else if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0)
+		h->host++;
+	else if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+		h->content_length++;
+	else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
+		h->transfer_encoding++;
+	return MHD_YES;
+}
+
+/*
+ * Requests RFC 9112 says to reject, which libmicrohttpd 0.9.75 accepts:
+ * no Host or several on HTTP/1.1, several Content-Length or
+ * Transfer-Encoding headers, both of them, or whitespace before a
+ * header's colon.  MHD would read such a body by one of the lengths and
+ * could answer a request hidden in it (smuggling through a proxy that
+ * reads the other).  Returns 0 if the request is acceptable.
+ */
+static int
+request_check(struct MHD_Connection *conn, const char *version)
+{
+	struct header_count h = {0, 0, 0, 0};
+
+	MHD_get_connection_values(conn, MHD_HEADER_KIND, header_scan, &h);
+	if (h.bad_name || h.content_length > 1 || h.transfer_encoding > 1 ||
+	    (h.content_length && h.transfer_encoding))
+		return -1;
+	if (strcmp(version, MHD_HTTP_VERSION_1_0) == 0 ? h.host > 1
+	    : h.host != 1)
+		return -1;
+	return 0;
+}
+
+/* Decode %HH escapes in the path and query like MHD's default, except
+ * %00: a NUL would cut the path short (/v1/user%00x would route as
+ * /v1/user), so it stays encoded and such a path matches no route. */
+static size_t
+server_unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+	static const char digits[] = "0123456789abcdef";
+	char *r = s, *w = s;
+
+	(void)cls;
+	(void)conn;
+	while (*r != '\0') {
+		const char *hi = r[0] == '%' && r[1] != '\0'
+		                 ? strchr(digits, tolower((unsigned char)r[1]))
+		                 : NULL;
+		const char *lo = hi != NULL && r[2] != '\0'
+		                 ? strchr(digits, tolower((unsigned char)r[2]))
+		                 : NULL;
+
+		if (lo != NULL && (hi != digits || lo != digits)) {
+			*w++ = (char)((hi - digits) << 4 | (lo - digits));
+			r += 3;
+		} else {
+			*w++ = *r++;
+		}
+	}
+	*w = '\0';
+	return (size_t)(w - s);
+}
+
 /*
  * The access handler.  libmicrohttpd 0.9.75 closes the connection after a
  * response queued in the first call for a request (the request counts as
  * not fully received), so the first call only marks the request and the
  * response is queued on the second, as MHD's minimal_example.c does.  A
- * request body, if any, is read and dropped.  Per request this does a few
- * string compares, a binary search and three stores to this thread's own
- * cache lines: no allocation, no lock, no JSON, no I/O.
+ * request body, if any, is read and dropped.  A request whose headers
+ * are ambiguous (request_check) is answered 400 at once, which closes the
+ * connection.  Per request this does a scan of the headers, a few string
+ * compares, a binary search and three stores to this thread's own cache
+ * lines: no allocation, no lock, no JSON, no I/O.
  */
 static enum MHD_Result
 server_handle(void *cls, struct MHD_Connection *conn, const char *url,
@@ -203,11 +288,19 @@ server_handle(void *cls, struct MHD_Connection *conn, const char *url,
 	enum MHD_Result ret;
 	unsigned status;
 
-	(void)version;
 	(void)upload_data;
 	if (*req_cls == NULL) {
 		*req_cls = &seen;
-		return MHD_YES;
+		if (request_check(conn, version) == 0)
+			return MHD_YES;
+		/* Answering now also makes MHD close the connection after. */
+		slot = stats_enter(srv->stats);
+		r = __atomic_load_n(&srv->active, __ATOMIC_ACQUIRE);
+		stats_count(srv->stats, slot, ROUTE_OTHER, STATUS_400);
+		ret = MHD_queue_response(conn, MHD_HTTP_BAD_REQUEST,
+		                         r->bad_request);
+		stats_leave(srv->stats, slot);
+		return ret;
 	}
 	if (*upload_data_size != 0) {
 		*upload_data_size = 0;
@@ -236,8 +329,13 @@ listen_open(const char *address, unsigned port, int *family, unsigned *bound,
             struct error *err)
 {
 	struct addrinfo hints, *res = NULL;
-	struct sockaddr_storage ss;
-	socklen_t sslen = sizeof(ss);
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in in;
+		struct sockaddr_in6 in6;
+		struct sockaddr_storage ss;
+	} bound_addr;
+	socklen_t sslen = sizeof(bound_addr);
 	char service[8];
 	int fd = -1, one = 1, rc;
 
@@ -279,13 +377,13 @@ listen_open(const char *address, unsigned port, int *family, unsigned *bound,
 		          "%s", address, port, strerror(errno));
 		goto fail;
 	}
-	if (getsockname(fd, (struct sockaddr *)&ss, &sslen) < 0) {
+	memset(&bound_addr, 0, sizeof(bound_addr));
+	if (getsockname(fd, &bound_addr.sa, &sslen) < 0) {
 		error_set(err, EXIT_OSERR, "getsockname: %s", strerror(errno));
 		goto fail;
 	}
-	*bound = ntohs(ss.ss_family == AF_INET6
-	               ? ((struct sockaddr_in6 *)&ss)->sin6_port
-	               : ((struct sockaddr_in *)&ss)->sin_port);
+	*bound = ntohs(bound_addr.sa.sa_family == AF_INET6
+	               ? bound_addr.in6.sin6_port : bound_addr.in.sin_port);
 	*family = res->ai_family;
 	freeaddrinfo(res);
 	return fd;
@@ -342,7 +440,7 @@ server_accept_loop(void *arg)
 {
 	struct server *srv = arg;
 	struct pollfd pfd[2] = {{srv->fd, POLLIN, 0}, {srv->stop_fd, POLLIN, 0}};
-	struct timespec nap = {0, 10 * 1000 * 1000};
+	struct timespec nap = {0, 10L * 1000 * 1000};
 	time_t last_warning = 0;
 
 	for (;;) {
@@ -448,6 +546,7 @@ server_start(const struct config *cfg, struct fixture *fx, struct error *err)
 	srv->daemon = MHD_start_daemon(
 		flags, 0, NULL, NULL, server_handle, srv,
 		MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
+		MHD_OPTION_UNESCAPE_CALLBACK, server_unescape, NULL,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)srv->max_connections,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->timeout,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)POOL_SIZE,
@@ -545,7 +644,7 @@ current_connections(struct MHD_Daemon *d)
 unsigned
 server_stop(struct server *srv, unsigned drain_ms)
 {
-	struct timespec nap = {0, 5 * 1000 * 1000};
+	struct timespec nap = {0, 5L * 1000 * 1000};
 	unsigned left, waited = 0;
 
 	if (srv == NULL)

@@ -139,7 +139,7 @@ stats_leave(struct stats *st, struct stats_slot *slot)
 void
 stats_synchronize(struct stats *st)
 {
-	struct timespec nap = {0, 20 * 1000};
+	struct timespec nap = {0, 20L * 1000};
 	struct stats_slot *slot;
 
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);

@@ -321,34 +321,24 @@ spawn_server_with(const char *mode, const char *data, char *const *envp,
                   unsigned *port, int *errfd)
 {
 	char portstr[16], line[1024];
+	char *argv[] = {(char *)"avatar-api", (char *)"--data", (char *)data,
+	                (char *)"--address", (char *)"127.0.0.1",
+	                (char *)"--port", portstr, (char *)"--mode",
+	                (char *)mode, (char *)"--threads", (char *)"2", NULL};
+	static char *none[] = {NULL};
 	size_t got = 0;
-	int pe[2];
+	int fd;
 	pid_t pid;
 
 	*port = tu_free_port();
 	snprintf(portstr, sizeof(portstr), "%u", *port);
-	ck_assert(pipe2(pe, O_CLOEXEC) == 0);
-	pid = fork();
-	ck_assert(pid >= 0);
-	if (pid == 0) {
-		char *argv[] = {(char *)"avatar-api", (char *)"--data",
-		                (char *)data,
-		                (char *)"--address", (char *)"127.0.0.1",
-		                (char *)"--port", portstr, (char *)"--mode",
-		                (char *)mode, (char *)"--threads", (char *)"2",
-		                NULL};
-		static char *none[] = {NULL};
-
-		dup2(pe[1], 2);
-		execve(tu_env("AVATAR_API_BIN"), argv, envp != NULL ? envp : none);
-		_exit(127);
-	}
-	close(pe[1]);
+	pid = tu_spawn(tu_env("AVATAR_API_BIN"), argv,
+	               envp != NULL ? envp : none, NULL, -1, &fd);
 	/* Read up to the start-up announcement (warnings may come first). */
 	for (;;) {
 		got = 0;
 		while (got + 1 < sizeof(line)) {
-			ssize_t n = read(pe[0], line + got, 1);
+			ssize_t n = read(fd, line + got, 1);
 
 			if (n <= 0 || line[got] == '\n')
 				break;
@@ -363,7 +353,7 @@ spawn_server_with(const char *mode, const char *data, char *const *envp,
 	ck_assert_msg(strncmp(line, out, strlen(out)) == 0,
 	              "unexpected start-up line: %s", line);
 	ck_assert(strstr(line, "20 users from ") != NULL);
-	*errfd = pe[0];
+	*errfd = fd;
 	return pid;
 }
 
@@ -379,21 +369,7 @@ spawn_server(const char *mode, unsigned *port, int *errfd)
 static int
 wait_for_line(int fd, const char *want)
 {
-	size_t got = strlen(err);
-	struct pollfd pfd = {fd, POLLIN, 0};
-
-	while (strstr(err, want) == NULL) {
-		ssize_t n;
-
-		if (poll(&pfd, 1, 5000) <= 0)
-			return -1;
-		n = read(fd, err + got, sizeof(err) - 1 - got);
-		if (n <= 0)
-			return -1;
-		got += (size_t)n;
-		err[got] = '\0';
-	}
-	return 0;
+	return tu_read_until(fd, err, sizeof(err), want, 5000);
 }
 
 static const char *const modes[] = {"epoll", "thread-per-connection"};
@@ -644,11 +620,5 @@ cli_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(cli_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tu_run_suite(cli_suite());
 }

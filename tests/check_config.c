@@ -6,6 +6,8 @@
 
 #include <check.h>
 
+#include "testutil.h"
+
 #include "config.h"
 #include "error.h"
 
@@ -762,11 +764,5 @@ config_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(config_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tu_run_suite(config_suite());
 }

@@ -4,6 +4,8 @@
 
 #include <check.h>
 
+#include "testutil.h"
+
 #include "error.h"
 
 /* --- core --- */
@@ -167,11 +169,5 @@ error_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(error_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tu_run_suite(error_suite());
 }

@@ -177,36 +177,14 @@ assert_user(const struct fixture *fx, const char *id, size_t index,
 static void
 tmp_setup(void)
 {
-	int n = snprintf(tmpdir, sizeof(tmpdir), "%s/tmp.check_fixture.XXXXXX",
-	                 tu_env("AVATAR_API_TMPDIR"));
-
-	ck_assert_msg(n > 0 && (size_t)n < sizeof(tmpdir), "tmp path too long");
-	ck_assert_msg(mkdtemp(tmpdir) != NULL, "mkdtemp %s: %s", tmpdir,
-	              strerror(errno));
-	/* Traversable by the unprivileged user of test_fixture_unreadable. */
-	ck_assert_msg(chmod(tmpdir, 0711) == 0, "chmod %s: %s", tmpdir,
-	              strerror(errno));
-}
-
-static int
-remove_entry(const char *path, const struct stat *st, int type,
-             struct FTW *ftw)
-{
-	(void)st;
-	(void)type;
-	(void)ftw;
-	if (remove(path) != 0)
-		fprintf(stderr, "check_fixture: cannot remove %s: %s\n", path,
-		        strerror(errno));
-	return 0;
+	/* Traversable by the unprivileged users of the tests. */
+	tu_tmpdir_make(tmpdir, sizeof(tmpdir), "check_fixture");
 }
 
 static void
 tmp_teardown(void)
 {
-	if (tmpdir[0] != '\0')
-		nftw(tmpdir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
-	tmpdir[0] = '\0';
+	tu_tmpdir_remove(tmpdir);
 }
 
 START_TEST(test_fixture_bundled_body)

@@ -7,6 +7,8 @@
 
 #include <check.h>
 
+#include "testutil.h"
+
 #include "log.h"
 
 #define CAPTURE_MAX 16384
@@ -286,11 +288,5 @@ log_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(log_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tu_run_suite(log_suite());
 }

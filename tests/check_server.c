@@ -23,25 +23,12 @@ static size_t expected_len;
 static void
 start(enum config_mode mode)
 {
-	struct config cfg;
-	struct error err = {0, ""};
-	struct fixture *fx;
 	char path[4096];
 
-	fx = fixture_load(tu_env("AVATAR_API_FIXTURE"), &err);
-	ck_assert_msg(fx != NULL, "fixture: %s", err.text);
 	snprintf(path, sizeof(path), "%s/users.body.json",
 	         tu_env("AVATAR_API_TEST_DATA"));
 	expected_body = tu_read_file(path, &expected_len);
-	config_defaults(&cfg);
-	cfg.address = "127.0.0.1";
-	cfg.port = 0;
-	cfg.mode = mode;
-	cfg.threads = 2;
-	srv = server_start(&cfg, fx, &err);
-	ck_assert_msg(srv != NULL, "server_start: %s", err.text);
-	port = server_port(srv);
-	ck_assert_uint_ne(port, 0);
+	srv = tu_server_start(mode, &port);
 }
 
 static void
@@ -698,6 +685,78 @@ START_TEST(test_server_reload_under_load)
 }
 END_TEST
 
+/* Requests RFC 9112 says to reject, with a request hidden in the body
+ * (smuggling): 400, the connection closed, the hidden request unanswered. */
+static const struct {
+	const char *name, *req;
+} ambiguous[] = {
+	{"no Host", "GET /v1/user HTTP/1.1\r\n\r\n"},
+	{"two Hosts", "GET /v1/user HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"},
+	{"two Content-Lengths", "GET /v1/user HTTP/1.1\r\nHost: a\r\n"
+	 "Content-Length: 0\r\nContent-Length: 36\r\n\r\n"
+	 "GET /v1/user/5 HTTP/1.1\r\nHost: a\r\n\r\n"},
+	{"Content-Length and chunked", "POST /v1/user HTTP/1.1\r\nHost: a\r\n"
+	 "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+	 "GET /v1/user/5 HTTP/1.1\r\nHost: a\r\n\r\n"},
+	{"two Transfer-Encodings", "POST /v1/user HTTP/1.1\r\nHost: a\r\n"
+	 "Transfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n"
+	 "0\r\n\r\n"},
+	{"space before colon", "GET /v1/user HTTP/1.1\r\nHost: a\r\n"
+	 "Content-Length : 36\r\n\r\n"
+	 "GET /v1/user/5 HTTP/1.1\r\nHost: a\r\n\r\n"},
+};
+
+START_TEST(test_server_rejects_ambiguous_requests)
+{
+	struct tu_conn c;
+	struct tu_response r;
+
+	ck_assert(tu_connect(&c, port) == 0);
+	ck_assert(tu_send(&c, ambiguous[_i].req, strlen(ambiguous[_i].req))
+	          == 0);
+	ck_assert_msg(tu_read_response(&c, &r, 0) == 0, "%s: no answer",
+	              ambiguous[_i].name);
+	ck_assert_msg(r.status == 400, "%s: status %d", ambiguous[_i].name,
+	              r.status);
+	ck_assert_str_eq(r.body, "{\"error\":\"bad request\"}");
+	assert_header(&r, "Connection", "close");
+	tu_response_free(&r);
+	ck_assert_msg(tu_closed(&c, 2000), "%s: connection left open",
+	              ambiguous[_i].name);
+	ck_assert_msg(c.len == 0, "%s: more bytes after the 400",
+	              ambiguous[_i].name);
+	tu_close(&c);
+}
+END_TEST
+
+/* HTTP/1.0 needs no Host; %00 is not decoded into a NUL that would cut
+ * the path short. */
+START_TEST(test_server_http10_and_nul_escape)
+{
+	struct tu_conn c;
+	struct tu_response r;
+	static const char req[] = "GET /v1/user/3 HTTP/1.0\r\n\r\n";
+
+	ck_assert(tu_connect(&c, port) == 0);
+	ck_assert(tu_send(&c, req, sizeof(req) - 1) == 0);
+	ck_assert(tu_read_response(&c, &r, 0) == 0);
+	ck_assert_int_eq(r.status, 200);
+	assert_header(&r, "Location", "/v1/user/3");
+	tu_response_free(&r);
+	tu_close(&c);
+	get("GET", "/v1/user%00x", &r);
+	ck_assert_int_eq(r.status, 404);
+	tu_response_free(&r);
+	get("GET", "/v1/user/3%00", &r);
+	ck_assert_int_eq(r.status, 404);
+	tu_response_free(&r);
+	get("GET", "/v1/%75ser/%33", &r); /* other escapes still decode */
+	ck_assert_int_eq(r.status, 200);
+	assert_header(&r, "Location", "/v1/user/3");
+	tu_response_free(&r);
+}
+END_TEST
+
 static TCase *
 mode_tcase(const char *name, void (*setup)(void))
 {
@@ -718,6 +777,9 @@ mode_tcase(const char *name, void (*setup)(void))
 	tcase_add_test(tc, test_server_stop_during_traffic_loses_nothing);
 	tcase_add_test(tc, test_server_stop_drain_is_bounded);
 	tcase_add_test(tc, test_server_healthz);
+	tcase_add_loop_test(tc, test_server_rejects_ambiguous_requests, 0,
+	                    sizeof(ambiguous) / sizeof(ambiguous[0]));
+	tcase_add_test(tc, test_server_http10_and_nul_escape);
 	tcase_add_test(tc, test_server_metrics);
 	tcase_add_test(tc, test_server_reload_swaps_data);
 	tcase_add_test(tc, test_server_reload_bad_file_keeps_data);
@@ -738,11 +800,5 @@ server_suite(void)
 int
 main(void)
 {
-	SRunner *sr = srunner_create(server_suite());
-	int failed;
-
-	srunner_run_all(sr, CK_ENV);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	return tu_run_suite(server_suite());
 }

@@ -1,21 +1,30 @@
 /* testutil.c -- helpers shared by the test suites: files, sockets, HTTP. */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
+#include <grp.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/wait.h>
 
 #include <check.h>
 
+#include "config.h"
+#include "fixture.h"
+#include "server.h"
 #include "testutil.h"
 
 const char *
@@ -293,6 +302,84 @@ tu_run(const char *prog, char *const argv[], char *const envp[], char *out,
 	return WEXITSTATUS(status);
 }
 
+/* In a child of tu_spawn: report WHAT and errno on stderr and exit 127. */
+static void
+spawn_fail(const char *what)
+{
+	char msg[256];
+	int n = snprintf(msg, sizeof(msg), "tu_spawn: %s: %s\n", what,
+	                 strerror(errno));
+
+	if (n > 0 && write(2, msg, (size_t)n) < 0)
+		_exit(127);
+	_exit(127);
+}
+
+pid_t
+tu_spawn(const char *prog, char *const argv[], char *const envp[],
+         const char *dir, long uid, int *errfd)
+{
+	pid_t pid, parent = getpid();
+	int pe[2];
+
+	ck_assert(pipe2(pe, O_CLOEXEC) == 0);
+	pid = fork();
+	ck_assert(pid >= 0);
+	if (pid == 0) {
+		if (dup2(pe[1], 2) < 0)
+			_exit(127);
+		if (dir != NULL && chdir(dir) != 0)
+			spawn_fail("chdir");
+		if (uid != -1 && (setgroups(0, NULL) != 0 ||
+		                  setgid((gid_t)uid) != 0 ||
+		                  setuid((uid_t)uid) != 0))
+			spawn_fail("cannot drop privileges");
+		/* After setuid, which clears it. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+			spawn_fail("PR_SET_PDEATHSIG");
+		execve(prog, argv, envp);
+		spawn_fail(prog);
+	}
+	close(pe[1]);
+	*errfd = pe[0];
+	return pid;
+}
+
+int
+tu_read_until(int fd, char *buf, size_t size, const char *want, int ms)
+{
+	struct pollfd pfd = {fd, POLLIN, 0};
+	struct timespec t0, t1;
+	size_t got = strlen(buf);
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (want == NULL || strstr(buf, want) == NULL) {
+		long left;
+		ssize_t n;
+
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		left = ms - ((t1.tv_sec - t0.tv_sec) * 1000 +
+		             (t1.tv_nsec - t0.tv_nsec) / 1000000);
+		if (left <= 0 || got + 1 >= size)
+			return -1;
+		n = poll(&pfd, 1, (int)left);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		n = read(fd, buf + got, size - 1 - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			return want == NULL ? 0 : -1;
+		got += (size_t)n;
+		buf[got] = '\0';
+	}
+	return 0;
+}
+
 void *
 tu_load_run(void *arg)
 {
@@ -376,6 +463,73 @@ tu_write_file(const char *path, const char *data, size_t len)
 	ck_assert(fclose(f) == 0);
 	ck_assert_msg(rename(tmp, path) == 0, "rename %s: %s", path,
 	              strerror(errno));
+}
+
+int
+tu_run_suite(Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	int failed;
+
+	srunner_run_all(sr, CK_ENV);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
+
+struct server *
+tu_server_start(int mode, unsigned *port)
+{
+	struct config cfg;
+	struct error err = {0, ""};
+	struct fixture *fx;
+	struct server *srv;
+
+	fx = fixture_load(tu_env("AVATAR_API_FIXTURE"), &err);
+	ck_assert_msg(fx != NULL, "fixture: %s", err.text);
+	config_defaults(&cfg);
+	cfg.address = "127.0.0.1";
+	cfg.port = 0;
+	cfg.mode = (enum config_mode)mode;
+	cfg.threads = 2;
+	srv = server_start(&cfg, fx, &err);
+	ck_assert_msg(srv != NULL, "server_start: %s", err.text);
+	*port = server_port(srv);
+	ck_assert_uint_ne(*port, 0);
+	return srv;
+}
+
+void
+tu_tmpdir_make(char *dir, size_t size, const char *name)
+{
+	int n = snprintf(dir, size, "%s/tmp.%s.XXXXXX",
+	                 tu_env("AVATAR_API_TMPDIR"), name);
+
+	ck_assert_msg(n > 0 && (size_t)n < size, "tmp path too long");
+	ck_assert_msg(mkdtemp(dir) != NULL, "mkdtemp %s: %s", dir,
+	              strerror(errno));
+	ck_assert_msg(chmod(dir, 0711) == 0, "chmod %s: %s", dir,
+	              strerror(errno));
+}
+
+static int
+remove_entry(const char *path, const struct stat *st, int type,
+             struct FTW *ftw)
+{
+	(void)st;
+	(void)type;
+	(void)ftw;
+	if (remove(path) != 0)
+		fprintf(stderr, "cannot remove %s: %s\n", path, strerror(errno));
+	return 0;
+}
+
+void
+tu_tmpdir_remove(char *dir)
+{
+	if (dir[0] != '\0')
+		nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+	dir[0] = '\0';
 }
 
 unsigned

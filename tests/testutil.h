@@ -5,6 +5,9 @@
 #include <stddef.h>
 #include <pthread.h>
 
+#include <check.h>
+#include <sys/types.h>
+
 /* The value of environment variable NAME; fails the test if unset. */
 const char *tu_env(const char *name);
 
@@ -68,6 +71,24 @@ int tu_closed(struct tu_conn *c, int ms);
 int tu_run(const char *prog, char *const argv[], char *const envp[],
            char *out, char *err, size_t size);
 
+/* Start PROG with ARGV (ARGV[0] included) and exactly the environment ENVP
+ * (NULL-terminated).  Its standard error goes to a pipe whose read end
+ * (close-on-exec) is stored in *ERRFD; standard input and output are
+ * inherited.  In the child, before the exec: chdir to DIR unless it is
+ * NULL; unless UID is -1, drop the supplementary groups and become group
+ * and user UID (e.g. 65534, nobody); and ask for SIGKILL when the test
+ * process dies, so that a failed test leaves no server behind.  If a step
+ * fails, the child writes the reason on its stderr and exits 127.  Returns
+ * the child's pid. */
+pid_t tu_spawn(const char *prog, char *const argv[], char *const envp[],
+               const char *dir, long uid, int *errfd);
+
+/* Append what FD gives to BUF (SIZE bytes, NUL-terminated; its current
+ * content is kept) until BUF contains WANT or, when WANT is NULL, until
+ * end of file; wait at most MS milliseconds in all.  Returns 0, or -1 on
+ * timeout, error, end of file before WANT, or a full buffer. */
+int tu_read_until(int fd, char *buf, size_t size, const char *want, int ms);
+
 /* A load client: one keep-alive connection sending GET PATH.  It stops
  * after REQUESTS requests or, when STOP is set, once *STOP is non-zero or
  * the server answers "Connection: close".  Responses equal to EXPECT
@@ -101,6 +122,23 @@ void tu_load_join(pthread_t *t, struct tu_load *cl, size_t n,
 /* Write LEN bytes of DATA to PATH (replaced atomically through a
  * temporary file and rename); fails the test on error. */
 void tu_write_file(const char *path, const char *data, size_t len);
+
+/* Run every test of suite S with CK_ENV verbosity, free it, and return
+ * the exit status for main: EXIT_SUCCESS if nothing failed. */
+int tu_run_suite(Suite *s);
+
+/* Start the real server in process on 127.0.0.1, port 0, in MODE with 2
+ * threads, serving the bundled fixture; *PORT receives its port.  Fails
+ * the test on error.  Stop it with server_stop. */
+struct server *tu_server_start(int mode, unsigned *port);
+
+/* Make a fresh scratch directory NAME.XXXXXX under $AVATAR_API_TMPDIR in
+ * DIR (SIZE bytes), traversable by other users (mode 0711). */
+void tu_tmpdir_make(char *dir, size_t size, const char *name);
+
+/* Remove the scratch directory DIR and everything in it, then empty DIR.
+ * Does nothing if DIR is empty. */
+void tu_tmpdir_remove(char *dir);
 
 /* A TCP port on 127.0.0.1 that was free a moment ago. */
 unsigned tu_free_port(void);
