@@ -29,18 +29,26 @@ cd "$(dirname "$0")/.."
 packages="build-essential autoconf automake pkg-config libmicrohttpd-dev
 libjansson-dev check curl systemd groff-base"
 
+installed() {
+	dpkg-query -W -f='${Status}' "$1" 2>/dev/null |
+		grep -q "install ok installed"
+}
+
 missing=""
 for p in $packages; do
-	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
-		grep -q "install ok installed"; then
-		missing="$missing $p"
-	fi
+	installed "$p" || missing="$missing $p"
 done
 # node and npm check the k6 scripts and lint the Dockerfile.  Any node will
 # do (some machines have NodeSource's, which bundles npm): install
 # Debian's only when there is none.
 if [ "$cmd" = test ] && ! command -v node >/dev/null; then
 	missing="$missing nodejs npm"
+fi
+# CI (.ci/run) also lints and builds with clang after the tests.
+if [ "$cmd" = test ]; then
+	for p in cppcheck clang-tidy clang; do
+		installed "$p" || missing="$missing $p"
+	done
 fi
 if [ -n "$missing" ]; then
 	echo "quickstart: installing:$missing"
