@@ -37,31 +37,8 @@
 
 #include "testutil.h"
 
-/* The counter page: keep in step with malloc_count.c. */
-#define MC_MAGIC UINT64_C(0x31544e434f4c4c41) /* "ALLOCNT1" */
+#include "malloc_count.h"
 
-enum mc_counter {
-	MC_MALLOC,
-	MC_CALLOC,
-	MC_REALLOC,
-	MC_REALLOCARRAY,
-	MC_POSIX_MEMALIGN,
-	MC_ALIGNED_ALLOC,
-	MC_MEMALIGN,
-	MC_VALLOC,
-	MC_PVALLOC,
-	MC_FREE,
-	MC_FREE_NULL,
-	MC_BOOTSTRAP,
-	MC_COUNT
-};
-
-struct mc_page {
-	uint64_t magic;
-	uint64_t count;
-	uint64_t pid;
-	uint64_t n[MC_COUNT];
-};
 
 /* Requests per window (N), spread over CONNS connections. */
 #define N 2000u
