@@ -49,7 +49,7 @@ read_file(const char *path, size_t *len, struct error *err)
 		          FIXTURE_MAX_BYTES);
 		goto fail;
 	}
-	buf = malloc((size_t)st.st_size + 1);
+	buf = calloc((size_t)st.st_size + 1, 1);
 	if (buf == NULL) {
 		error_set(err, EXIT_OSERR, "%s: out of memory", path);
 		goto fail;
@@ -228,6 +228,7 @@ fixture_load(const char *path, struct error *err)
 	struct fixture *fx = NULL;
 	json_error_t jerr;
 	json_t *root = NULL;
+	const char *nul;
 	char *text;
 	size_t len = 0, i;
 
@@ -239,6 +240,23 @@ fixture_load(const char *path, struct error *err)
 	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) {
 		error_set(err, EXIT_DATAERR, "%s:1:1: the file starts with a "
 		          "UTF-8 byte order mark (BOM); remove it", path);
+		goto fail;
+	}
+	/* jansson stops at a NUL byte as if the file ended there; name it. */
+	nul = memchr(text, '\0', len);
+	if (nul != NULL) {
+		size_t line = 1, column = 1;
+		const char *p;
+
+		for (p = text; p < nul; p++) {
+			column++;
+			if (*p == '\n') {
+				line++;
+				column = 1;
+			}
+		}
+		error_set(err, EXIT_DATAERR, "%s:%zu:%zu: NUL byte (JSON text "
+		          "cannot contain one)", path, line, column);
 		goto fail;
 	}
 	/* Duplicate keys would make a record ambiguous: reject them. */

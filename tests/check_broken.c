@@ -286,7 +286,7 @@ static const struct {
 	{"nesting-100000", make_deep, 65,
 	 "@FILE@:1:2049: maximum parsing depth reached near '['", 0},
 	{"nul-bytes", make_nul_bytes, 65,
-	 "@FILE@:1:1: '[' or '{' expected near end of file", 0},
+	 "@FILE@:1:1: NUL byte (JSON text cannot contain one)", 0},
 	{"object-not-array", make_object, 65,
 	 "@FILE@: top level: expected an array of records, got an object", 0},
 	{"invalid-utf8", make_bad_utf8, 65,
