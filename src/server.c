@@ -656,13 +656,27 @@ server_stop(struct server *srv, unsigned drain_ms)
 	if (srv->closing != NULL)
 		server_publish(srv, srv->closing);
 	pthread_mutex_unlock(&srv->reload_lock);
-	/* Stop accepting: end the acceptor, then shut the socket, so that
-	 * new connects (and any left in the backlog) fail at once. */
+	/* Stop accepting: end the acceptor, take in the connections already
+	 * waiting in the backlog (their clients may have sent a request:
+	 * they get an answer with "Connection: close" rather than a reset),
+	 * then shut the socket, so that new connects fail at once. */
 	if (srv->acceptor_started) {
 		uint64_t one = 1;
 
 		if (write(srv->stop_fd, &one, sizeof(one)) == sizeof(one))
 			pthread_join(srv->acceptor, NULL);
+	}
+	for (;;) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		int cfd = accept4(srv->fd, (struct sockaddr *)&ss, &len,
+		                  SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (cfd < 0 && errno == EINTR)
+			continue;
+		if (cfd < 0)
+			break;
+		MHD_add_connection(srv->daemon, cfd, (struct sockaddr *)&ss, len);
 	}
 	shutdown(srv->fd, SHUT_RDWR);
 	close(srv->fd);
