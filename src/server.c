@@ -435,6 +435,27 @@ fit_connections(unsigned wanted, unsigned threads)
  * listen FD from epoll set"), about once in 300 stops under load.  With
  * our own acceptor, stopping is: end this thread, shut the socket.
  */
+/* Accept every connection waiting on the listening socket and hand each
+ * to MHD (which closes it itself if it cannot take it: connection
+ * limit).  Returns the errno that ended the loop: EAGAIN once the backlog
+ * is empty. */
+static int
+accept_backlog(struct server *srv)
+{
+	for (;;) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		int cfd = accept4(srv->fd, (struct sockaddr *)&ss, &len,
+		                  SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (cfd >= 0)
+			MHD_add_connection(srv->daemon, cfd, (struct sockaddr *)&ss,
+			                   len);
+		else if (errno != EINTR && errno != ECONNABORTED)
+			return errno;
+	}
+}
+
 static void *
 server_accept_loop(void *arg)
 {
@@ -442,6 +463,7 @@ server_accept_loop(void *arg)
 	struct pollfd pfd[2] = {{srv->fd, POLLIN, 0}, {srv->stop_fd, POLLIN, 0}};
 	struct timespec nap = {0, 10L * 1000 * 1000};
 	time_t last_warning = 0;
+	int e;
 
 	for (;;) {
 		if (poll(pfd, 2, -1) < 0) {
@@ -451,32 +473,16 @@ server_accept_loop(void *arg)
 		}
 		if (pfd[1].revents != 0)
 			break;
-		for (;;) {
-			struct sockaddr_storage ss;
-			socklen_t len = sizeof(ss);
-			int cfd = accept4(srv->fd, (struct sockaddr *)&ss, &len,
-			                  SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-			if (cfd >= 0) {
-				/* MHD closes cfd itself if it cannot take it
-				 * (connection limit). */
-				MHD_add_connection(srv->daemon, cfd,
-				                   (struct sockaddr *)&ss, len);
-				continue;
-			}
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				break;
-			/* Out of descriptors or memory: leave the client in the
-			 * backlog and try again shortly, rather than spin. */
-			if (time(NULL) != last_warning) {
-				last_warning = time(NULL);
-				log_warn("accept: %s", strerror(errno));
-			}
-			nanosleep(&nap, NULL);
-			break;
+		e = accept_backlog(srv);
+		if (e == EAGAIN || e == EWOULDBLOCK)
+			continue;
+		/* Out of descriptors or memory: leave the clients in the
+		 * backlog and try again shortly, rather than spin. */
+		if (time(NULL) != last_warning) {
+			last_warning = time(NULL);
+			log_warn("accept: %s", strerror(e));
 		}
+		nanosleep(&nap, NULL);
 	}
 	return NULL;
 }
@@ -666,18 +672,7 @@ server_stop(struct server *srv, unsigned drain_ms)
 		if (write(srv->stop_fd, &one, sizeof(one)) == sizeof(one))
 			pthread_join(srv->acceptor, NULL);
 	}
-	for (;;) {
-		struct sockaddr_storage ss;
-		socklen_t len = sizeof(ss);
-		int cfd = accept4(srv->fd, (struct sockaddr *)&ss, &len,
-		                  SOCK_NONBLOCK | SOCK_CLOEXEC);
-
-		if (cfd < 0 && errno == EINTR)
-			continue;
-		if (cfd < 0)
-			break;
-		MHD_add_connection(srv->daemon, cfd, (struct sockaddr *)&ss, len);
-	}
+	accept_backlog(srv);
 	shutdown(srv->fd, SHUT_RDWR);
 	close(srv->fd);
 	close(srv->stop_fd);
