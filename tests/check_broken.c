@@ -48,20 +48,6 @@ static char tmpdir[PATH_MAX];
 
 static char errbuf[STDERR_SIZE];
 
-/* Format a diagnostic into BUF, truncated to fit. */
-static void say(char *buf, size_t size, const char *format, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void
-say(char *buf, size_t size, const char *format, ...)
-{
-	va_list ap;
-
-	va_start(ap, format);
-	vsnprintf(buf, size, format, ap);
-	va_end(ap);
-}
-
 /* The bundled fixture, read on first use. */
 static char *good;
 static size_t good_len;
@@ -337,7 +323,7 @@ can_drop(char *why, size_t size)
 	ck_assert(waitpid(pid, &status, 0) == pid);
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 1;
-	say(why, size, WIFEXITED(status) && WEXITSTATUS(status) == 2 ?
+	tu_say(why, size, WIFEXITED(status) && WEXITSTATUS(status) == 2 ?
 	    "uid %d cannot run %s" : "cannot switch to uid %d%s", NOBODY,
 	    WIFEXITED(status) && WEXITSTATUS(status) == 2 ? bin : "");
 	return 0;
@@ -575,10 +561,10 @@ START_TEST(test_broken_reload)
 		ck_assert(kill(pid, SIGHUP) == 0);
 		failed++;
 		if (tu_read_until(fd, errbuf, sizeof(errbuf), "\n", WAIT_MS) < 0)
-			say(why, sizeof(why), "no log line after SIGHUP; got "
+			tu_say(why, sizeof(why), "no log line after SIGHUP; got "
 			         "\"%s\"", errbuf);
 		else if (strcmp(errbuf, want) != 0)
-			say(why, sizeof(why), "logged \"%s\", expected \"%s\"",
+			tu_say(why, sizeof(why), "logged \"%s\", expected \"%s\"",
 			         errbuf, want);
 		else if (check_serving(port, body, 0, failed, why,
 		                       sizeof(why)) == 0)
@@ -640,13 +626,13 @@ read_dir_case(struct bcase *k, const char *dir, const char *name)
 	long code;
 	FILE *f;
 
-	say(k->name, sizeof(k->name), "invalid/%s", name);
-	say(k->src, sizeof(k->src), "%s/%s", dir, name);
-	say(errpath, sizeof(errpath), "%s/%.*s.err", dir,
+	tu_say(k->name, sizeof(k->name), "invalid/%s", name);
+	tu_say(k->src, sizeof(k->src), "%s/%s", dir, name);
+	tu_say(errpath, sizeof(errpath), "%s/%.*s.err", dir,
 	    (int)(strlen(name) - strlen(".json")), name);
 	f = fopen(errpath, "r");
 	if (f == NULL) {
-		say(k->tmpl, sizeof(k->tmpl), "cannot open %s: %s", errpath,
+		tu_say(k->tmpl, sizeof(k->tmpl), "cannot open %s: %s", errpath,
 		         strerror(errno));
 		return;
 	}
@@ -656,7 +642,7 @@ read_dir_case(struct bcase *k, const char *dir, const char *name)
 	code = strtol(line, &end, 10);
 	if (end == line || *end != ' ' || got == 0 || line[got - 1] != '\n' ||
 	    strchr(line, '\n') != line + got - 1 || code <= 0 || code > 255) {
-		say(k->tmpl, sizeof(k->tmpl), "malformed %s: want one line "
+		tu_say(k->tmpl, sizeof(k->tmpl), "malformed %s: want one line "
 		         "\"CODE MESSAGE\"", errpath);
 		return;
 	}

@@ -67,20 +67,6 @@ fmt(char *buf, size_t size, const char *format, ...)
 	ck_assert_msg(n >= 0 && (size_t)n < size, "string too long: %s", buf);
 }
 
-/* Format a diagnostic into BUF, truncated to fit. */
-static void say(char *buf, size_t size, const char *format, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void
-say(char *buf, size_t size, const char *format, ...)
-{
-	va_list ap;
-
-	va_start(ap, format);
-	vsnprintf(buf, size, format, ap);
-	va_end(ap);
-}
-
 /* PATH of file REL under the test data directory. */
 static void
 data_path(char *path, size_t size, const char *rel)
@@ -402,7 +388,7 @@ check_invalid_case(const char *dir, const char *name, char *why, size_t size)
 	    (int)(strlen(path) - strlen(".json")), path);
 	f = fopen(errpath, "r");
 	if (f == NULL) {
-		say(why, size, "cannot open %s: %s", errpath, strerror(errno));
+		tu_say(why, size, "cannot open %s: %s", errpath, strerror(errno));
 		return -1;
 	}
 	got = fread(line, 1, sizeof(line) - 1, f);
@@ -412,7 +398,7 @@ check_invalid_case(const char *dir, const char *name, char *why, size_t size)
 	code = strtol(line, &end, 10);
 	if (end == line || *end != ' ' || got == 0 || line[got - 1] != '\n' ||
 	    strchr(line, '\n') != line + got - 1 || strlen(line) != got) {
-		say(why, size, "malformed %s: want one line \"CODE MESSAGE\"",
+		tu_say(why, size, "malformed %s: want one line \"CODE MESSAGE\"",
 		    errpath);
 		return -1;
 	}
@@ -425,25 +411,25 @@ check_invalid_case(const char *dir, const char *name, char *why, size_t size)
 	if (o >= sizeof(expect) ||
 	    (size_t)snprintf(expect + o, sizeof(expect) - o, "%s", msg) >=
 	    sizeof(expect) - o) {
-		say(why, size, "%s: expected message too long", errpath);
+		tu_say(why, size, "%s: expected message too long", errpath);
 		return -1;
 	}
 
 	fx = fixture_load(path, &err);
 	if (fx != NULL) {
-		say(why, size, "loaded (%zu records), expected %ld \"%s\"",
+		tu_say(why, size, "loaded (%zu records), expected %ld \"%s\"",
 		    fx->count, code, expect);
 		fixture_free(fx);
 		return -1;
 	}
 	if (err.code != code || strcmp(err.text, expect) != 0) {
-		say(why, size, "got %d \"%s\", expected %ld \"%s\"", err.code,
+		tu_say(why, size, "got %d \"%s\", expected %ld \"%s\"", err.code,
 		    err.text, code, expect);
 		return -1;
 	}
 	for (msg = err.text; *msg != '\0'; msg++) {
 		if ((unsigned char)*msg < 0x20 || *msg == 0x7f) {
-			say(why, size, "message contains control byte 0x%02x",
+			tu_say(why, size, "message contains control byte 0x%02x",
 			    (unsigned)(unsigned char)*msg);
 			return -1;
 		}
@@ -486,7 +472,7 @@ START_TEST(test_fixture_invalid_files)
 			fmt(json, sizeof(json), "%s/%.*s.json", dir,
 			    (int)(strlen(name) - strlen(".err")), name);
 			if (stat(json, &st) != 0) {
-				say(why, sizeof(why), "no matching .json file");
+				tu_say(why, sizeof(why), "no matching .json file");
 				failed = 1;
 			}
 		}

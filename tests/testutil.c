@@ -5,6 +5,7 @@
 #include <grp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -463,6 +464,16 @@ tu_write_file(const char *path, const char *data, size_t len)
 	ck_assert(fclose(f) == 0);
 	ck_assert_msg(rename(tmp, path) == 0, "rename %s: %s", path,
 	              strerror(errno));
+}
+
+void
+tu_say(char *buf, size_t size, const char *format, ...)
+{
+	va_list ap;
+
+	va_start(ap, format);
+	vsnprintf(buf, size, format, ap);
+	va_end(ap);
 }
 
 int

@@ -123,6 +123,10 @@ void tu_load_join(pthread_t *t, struct tu_load *cl, size_t n,
  * temporary file and rename); fails the test on error. */
 void tu_write_file(const char *path, const char *data, size_t len);
 
+/* Format a diagnostic into BUF (SIZE bytes), truncated to fit. */
+void tu_say(char *buf, size_t size, const char *format, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* Run every test of suite S with CK_ENV verbosity, free it, and return
  * the exit status for main: EXIT_SUCCESS if nothing failed. */
 int tu_run_suite(Suite *s);
