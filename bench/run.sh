@@ -47,6 +47,15 @@ Targets (KEY: name in the table: what runs):
   nginx-whole:   nginx, whole machine: worker_processes auto, no pinning
   epoll-10k:     avatar-api epoll, 10000 connections: no pinning,
                  --max-connections 20000; wrk -t2 -c10000 --latency
+  relay-pinned:  avatar-api as a relay (microservice1) in front of an
+                 upstream avatar-api (microservice2) on CPU 1:
+                 taskset -c 0 avatar-api --threads 1 --upstream URL;
+                 taskset -c 1 wrk -t1 -cCONNS --latency
+  nginx-relay-pinned:
+                 nginx (1 worker, on CPU 0) as a reverse proxy in front of
+                 the same upstream, with kept-alive upstream connections
+Only the relay's CPU time and memory are counted; the upstream (started
+once for all relay runs, pinned to CPU 1 with wrk) is not.
 
 Environment: AVATAR_API_BIN=FILE benchmarks that binary instead of building
 the one in this tree (make bench sets it).
@@ -80,6 +89,7 @@ for a in "$@"; do
 done
 
 ALL_TARGETS="epoll-pinned tpc-pinned nginx-pinned epoll-whole nginx-whole epoll-10k"
+ALL_TARGETS+=" relay-pinned nginx-relay-pinned"
 BIG_CONNS=10000
 duration=10
 rounds=3
@@ -288,6 +298,8 @@ TSV=$RESULTS/runs.tsv
 
 SRV_PID=""  # the server running now (nginx: the master)
 SRV_PIDS="" # it and its children (nginx's workers)
+UP_PID=""   # the upstream of the relay targets
+UP_PORT=""
 BG_PID=""   # the mid-run /metrics probe of epoll-10k
 WRK_PID=""  # wrk, while it runs
 
@@ -339,6 +351,10 @@ cleanup() {
 		wait "$BG_PID" 2>/dev/null || true
 	fi
 	stop_server || true
+	if [ -n "$UP_PID" ]; then
+		kill -TERM "$UP_PID" 2>/dev/null || true
+		wait "$UP_PID" 2>/dev/null || true
+	fi
 	rm -rf "$RUN"
 }
 trap cleanup EXIT
@@ -435,10 +451,12 @@ run_wrk() { # OUT WRK-COMMAND...: append wrk's output to OUT
 # Targets
 
 # Sets T_NAME, T_KIND (avatar or nginx), T_PIN (1: server on CPU 0, wrk
-# on CPU 1), T_ARGS (avatar-api flags), T_WORKERS (nginx), T_WRK_T, T_CONNS.
+# on CPU 1), T_ARGS (avatar-api flags), T_WORKERS (nginx), T_WRK_T, T_CONNS,
+# T_CONF (the nginx template).
 target_setup() { # KEY
 	T_ARGS=()
 	T_WORKERS=""
+	T_CONF=nginx.conf
 	case $1 in
 	epoll-pinned)
 		T_NAME="avatar-api epoll 1 thread (pinned)"
@@ -467,6 +485,16 @@ target_setup() { # KEY
 		T_KIND=avatar T_PIN=0 T_WRK_T=2 T_CONNS=$BIG_CONNS
 		T_ARGS=(--max-connections 20000)
 		;;
+	relay-pinned)
+		T_NAME="avatar-api relay, epoll 1 thread (pinned)"
+		T_KIND=avatar T_PIN=1 T_WRK_T=1 T_CONNS=$conns
+		T_ARGS=(--threads 1 --upstream "http://127.0.0.1:$UP_PORT/v1/user")
+		;;
+	nginx-relay-pinned)
+		T_NAME="nginx relay (pinned, 1 worker)"
+		T_KIND=nginx T_PIN=1 T_WRK_T=1 T_CONNS=$conns T_WORKERS=1
+		T_CONF=nginx-relay.conf
+		;;
 	*) die "internal: unknown target $1" ;;
 	esac
 }
@@ -494,8 +522,9 @@ nginx_conf() { # PORT WORKERS: write RUN/nginx/nginx.conf
 		-e "s|@USER@|$(id -un)|g" \
 		-e "s|@NOFILE@|$nofile|g" \
 		-e "s|@WORKER_CONNECTIONS@|$wc|g" \
+		-e "s|@UPSTREAM_PORT@|$UP_PORT|g" \
 		"${drop[@]}" \
-		"$ROOT/bench/nginx.conf" >"$RUN/nginx/nginx.conf"
+		"$ROOT/bench/$T_CONF" >"$RUN/nginx/nginx.conf"
 }
 
 # Start the target's server on a free port, wait for 200 on /v1/user.
@@ -552,12 +581,12 @@ run_one() { # KEY R
 	out=$base.wrk.txt
 	start_server "$log"
 	url="http://127.0.0.1:$PORT/v1/user"
-	if [ "$T_KIND" = nginx ]; then
+	if [ "$T_KIND" = nginx ] || [ "$key" = relay-pinned ]; then
 		# Same bytes as avatar-api, and the headers to show.
 		curl -s -D "$base.headers.txt" -o "$RUN/nginx-body" "$url" ||
 			die "curl $url failed"
 		cmp -s "$RUN/nginx-body" "$RUN/body.json" ||
-			die "nginx's body differs from avatar-api's ($base.headers.txt)"
+			die "$T_NAME: the body differs from avatar-api's ($base.headers.txt)"
 	fi
 	[ "$T_PIN" = 1 ] && wpin=(taskset -c 1)
 	wrk=("${wpin[@]}" wrk "-t$T_WRK_T" "-c$T_CONNS")
@@ -655,6 +684,26 @@ stop_server
 [ "$stop_rc" = 0 ] || die "avatar-api exited $stop_rc after SIGTERM (see $RESULTS/body.server.log)"
 [ -s "$RUN/body.json" ] || die "empty body from avatar-api"
 cp "$RUN/body.json" "$RESULTS/body.json"
+
+# ---------------------------------------------------------------------------
+# The relay targets' upstream: avatar-api serving the fixture on CPU 1 (with
+# wrk), one thread, started once for all their runs.
+
+if has_target '*relay*'; then
+	UP_PORT=$(pick_port)
+	setsid taskset -c 1 "$BIN" --data "$DATA" --address 127.0.0.1 \
+		--port "$UP_PORT" --threads 1 >"$RESULTS/upstream.log" 2>&1 &
+	UP_PID=$!
+	for i in $(seq 1 100); do
+		[ "$(http_code "http://127.0.0.1:$UP_PORT/v1/user")" = 200 ] && break
+		sleep 0.1
+		: "$i"
+	done
+	[ "$(http_code "http://127.0.0.1:$UP_PORT/v1/user")" = 200 ] ||
+		die "the relay targets' upstream did not start (see $RESULTS/upstream.log)"
+	! has_target relay-pinned || "$BIN" --help | grep -q -- --upstream ||
+		die "this avatar-api has no relay mode (--upstream); leave the relay targets out with --only"
+fi
 
 # ---------------------------------------------------------------------------
 # Machine and versions, for the README.
