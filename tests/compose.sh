@@ -48,9 +48,26 @@ for base in debian:bookworm debian:bookworm-slim; do
 	fi
 done
 
-deploy_setup compose.sh
+# podman's default open-file and process limits can exceed what it may
+# set here (runc then fails with "error setting rlimits"): the open-file
+# hard limit we run under, and 4096 processes (65536 failed here).
+nofile=$(awk 'index($0, "Max open files") == 1 { print $(NF - 1) }' /proc/self/limits)
+case $nofile in
+'' | unlimited) nofile=65536 ;;
+esac
+ulimits=${PODMAN_ULIMITS:-"--ulimit nofile=$nofile:$nofile --ulimit nproc=4096:4096"}
+# pc ARGS: podman-compose on the copy, as project $project.
+pc() {
+	podman-compose -p "$project" -f "$tmp/docker-compose.yaml" \
+		--podman-args "$PODMAN_ARGS" \
+		--podman-build-args "--format docker --network host $ulimits" \
+		--podman-run-args "$ulimits" "$@"
+}
+
 project=avatar-api-check-$$
 image=localhost/avatar-api:compose-check-$$
+deploy_setup compose.sh
+# shellcheck disable=SC2317 # run by the EXIT trap
 deploy_cleanup() {
 	pc down >"$tmp/down.log" 2>&1
 	pm ps -aq --filter "label=io.podman.compose.project=$project" |
@@ -84,22 +101,6 @@ for name, port, target in (("m1", p1, 8080), ("m2", p2, 3000)):
     svc["ports"] = [f"127.0.0.1:{port}:{target}"]
 yaml.safe_dump(doc, open(dst, "w"))
 EOF
-
-# podman's default open-file and process limits can exceed what it may
-# set here (runc then fails with "error setting rlimits"): the open-file
-# hard limit we run under, and 4096 processes (65536 failed here).
-nofile=$(awk 'index($0, "Max open files") == 1 { print $(NF - 1) }' /proc/self/limits)
-case $nofile in
-'' | unlimited) nofile=65536 ;;
-esac
-ulimits=${PODMAN_ULIMITS:-"--ulimit nofile=$nofile:$nofile --ulimit nproc=4096:4096"}
-# pc ARGS: podman-compose on the copy, as project $project.
-pc() {
-	podman-compose -p "$project" -f "$tmp/docker-compose.yaml" \
-		--podman-args "$PODMAN_ARGS" \
-		--podman-build-args "--format docker --network host $ulimits" \
-		--podman-run-args "$ulimits" "$@"
-}
 
 echo "podman-compose $(podman-compose version 2>/dev/null | sed -n 's/.*podman-compose version *//p' | head -n 1), podman $(podman --version | sed 's/.* //')"
 echo "project $project: m1 on 127.0.0.1:$p1, m2 on 127.0.0.1:$p2"
