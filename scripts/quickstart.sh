@@ -45,10 +45,16 @@ if [ "$cmd" = test ] && ! command -v node >/dev/null; then
 	missing="$missing nodejs npm"
 fi
 # CI (.ci/run) also lints and builds with clang after the tests.
+# docker-compose and python3-yaml check docker-compose.yaml offline.
 if [ "$cmd" = test ]; then
-	for p in cppcheck clang-tidy clang; do
+	for p in cppcheck clang-tidy clang docker-compose python3-yaml; do
 		installed "$p" || missing="$missing $p"
 	done
+fi
+# kubectl renders deploy/kubernetes (kubectl kustomize, no cluster).  Any
+# kubectl will do: install Debian's only when there is none.
+if [ "$cmd" = test ] && ! command -v kubectl >/dev/null; then
+	missing="$missing kubernetes-client"
 fi
 if [ -n "$missing" ]; then
 	echo "quickstart: installing:$missing"

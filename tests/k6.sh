@@ -2,8 +2,9 @@
 # tests/k6.sh -- check the k6 scripts without k6 (it is not packaged for
 # Debian): their syntax, parsed as ES modules by node, and their logic, run
 # by node against stand-ins for k6's modules: the options that
-# "k6 run -d 90s -u 100" needs, the target URL and BASE_URL, and that the
-# checks pass on the real list and fail on wrong answers.
+# "k6 run -d 90s -u 100" needs, the target URL (microservice1's
+# /v1/user, microservice2's /v1/avatar) and BASE_URL, and that the checks
+# pass on the real list and fail on wrong answers.
 #
 # Skipped (77) without node.  Run by "make check", or by hand from the
 # source tree: sh tests/k6.sh
@@ -17,7 +18,7 @@ fi
 top_srcdir=$(cd "${srcdir:-$(dirname "$0")/..}" && pwd) || exit 99
 fixture=${AVATAR_API_FIXTURE:-$top_srcdir/data/users.json}
 k6dir=$top_srcdir/k6
-scripts="script-get.js microservice1-get.js"
+scripts="script-get.js microservice1-get.js microservice2-get.js"
 
 tmp=$(mktemp -d "${AVATAR_API_TMPDIR:-${TMPDIR:-/tmp}}/tmp.k6.XXXXXX") || exit 99
 trap 'rm -rf "$tmp"' EXIT
@@ -137,8 +138,13 @@ const wrong = {
   'a null body (discardResponseBodies)': { ...good, body: null },
 };
 
-const base = 'http://127.0.0.1:8080';
-for (const name of ['script-get.js', 'microservice1-get.js']) {
+// Each script's default target: microservice1's list, microservice2's.
+const targets = {
+  'script-get.js': 'http://127.0.0.1:8080/v1/user',
+  'microservice1-get.js': 'http://127.0.0.1:8080/v1/user',
+  'microservice2-get.js': 'http://localhost:3000/v1/avatar',
+};
+for (const [name, target] of Object.entries(targets)) {
   const url = pathToFileURL(`${dir}/${name}`).href;
   let mod;
   try {
@@ -163,8 +169,8 @@ for (const name of ['script-get.js', 'microservice1-get.js']) {
   if (typeof mod.default !== 'function') continue;
 
   const r = iterate(mod.default, good);
-  result(r.gets.length === 1 && r.gets[0] === `${base}/v1/user`,
-    `k6/${name}: GETs ${base}/v1/user by default (got ${JSON.stringify(r.gets)})`);
+  result(r.gets.length === 1 && r.gets[0] === target,
+    `k6/${name}: GETs ${target} by default (got ${JSON.stringify(r.gets)})`);
   const names = r.checks.map(([n]) => n);
   result(r.checks.length >= 3 && r.checks.every(([, ok]) => ok),
     `k6/${name}: all checks pass on the real list: ${JSON.stringify(r.checks)}`);
@@ -176,12 +182,19 @@ for (const name of ['script-get.js', 'microservice1-get.js']) {
   }
 }
 
-// BASE_URL, read when the module loads: load a fresh instance.
-globalThis.__ENV = { BASE_URL: 'http://example.test:3000/' };
-const fresh = await import(`${pathToFileURL(`${dir}/script-get.js`).href}?base-url`);
-const r = iterate(fresh.default, good);
-result(r.gets[0] === 'http://example.test:3000/v1/user',
-  `k6/script-get.js: BASE_URL=http://example.test:3000/ GETs ${r.gets[0]}`);
+// The environment, read when the module loads: load a fresh instance.
+const overrides = [
+  ['script-get.js', { BASE_URL: 'http://example.test:3000/' }, 'http://example.test:3000/v1/user'],
+  ['microservice2-get.js', { BASE_URL: 'http://example.test:8081/' }, 'http://example.test:8081/v1/avatar'],
+  ['microservice2-get.js', { M2_PATH: '/v2/avatars' }, 'http://localhost:3000/v2/avatars'],
+];
+for (const [i, [name, env, want]] of overrides.entries()) {
+  globalThis.__ENV = env;
+  const fresh = await import(`${pathToFileURL(`${dir}/${name}`).href}?env-${i}`);
+  const r = iterate(fresh.default, good);
+  result(r.gets.length === 1 && r.gets[0] === want,
+    `k6/${name}: ${JSON.stringify(env)} GETs ${r.gets[0]}`);
+}
 globalThis.__ENV = { P95_MS: '250' };
 const p95 = await import(`${pathToFileURL(`${dir}/script-get.js`).href}?p95`);
 result(p95.options.thresholds.http_req_duration.includes('p(95)<250'),
