@@ -60,14 +60,21 @@ print_listening(const struct config *cfg, const struct server *srv,
 }
 
 /* Tell systemd (Type=notify) what we are doing; a failure is logged, not
- * fatal: the service works without a supervisor. */
+ * fatal: the service works without a supervisor.  In relay mode without
+ * a fixture the status names the upstream. */
 static void
-notify(const char *state, size_t users, const char *data)
+notify(const char *state, size_t users, const struct config *cfg)
 {
 	struct error err = {0, ""};
+	int rc;
 
-	if (notify_send(&err, "%s\nSTATUS=Serving %zu user%s from %s", state,
-	                users, users == 1 ? "" : "s", data) < 0)
+	if (cfg->upstream != NULL && !cfg->data_given)
+		rc = notify_send(&err, "%s\nSTATUS=Relaying %s to %s", state,
+		                 cfg->path, cfg->upstream);
+	else
+		rc = notify_send(&err, "%s\nSTATUS=Serving %zu user%s from %s",
+		                 state, users, users == 1 ? "" : "s", cfg->data);
+	if (rc < 0)
 		log_warn("%s", err.text);
 }
 
@@ -81,14 +88,14 @@ reload(struct server *srv, const struct config *cfg)
 		log_info("SIGHUP: relay mode without --data: nothing to reload");
 		return;
 	}
-	notify("RELOADING=1", server_users(srv), cfg->data);
+	notify("RELOADING=1", server_users(srv), cfg);
 	if (server_reload(srv, cfg->data, &err) == 0)
 		log_info("SIGHUP: reloaded %zu user%s from %s", server_users(srv),
 		         server_users(srv) == 1 ? "" : "s", cfg->data);
 	else
 		log_error("SIGHUP: reload failed, still serving the old data: "
 		          "%s", err.text);
-	notify("READY=1", server_users(srv), cfg->data);
+	notify("READY=1", server_users(srv), cfg);
 }
 
 int
@@ -161,7 +168,7 @@ main(int argc, char **argv)
 		return err.code;
 	}
 	print_listening(&cfg, srv, count);
-	notify("READY=1", count, cfg.data);
+	notify("READY=1", count, &cfg);
 
 	for (;;) {
 		if (sigwait(&sigs, &sig) != 0)
@@ -170,7 +177,7 @@ main(int argc, char **argv)
 			break;
 		reload(srv, &cfg);
 	}
-	notify("STOPPING=1", server_users(srv), cfg.data);
+	notify("STOPPING=1", server_users(srv), &cfg);
 	log_info("%s received, stopping (draining for up to %u ms)",
 	         sig == SIGTERM ? "SIGTERM" : "SIGINT", SERVER_DRAIN_MS);
 	left = server_stop(srv, SERVER_DRAIN_MS);
