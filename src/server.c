@@ -48,6 +48,10 @@
  * reserve 80 GB of address space. */
 #define TPC_STACK_SIZE ((size_t)256 * 1024)
 
+/* How long server_stop waits, after the drain, for the relays it ended
+ * to be answered. */
+#define RELAY_STOP_MS 100u
+
 /* Listen backlog; the kernel caps it at net.core.somaxconn. */
 #ifndef LISTEN_BACKLOG
 #define LISTEN_BACKLOG 4096
@@ -778,8 +782,15 @@ server_stop(struct server *srv, unsigned drain_ms)
 		waited += 5;
 	}
 	/* MHD_stop_daemon must find no suspended connection: end the
-	 * relays still in flight (answered 503) first. */
-	relay_stop(srv->relay);
+	 * relays still in flight first, and give their clients a moment to
+	 * get the 503. */
+	if (srv->relay != NULL) {
+		relay_stop(srv->relay);
+		for (waited = 0; left > 0 && waited < RELAY_STOP_MS; waited += 5) {
+			nanosleep(&nap, NULL);
+			left = current_connections(srv->daemon);
+		}
+	}
 	MHD_stop_daemon(srv->daemon);
 	relay_free(srv->relay);
 	routes_free(srv->closing);

@@ -738,6 +738,42 @@ START_TEST(test_relay_stop_in_flight)
 }
 END_TEST
 
+/* A relay still in flight when the drain time is over is ended: its
+ * client gets 503 before the server stops. */
+START_TEST(test_relay_stop_deadline)
+{
+	static const char reply[] = "HTTP/1.1 200 OK\r\nContent-Type: "
+	        "application/json\r\nContent-Length: 2\r\n\r\n[]";
+	struct timespec nap = {0, 100L * 1000 * 1000};
+	struct fake f = {0};
+	struct server *srv;
+	struct tu_response r;
+	pthread_t t;
+	unsigned port, left;
+	long long t0;
+
+	f.reply = reply;
+	f.reply_len = strlen(reply);
+	f.delay_ms = 3000;
+	fake_start(&f);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/avatar", f.port);
+	srv = relay_server(_i, url, 5000, 1024, 2, 2, NULL, &port);
+	memset(&r, 0, sizeof(r));
+	r.body_len = port;
+	ck_assert(pthread_create(&t, NULL, get_thread, &r) == 0);
+	nanosleep(&nap, NULL);
+	t0 = now_ms();
+	left = server_stop(srv, 200);
+	ck_assert_msg(now_ms() - t0 < 1000, "stop took %lld ms",
+	              now_ms() - t0);
+	pthread_join(t, NULL);
+	assert_error(&r, 503, "shutting down");
+	tu_response_free(&r);
+	ck_assert_uint_eq(left, 0);
+	fake_stop(&f);
+}
+END_TEST
+
 /* ---- the built binary ---- */
 
 /* Spawn the binary with ARGV and ENVP; wait for its "Listening" line. */
@@ -880,6 +916,7 @@ relay_suite(void)
 	tcase_add_loop_test(tc, test_relay_reuse, 0, 2);
 	tcase_add_loop_test(tc, test_relay_queue_full, 0, 2);
 	tcase_add_loop_test(tc, test_relay_stop_in_flight, 0, 2);
+	tcase_add_loop_test(tc, test_relay_stop_deadline, 0, 2);
 	suite_add_tcase(s, tc);
 	tcase_set_timeout(bin, 60);
 	tcase_add_loop_test(bin, test_relay_two_tiers, 0, 2);
