@@ -2,7 +2,7 @@
  *
  * One relay thread drives every upstream request with libcurl's multi
  * interface (curl_multi_poll, woken by curl_multi_wakeup when a request
- * is submitted).  The multi handle's connection cache keeps at most
+ * is submitted while it sleeps: a busy relay thread needs no wake-up).  The multi handle's connection cache keeps at most
  * --upstream-connections keep-alive connections; libcurl queues the
  * transfers beyond that until a connection is free.  A request slot (a
  * "job": an easy handle and a body buffer, both reused) is taken per
@@ -98,6 +98,7 @@ struct relay {
 	struct relay_job **jobs;     /* every slot made, for relay_free */
 	unsigned njobs, limit;
 	int stopping;
+	int sleeping;                /* the relay thread waits in poll */
 };
 
 #define STAT_ADD(field, v) \
@@ -216,6 +217,9 @@ job_new(struct relay *rl)
 	curl_easy_setopt(job->easy, CURLOPT_MAXFILESIZE_LARGE,
 	                 (curl_off_t)rl->max_bytes);
 	curl_easy_setopt(job->easy, CURLOPT_TCP_KEEPALIVE, 1L);
+	/* No proxy: none is wanted, and libcurl would otherwise read the
+	 * proxy variables of the environment on every transfer. */
+	curl_easy_setopt(job->easy, CURLOPT_PROXY, "");
 	curl_easy_setopt(job->easy, CURLOPT_WRITEFUNCTION, job_write);
 	curl_easy_setopt(job->easy, CURLOPT_WRITEDATA, job);
 	curl_easy_setopt(job->easy, CURLOPT_PRIVATE, job);
@@ -333,9 +337,10 @@ relay_loop(void *arg)
 
 	for (;;) {
 		struct relay_job *list, *job;
-		int stopping, running = 0;
+		int stopping, sleep, running = 0;
 
 		pthread_mutex_lock(&rl->lock);
+		rl->sleeping = 0;
 		list = rl->submitted;
 		rl->submitted = rl->submitted_tail = NULL;
 		stopping = rl->stopping;
@@ -355,7 +360,14 @@ relay_loop(void *arg)
 			break;
 		curl_multi_perform(rl->multi, &running);
 		relay_collect(rl);
-		curl_multi_poll(rl->multi, NULL, 0, 1000, NULL);
+		/* Sleep unless requests came in meanwhile; a submitter wakes
+		 * us only while we sleep (a wake-up costs two system calls). */
+		pthread_mutex_lock(&rl->lock);
+		sleep = rl->submitted == NULL && !rl->stopping;
+		rl->sleeping = sleep;
+		pthread_mutex_unlock(&rl->lock);
+		if (sleep)
+			curl_multi_poll(rl->multi, NULL, 0, 1000, NULL);
 	}
 	/* Stopping: end what is still in flight. */
 	pthread_mutex_lock(&rl->lock);
@@ -443,7 +455,7 @@ void
 relay_submit(struct relay_job *job, struct MHD_Connection *conn)
 {
 	struct relay *rl = job->rl;
-	int stopping;
+	int stopping, wake;
 
 	job->conn = conn;
 	job->len = 0;
@@ -454,17 +466,19 @@ relay_submit(struct relay_job *job, struct MHD_Connection *conn)
 	clock_gettime(CLOCK_MONOTONIC, &job->start);
 	pthread_mutex_lock(&rl->lock);
 	stopping = rl->stopping;
+	wake = rl->sleeping;
 	if (!stopping) {
 		if (rl->submitted_tail != NULL)
 			rl->submitted_tail->next = job;
 		else
 			rl->submitted = job;
 		rl->submitted_tail = job;
+		rl->sleeping = 0; /* one wake-up is enough */
 	}
 	pthread_mutex_unlock(&rl->lock);
 	if (stopping)
 		job_complete(job, RELAY_STOPPED);
-	else
+	else if (wake)
 		curl_multi_wakeup(rl->multi);
 }
 
