@@ -89,6 +89,11 @@ struct relay {
 	long timeout_ms;
 	size_t max_bytes;
 	int blocking;
+	unsigned conns;              /* at most this many transfers at once */
+	/* Relay thread only: transfers in the multi handle, and the jobs
+	 * waiting for one to end, oldest first. */
+	unsigned active;
+	struct relay_job *waiting, *waiting_tail;
 	pthread_t thread;
 	int thread_started;
 	int curl_inited;
@@ -325,19 +330,72 @@ relay_collect(struct relay *rl)
 		STAT_ADD(rl->stats.connects, (unsigned long)connects);
 		curl_multi_remove_handle(rl->multi, job->easy); /* m is gone */
 		job->running = 0;
+		rl->active--;
 		job_finish(job, kind);
 	}
+}
+
+/* Milliseconds from NOW until JOB's deadline, at least 0. */
+static long
+job_left_ms(const struct relay *rl, const struct relay_job *job,
+            const struct timespec *now)
+{
+	long ms = rl->timeout_ms -
+	          (long)((now->tv_sec - job->start.tv_sec) * 1000L +
+	                 (now->tv_nsec - job->start.tv_nsec) / 1000000L);
+
+	return ms > 0 ? ms : 0;
+}
+
+/*
+ * Start waiting jobs while fewer than --upstream-connections transfers
+ * run, oldest first, each with what is left of its timeout; end those
+ * whose time ran out while they waited.  The queue is ours, not
+ * libcurl's: libcurl re-examines every pending transfer whenever a
+ * connection frees, which costs more the longer its queue.  Returns the
+ * milliseconds until the oldest waiting job times out, or -1.
+ */
+static long
+relay_start_waiting(struct relay *rl)
+{
+	struct timespec now;
+	struct relay_job *job;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	while ((job = rl->waiting) != NULL) {
+		long left = job_left_ms(rl, job, &now);
+
+		if (left > 0 && rl->active >= rl->conns)
+			return left;
+		rl->waiting = job->next;
+		if (rl->waiting == NULL)
+			rl->waiting_tail = NULL;
+		if (left == 0) {
+			job_finish(job, RELAY_TIMEOUT);
+			continue;
+		}
+		curl_easy_setopt(job->easy, CURLOPT_TIMEOUT_MS, left);
+		curl_easy_setopt(job->easy, CURLOPT_CONNECTTIMEOUT_MS, left);
+		if (curl_multi_add_handle(rl->multi, job->easy) != CURLM_OK) {
+			job_finish(job, RELAY_PROTOCOL);
+			continue;
+		}
+		job->running = 1;
+		rl->active++;
+	}
+	return -1;
 }
 
 static void *
 relay_loop(void *arg)
 {
 	struct relay *rl = arg;
+	struct relay_job *list, *job;
 	unsigned i, n;
 
 	for (;;) {
-		struct relay_job *list, *job;
 		int stopping, sleep, running = 0;
+		long wait_ms;
 
 		pthread_mutex_lock(&rl->lock);
 		rl->sleeping = 0;
@@ -345,21 +403,29 @@ relay_loop(void *arg)
 		rl->submitted = rl->submitted_tail = NULL;
 		stopping = rl->stopping;
 		pthread_mutex_unlock(&rl->lock);
-		while ((job = list) != NULL) {
-			list = job->next;
-			if (stopping) {
-				job_complete(job, RELAY_STOPPED);
-			} else if (curl_multi_add_handle(rl->multi, job->easy)
-			           != CURLM_OK) {
-				job_finish(job, RELAY_PROTOCOL);
-			} else {
-				job->running = 1;
-			}
-		}
-		if (stopping)
+		if (stopping) {
+			/* Hand them to the loop below with the waiting ones. */
+			if (list != NULL && rl->waiting_tail != NULL)
+				rl->waiting_tail->next = list;
+			else if (list != NULL)
+				rl->waiting = list;
 			break;
+		}
+		if (list != NULL) {
+			if (rl->waiting_tail != NULL)
+				rl->waiting_tail->next = list;
+			else
+				rl->waiting = list;
+			for (job = list; job->next != NULL; job = job->next)
+				;
+			rl->waiting_tail = job;
+		}
+		relay_start_waiting(rl);
 		curl_multi_perform(rl->multi, &running);
 		relay_collect(rl);
+		wait_ms = relay_start_waiting(rl);
+		if (rl->waiting != NULL && rl->active < rl->conns)
+			continue;
 		/* Sleep unless requests came in meanwhile; a submitter wakes
 		 * us only while we sleep (a wake-up costs two system calls). */
 		pthread_mutex_lock(&rl->lock);
@@ -367,9 +433,15 @@ relay_loop(void *arg)
 		rl->sleeping = sleep;
 		pthread_mutex_unlock(&rl->lock);
 		if (sleep)
-			curl_multi_poll(rl->multi, NULL, 0, 1000, NULL);
+			curl_multi_poll(rl->multi, NULL, 0,
+			                wait_ms >= 0 && wait_ms < 1000
+			                ? (int)wait_ms + 1 : 1000, NULL);
 	}
-	/* Stopping: end what is still in flight. */
+	/* Stopping: end what is still in flight or waiting. */
+	while ((job = rl->waiting) != NULL) {
+		rl->waiting = job->next;
+		job_complete(job, RELAY_STOPPED);
+	}
 	pthread_mutex_lock(&rl->lock);
 	n = rl->njobs;
 	pthread_mutex_unlock(&rl->lock);
@@ -399,6 +471,7 @@ relay_start(const struct config *cfg, int blocking, struct error *err)
 	rl->timeout_ms = (long)cfg->upstream_timeout_ms;
 	rl->max_bytes = cfg->upstream_max_bytes;
 	rl->blocking = blocking;
+	rl->conns = cfg->upstream_connections;
 	rl->limit = cfg->upstream_connections + cfg->upstream_queue;
 	rl->jobs = calloc(rl->limit, sizeof(struct relay_job *));
 	if (rl->jobs == NULL) {

@@ -698,6 +698,47 @@ START_TEST(test_relay_queue_full)
 }
 END_TEST
 
+/* A request waiting for the one upstream connection times out like one
+ * in flight: both get 504 after the timeout. */
+START_TEST(test_relay_queue_timeout)
+{
+	static const char reply[] = "HTTP/1.1 200 OK\r\nContent-Type: "
+	        "application/json\r\nContent-Length: 2\r\n\r\n[]";
+	struct fake f = {0};
+	struct server *srv;
+	struct tu_response r[3];
+	pthread_t t[3];
+	unsigned port, i;
+	long long t0, took;
+
+	f.reply = reply;
+	f.reply_len = strlen(reply);
+	f.delay_ms = 3000;
+	fake_start(&f);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/avatar", f.port);
+	srv = relay_server(_i, url, 300, 1024, 1, 4, NULL, &port);
+	t0 = now_ms();
+	for (i = 0; i < 3; i++) {
+		memset(&r[i], 0, sizeof(r[i]));
+		r[i].body_len = port;
+		ck_assert(pthread_create(&t[i], NULL, get_thread, &r[i]) == 0);
+	}
+	for (i = 0; i < 3; i++) {
+		pthread_join(t[i], NULL);
+		assert_error(&r[i], 504, "upstream timed out");
+		tu_response_free(&r[i]);
+	}
+	took = now_ms() - t0;
+	ck_assert_msg(took >= 290 && took < 2000, "504s after %lld ms", took);
+	ck_assert_int_eq(metric(port, "avatar_api_upstream_errors_total"
+	                        "{kind=\"timeout\"}"), 3);
+	/* Only one ever reached the upstream. */
+	ck_assert_uint_eq(__atomic_load_n(&f.accepted, __ATOMIC_RELAXED), 1);
+	server_stop(srv, 1000);
+	fake_stop(&f);
+}
+END_TEST
+
 /* server_stop with requests in flight: each gets its answer (with
  * "Connection: close") before the server stops. */
 START_TEST(test_relay_stop_in_flight)
@@ -915,6 +956,7 @@ relay_suite(void)
 	tcase_add_loop_test(tc, test_relay_oversized_bounded, 0, 2);
 	tcase_add_loop_test(tc, test_relay_reuse, 0, 2);
 	tcase_add_loop_test(tc, test_relay_queue_full, 0, 2);
+	tcase_add_loop_test(tc, test_relay_queue_timeout, 0, 2);
 	tcase_add_loop_test(tc, test_relay_stop_in_flight, 0, 2);
 	tcase_add_loop_test(tc, test_relay_stop_deadline, 0, 2);
 	suite_add_tcase(s, tc);
