@@ -1,6 +1,7 @@
 /* config.c -- run-time configuration: flags, environment and defaults. */
 #include <ctype.h>
 #include <getopt.h>
+#include <strings.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,11 @@ enum {
 	OPT_TIMEOUT,
 	OPT_CHECK,
 	OPT_HEALTHCHECK,
+	OPT_UPSTREAM,
+	OPT_UPSTREAM_TIMEOUT,
+	OPT_UPSTREAM_MAX_BYTES,
+	OPT_UPSTREAM_CONNECTIONS,
+	OPT_UPSTREAM_QUEUE,
 };
 
 static const struct option longopts[] = {
@@ -39,6 +45,12 @@ static const struct option longopts[] = {
 	{"timeout", required_argument, NULL, OPT_TIMEOUT},
 	{"check", no_argument, NULL, OPT_CHECK},
 	{"healthcheck", no_argument, NULL, OPT_HEALTHCHECK},
+	{"upstream", required_argument, NULL, OPT_UPSTREAM},
+	{"upstream-timeout", required_argument, NULL, OPT_UPSTREAM_TIMEOUT},
+	{"upstream-max-bytes", required_argument, NULL, OPT_UPSTREAM_MAX_BYTES},
+	{"upstream-connections", required_argument, NULL,
+	 OPT_UPSTREAM_CONNECTIONS},
+	{"upstream-queue", required_argument, NULL, OPT_UPSTREAM_QUEUE},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -62,6 +74,13 @@ config_defaults(struct config *cfg)
 	cfg->threads = (unsigned)ncpu;
 	cfg->max_connections = CONFIG_MAX_CONNECTIONS_DEFAULT;
 	cfg->timeout = CONFIG_TIMEOUT_DEFAULT;
+	cfg->data_given = 0;
+	cfg->upstream = NULL;
+	cfg->upstream_timeout_ms = CONFIG_UPSTREAM_TIMEOUT_MS_DEFAULT;
+	cfg->upstream_max_bytes = CONFIG_UPSTREAM_MAX_BYTES_DEFAULT;
+	cfg->upstream_connections = CONFIG_UPSTREAM_CONNECTIONS_DEFAULT;
+	cfg->upstream_queue = CONFIG_UPSTREAM_QUEUE_DEFAULT;
+	cfg->upstream_buf[0] = '\0';
 }
 
 const char *
@@ -137,6 +156,82 @@ valid_path(const char *s)
 	return 1;
 }
 
+/* A duration: seconds with up to three decimals ("2", "0.3", "1.5s") or
+ * whole milliseconds ("300ms"), in [1 ms, MAX_MS].  Stored in ms. */
+static int
+parse_duration_ms(const char *s, unsigned max_ms, unsigned *out)
+{
+	unsigned long ms = 0, scale = 1000;
+	const char *p = s;
+	int digits = 0, decimals = 0;
+
+	for (; *p >= '0' && *p <= '9'; p++, digits++) {
+		if (digits == 9)
+			return -1;
+		ms = ms * 10 + (unsigned long)(*p - '0');
+	}
+	if (strcmp(p, "ms") == 0) {
+		scale = 1;
+	} else {
+		if (*p == '.') {
+			for (p++; *p >= '0' && *p <= '9'; p++, decimals++) {
+				if (decimals == 3)
+					return -1;
+				ms = ms * 10 + (unsigned long)(*p - '0');
+				scale /= 10;
+			}
+			if (decimals == 0)
+				return -1;
+		}
+		if (*p == 's')
+			p++;
+		if (*p != '\0')
+			return -1;
+	}
+	if (digits == 0 && decimals == 0)
+		return -1;
+	ms *= scale;
+	if (ms < 1 || ms > max_ms)
+		return -1;
+	*out = (unsigned)ms;
+	return 0;
+}
+
+/* Printable ASCII without space, at most MAX bytes, non-empty. */
+static int
+printable(const char *s, size_t max)
+{
+	size_t i, n = strlen(s);
+
+	if (n == 0 || n > max)
+		return 0;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f)
+			return 0;
+	return 1;
+}
+
+/* Length of the "http://" or "https://" at the start of S, or 0. */
+static size_t
+url_scheme(const char *s)
+{
+	if (strncasecmp(s, "http://", 7) == 0)
+		return 7;
+	if (strncasecmp(s, "https://", 8) == 0)
+		return 8;
+	return 0;
+}
+
+/* An upstream URL: http:// or https://, a host, printable ASCII. */
+static int
+valid_url(const char *s)
+{
+	size_t n = url_scheme(s);
+
+	return n > 0 && printable(s, CONFIG_URL_MAX) && s[n] != '\0' &&
+	       s[n] != '/' && s[n] != ':' && s[n] != '?' && s[n] != '#';
+}
+
 static int
 parse_mode(const char *s, enum config_mode *mode)
 {
@@ -173,6 +268,7 @@ config_set(struct config *cfg, int opt, const char *key, const char *val,
 		if (*val == '\0')
 			goto bad;
 		cfg->data = val;
+		cfg->data_given = 1;
 		break;
 	case OPT_MODE:
 		if (parse_mode(val, &cfg->mode) < 0)
@@ -189,6 +285,31 @@ config_set(struct config *cfg, int opt, const char *key, const char *val,
 		break;
 	case OPT_TIMEOUT:
 		if (parse_uint(val, 0, CONFIG_TIMEOUT_MAX, &cfg->timeout) < 0)
+			goto bad;
+		break;
+	case OPT_UPSTREAM:
+		if (!valid_url(val))
+			goto bad;
+		cfg->upstream = val;
+		break;
+	case OPT_UPSTREAM_TIMEOUT:
+		if (parse_duration_ms(val, CONFIG_UPSTREAM_TIMEOUT_MS_MAX,
+		                      &cfg->upstream_timeout_ms) < 0)
+			goto bad;
+		break;
+	case OPT_UPSTREAM_MAX_BYTES:
+		if (parse_uint(val, 1, CONFIG_UPSTREAM_MAX_BYTES_MAX,
+		               &cfg->upstream_max_bytes) < 0)
+			goto bad;
+		break;
+	case OPT_UPSTREAM_CONNECTIONS:
+		if (parse_uint(val, 1, CONFIG_UPSTREAM_CONNECTIONS_MAX,
+		               &cfg->upstream_connections) < 0)
+			goto bad;
+		break;
+	case OPT_UPSTREAM_QUEUE:
+		if (parse_uint(val, 0, CONFIG_UPSTREAM_QUEUE_MAX,
+		               &cfg->upstream_queue) < 0)
 			goto bad;
 		break;
 	}
@@ -229,6 +350,30 @@ bad:
 		error_set(err, EXIT_USAGE, "%s: invalid timeout '%.64s' "
 		          "(expected 0-%u seconds, 0 = never)", key, val,
 		          CONFIG_TIMEOUT_MAX);
+		break;
+	case OPT_UPSTREAM:
+		error_set(err, EXIT_USAGE, "%s: invalid URL '%.64s' (expected "
+		          "http://HOST[:PORT]/PATH in printable ASCII, at most %u "
+		          "bytes)", key, val, CONFIG_URL_MAX);
+		break;
+	case OPT_UPSTREAM_TIMEOUT:
+		error_set(err, EXIT_USAGE, "%s: invalid timeout '%.64s' "
+		          "(expected seconds such as 2 or 0.3, or milliseconds "
+		          "such as 300ms; 1 ms to %u s)", key, val,
+		          CONFIG_UPSTREAM_TIMEOUT_MS_MAX / 1000);
+		break;
+	case OPT_UPSTREAM_MAX_BYTES:
+		error_set(err, EXIT_USAGE, "%s: invalid size '%.64s' (expected "
+		          "1-%u bytes)", key, val, CONFIG_UPSTREAM_MAX_BYTES_MAX);
+		break;
+	case OPT_UPSTREAM_CONNECTIONS:
+		error_set(err, EXIT_USAGE, "%s: invalid connection count "
+		          "'%.64s' (expected 1-%u)", key, val,
+		          CONFIG_UPSTREAM_CONNECTIONS_MAX);
+		break;
+	case OPT_UPSTREAM_QUEUE:
+		error_set(err, EXIT_USAGE, "%s: invalid queue length '%.64s' "
+		          "(expected 0-%u)", key, val, CONFIG_UPSTREAM_QUEUE_MAX);
 		break;
 	}
 	return -1;
@@ -292,6 +437,63 @@ static const struct {
 	{"AVATAR_API_THREADS", OPT_THREADS},
 };
 
+/* The value of environment variable NAME, or NULL if unset or empty. */
+static const char *
+env_get(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v != NULL && *v != '\0' ? v : NULL;
+}
+
+/* Relay mode from the reference's variables: URL = M2_DOMAIN ":" M2_PORT
+ * M2_PATH, each defaulting as in microservice1, when any is set. */
+static int
+config_m2(struct config *cfg, struct error *err)
+{
+	const char *domain = env_get("M2_DOMAIN"), *port = env_get("M2_PORT");
+	const char *path = env_get("M2_PATH");
+	size_t n;
+	unsigned p;
+
+	if (domain == NULL && port == NULL && path == NULL)
+		return 0;
+	if (domain == NULL)
+		domain = CONFIG_M2_DOMAIN_DEFAULT;
+	if (port == NULL)
+		port = CONFIG_M2_PORT_DEFAULT;
+	if (path == NULL)
+		path = CONFIG_M2_PATH_DEFAULT;
+	n = url_scheme(domain);
+	if (!valid_url(domain) || strchr(domain + n, '/') != NULL ||
+	    strchr(domain + n, '?') != NULL || strchr(domain + n, '#') != NULL) {
+		error_set(err, EXIT_USAGE, "M2_DOMAIN: invalid domain '%.64s' "
+		          "(expected http://HOST or https://HOST, no port or "
+		          "path)", domain);
+		return -1;
+	}
+	if (parse_uint(port, 1, 65535, &p) < 0) {
+		error_set(err, EXIT_USAGE, "M2_PORT: invalid port '%.64s' "
+		          "(expected 1-65535)", port);
+		return -1;
+	}
+	if (path[0] != '/' || !printable(path, CONFIG_PATH_MAX)) {
+		error_set(err, EXIT_USAGE, "M2_PATH: invalid path '%.64s' "
+		          "(expected '/' then printable ASCII without space)",
+		          path);
+		return -1;
+	}
+	if ((size_t)snprintf(cfg->upstream_buf, sizeof(cfg->upstream_buf),
+	                     "%s:%u%s", domain, p, path)
+	    >= sizeof(cfg->upstream_buf)) {
+		error_set(err, EXIT_USAGE, "M2_DOMAIN, M2_PORT, M2_PATH: the "
+		          "URL is longer than %u bytes", CONFIG_URL_MAX);
+		return -1;
+	}
+	cfg->upstream = cfg->upstream_buf;
+	return 0;
+}
+
 int
 config_parse(struct config *cfg, int argc, char **argv, struct error *err)
 {
@@ -349,6 +551,8 @@ config_parse(struct config *cfg, int argc, char **argv, struct error *err)
 		    config_set(cfg, envvars[i].opt, envvars[i].name, val, err) < 0)
 			return -1;
 	}
+	if (!(given & (1ul << (OPT_UPSTREAM - OPT_ADDRESS))))
+		return config_m2(cfg, err);
 	return 0;
 }
 
@@ -372,6 +576,18 @@ config_usage(FILE *out)
 "                          the open-file limit with a warning)\n"
 "  --timeout=SECONDS       close idle connections after this long\n"
 "                          (default %u; 0 = never)\n"
+"  --upstream=URL          relay mode: answer GET PATH with the body of\n"
+"                          GET URL (env M2_DOMAIN, M2_PORT, M2_PATH: the\n"
+"                          URL is M2_DOMAIN:M2_PORT M2_PATH, default\n"
+"                          %s:%s%s, when any is set)\n"
+"  --upstream-timeout=T    answer 504 when the upstream has not answered\n"
+"                          in T: seconds (2, 0.3) or ms (300ms); default 2\n"
+"  --upstream-max-bytes=N  answer 502 for a longer upstream body\n"
+"                          (default %u)\n"
+"  --upstream-connections=N  keep-alive connections to the upstream, 1-%u\n"
+"                          (default %u)\n"
+"  --upstream-queue=N      requests that may wait for a connection\n"
+"                          (default %u); more get 503 at once\n"
 "  --check                 load and validate the fixture, then exit\n"
 "  --healthcheck           GET /healthz from the server at --address and\n"
 "                          --port; exit 0 if it answers 200, else 1\n"
@@ -380,11 +596,18 @@ config_usage(FILE *out)
 "\n"
 "A flag beats the environment, which beats the default; an empty variable\n"
 "counts as unset.  SIGTERM or SIGINT stops gracefully; SIGHUP reloads\n"
-"the fixture (a bad one is logged and the old data kept).\n"
+"the fixture (a bad one is logged and the old data kept).  In relay mode\n"
+"the fixture is loaded only if --data or AVATAR_API_DATA is set, for\n"
+"GET PATH/ID.\n"
 "\n"
 "Exit status: 0 success, 64 bad usage, 65 invalid fixture, 66 fixture\n"
 "unreadable, 69 address in use or unavailable, 71 system error, 74 write\n"
 "error, 77 permission denied (privileged port).\n",
 	        PKGDATADIR "/users.json", CONFIG_THREADS_MAX,
-	        CONFIG_MAX_CONNECTIONS_DEFAULT, CONFIG_TIMEOUT_DEFAULT);
+	        CONFIG_MAX_CONNECTIONS_DEFAULT, CONFIG_TIMEOUT_DEFAULT,
+	        CONFIG_M2_DOMAIN_DEFAULT, CONFIG_M2_PORT_DEFAULT,
+	        CONFIG_M2_PATH_DEFAULT, CONFIG_UPSTREAM_MAX_BYTES_DEFAULT,
+	        CONFIG_UPSTREAM_CONNECTIONS_MAX,
+	        CONFIG_UPSTREAM_CONNECTIONS_DEFAULT,
+	        CONFIG_UPSTREAM_QUEUE_DEFAULT);
 }

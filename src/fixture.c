@@ -326,6 +326,24 @@ compare_key(const void *key, const void *elem)
 	return strcmp(k->id, u->id);
 }
 
+struct fixture *
+fixture_empty(void)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+
+	if (fx == NULL)
+		return NULL;
+	/* users is never NULL: bsearch's base must not be. */
+	fx->users = calloc(1, sizeof(*fx->users));
+	fx->body = strdup("[]");
+	if (fx->users == NULL || fx->body == NULL) {
+		fixture_free(fx);
+		return NULL;
+	}
+	fx->body_len = 2;
+	return fx;
+}
+
 const struct fixture_user *
 fixture_find(const struct fixture *fx, const char *id)
 {

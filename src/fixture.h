@@ -36,6 +36,10 @@ struct fixture {
  * "PATH: record N (id "x"): ..." for content.  Free with fixture_free. */
 struct fixture *fixture_load(const char *path, struct error *err);
 
+/* A fixture with no record (the list is "[]"), for relay mode without
+ * --data.  Returns NULL if out of memory.  Free with fixture_free. */
+struct fixture *fixture_empty(void);
+
 /* The record whose id is ID, or NULL: a binary search that allocates
  * nothing, safe on the request path. */
 const struct fixture_user *fixture_find(const struct fixture *fx,

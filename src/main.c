@@ -39,26 +39,42 @@ print_listening(const struct config *cfg, const struct server *srv,
                 size_t users)
 {
 	int v6 = strchr(cfg->address, ':') != NULL;
-	char threads[32] = "";
+	char threads[32] = "", relay[CONFIG_URL_MAX + 64] = "";
 
 	if (cfg->mode == CONFIG_MODE_EPOLL)
 		snprintf(threads, sizeof(threads), ", %u thread%s", cfg->threads,
 		         cfg->threads == 1 ? "" : "s");
-	log_info("Listening on http://%s%s%s:%u (%s%s, %zu user%s from %s)",
-	         v6 ? "[" : "", cfg->address, v6 ? "]" : "", server_port(srv),
-	         config_mode_name(cfg->mode), threads, users,
-	         users == 1 ? "" : "s", cfg->data);
+	if (cfg->upstream != NULL)
+		snprintf(relay, sizeof(relay), ", relaying %s to %s", cfg->path,
+		         cfg->upstream);
+	if (cfg->upstream != NULL && !cfg->data_given)
+		log_info("Listening on http://%s%s%s:%u (%s%s%s)",
+		         v6 ? "[" : "", cfg->address, v6 ? "]" : "",
+		         server_port(srv), config_mode_name(cfg->mode), threads,
+		         relay);
+	else
+		log_info("Listening on http://%s%s%s:%u (%s%s%s, %zu user%s "
+		         "from %s)", v6 ? "[" : "", cfg->address, v6 ? "]" : "",
+		         server_port(srv), config_mode_name(cfg->mode), threads,
+		         relay, users, users == 1 ? "" : "s", cfg->data);
 }
 
 /* Tell systemd (Type=notify) what we are doing; a failure is logged, not
- * fatal: the service works without a supervisor. */
+ * fatal: the service works without a supervisor.  In relay mode without
+ * a fixture the status names the upstream. */
 static void
-notify(const char *state, size_t users, const char *data)
+notify(const char *state, size_t users, const struct config *cfg)
 {
 	struct error err = {0, ""};
+	int rc;
 
-	if (notify_send(&err, "%s\nSTATUS=Serving %zu user%s from %s", state,
-	                users, users == 1 ? "" : "s", data) < 0)
+	if (cfg->upstream != NULL && !cfg->data_given)
+		rc = notify_send(&err, "%s\nSTATUS=Relaying %s to %s", state,
+		                 cfg->path, cfg->upstream);
+	else
+		rc = notify_send(&err, "%s\nSTATUS=Serving %zu user%s from %s",
+		                 state, users, users == 1 ? "" : "s", cfg->data);
+	if (rc < 0)
 		log_warn("%s", err.text);
 }
 
@@ -68,14 +84,18 @@ reload(struct server *srv, const struct config *cfg)
 {
 	struct error err = {0, ""};
 
-	notify("RELOADING=1", server_users(srv), cfg->data);
+	if (cfg->upstream != NULL && !cfg->data_given) {
+		log_info("SIGHUP: relay mode without --data: nothing to reload");
+		return;
+	}
+	notify("RELOADING=1", server_users(srv), cfg);
 	if (server_reload(srv, cfg->data, &err) == 0)
 		log_info("SIGHUP: reloaded %zu user%s from %s", server_users(srv),
 		         server_users(srv) == 1 ? "" : "s", cfg->data);
 	else
 		log_error("SIGHUP: reload failed, still serving the old data: "
 		          "%s", err.text);
-	notify("READY=1", server_users(srv), cfg->data);
+	notify("READY=1", server_users(srv), cfg);
 }
 
 int
@@ -111,7 +131,16 @@ main(int argc, char **argv)
 		return 0;
 	}
 
-	fx = fixture_load(cfg.data, &err);
+	/* Relay mode needs no fixture: one is served at PATH/{id} only if
+	 * --data or AVATAR_API_DATA names it. */
+	if (cfg.upstream != NULL && !cfg.data_given &&
+	    cfg.action != CONFIG_CHECK) {
+		fx = fixture_empty();
+		if (fx == NULL)
+			error_set(&err, EXIT_OSERR, "out of memory");
+	} else {
+		fx = fixture_load(cfg.data, &err);
+	}
 	if (fx == NULL) {
 		log_error("%s", err.text);
 		return err.code;
@@ -139,7 +168,7 @@ main(int argc, char **argv)
 		return err.code;
 	}
 	print_listening(&cfg, srv, count);
-	notify("READY=1", count, cfg.data);
+	notify("READY=1", count, &cfg);
 
 	for (;;) {
 		if (sigwait(&sigs, &sig) != 0)
@@ -148,7 +177,7 @@ main(int argc, char **argv)
 			break;
 		reload(srv, &cfg);
 	}
-	notify("STOPPING=1", server_users(srv), cfg.data);
+	notify("STOPPING=1", server_users(srv), &cfg);
 	log_info("%s received, stopping (draining for up to %u ms)",
 	         sig == SIGTERM ? "SIGTERM" : "SIGINT", SERVER_DRAIN_MS);
 	left = server_stop(srv, SERVER_DRAIN_MS);

@@ -14,6 +14,20 @@ static const char body_method[] = "{\"error\":\"method not allowed\"}";
 static const char body_internal[] = "{\"error\":\"internal error\"}";
 static const char body_bad_request[] = "{\"error\":\"bad request\"}";
 
+int
+routes_headers(struct MHD_Response *resp, const char *type, int closing)
+{
+	if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+	                            type != NULL ? type : "application/json")
+	    != MHD_YES ||
+	    MHD_add_response_header(resp, "Engine", engine) != MHD_YES ||
+	    (closing &&
+	     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION,
+	                             "close") != MHD_YES))
+		return -1;
+	return 0;
+}
+
 struct MHD_Response *
 routes_response(const char *body, size_t len, const char *type, int closing)
 {
@@ -25,13 +39,7 @@ routes_response(const char *body, size_t len, const char *type, int closing)
 	                                       MHD_RESPMEM_MUST_COPY);
 	if (resp == NULL)
 		return NULL;
-	if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-	                            type != NULL ? type : "application/json")
-	    != MHD_YES ||
-	    MHD_add_response_header(resp, "Engine", engine) != MHD_YES ||
-	    (closing &&
-	     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION,
-	                             "close") != MHD_YES)) {
+	if (routes_headers(resp, type, closing) < 0) {
 		MHD_destroy_response(resp);
 		return NULL;
 	}

@@ -26,6 +26,9 @@ enum route_status {
 	STATUS_404,
 	STATUS_405,
 	STATUS_500,
+	STATUS_502,    /* relay mode: the upstream failed */
+	STATUS_503,    /* relay mode: queue full, or stopping */
+	STATUS_504,    /* relay mode: the upstream timed out */
 	STATUS_COUNT
 };
 
@@ -68,6 +71,11 @@ struct MHD_Response *routes_match(const struct routes *r, const char *url,
                                   const char *method, unsigned *status,
                                   enum route_status *index,
                                   enum route *route);
+
+/* Add the headers every answer carries to RESP: Content-Type (TYPE, or
+ * application/json when NULL), Engine, and "Connection: close" if
+ * CLOSING.  Returns 0, or -1 if out of memory. */
+int routes_headers(struct MHD_Response *resp, const char *type, int closing);
 
 /* Create a JSON (or, with TYPE, other) response over a copy of BODY with
  * the headers every answer carries.  Returns NULL if out of memory. */

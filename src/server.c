@@ -20,6 +20,7 @@
 #include <microhttpd.h>
 
 #include "log.h"
+#include "relay.h"
 #include "routes.h"
 #include "server.h"
 #include "stats.h"
@@ -47,6 +48,10 @@
  * reserve 80 GB of address space. */
 #define TPC_STACK_SIZE ((size_t)256 * 1024)
 
+/* How long server_stop waits, after the drain, for the relays it ended
+ * to be answered. */
+#define RELAY_STOP_MS 100u
+
 /* Listen backlog; the kernel caps it at net.core.somaxconn. */
 #ifndef LISTEN_BACKLOG
 #define LISTEN_BACKLOG 4096
@@ -63,6 +68,8 @@ struct server {
 	struct routes *serving;     /* owns the fixture */
 	struct routes *closing;     /* "Connection: close", at stop */
 	struct stats *stats;        /* counters and reader epochs */
+	struct relay *relay;        /* relay mode, else NULL */
+	int blocking;               /* thread-per-connection mode */
 	pthread_mutex_t reload_lock;/* serving, reloads_*, last_reload */
 	unsigned long reloads_ok;
 	unsigned long reloads_failed;
@@ -92,11 +99,13 @@ metrics_render(struct server *srv, size_t *len)
 	static const char *const route_names[ROUTE_COUNT] = {
 		"list", "user", "healthz", "metrics", "other"};
 	static const char *const status_names[STATUS_COUNT] = {
-		"200", "400", "404", "405", "500"};
-	/* The route and status pairs the handler can produce. */
+		"200", "400", "404", "405", "500", "502", "503", "504"};
+	/* The route and status pairs the handler can produce; 2: only in
+	 * relay mode. */
 	static const unsigned char produced[ROUTE_COUNT][STATUS_COUNT] = {
-		{1, 0, 0, 1, 0}, {1, 0, 1, 1, 0}, {1, 0, 0, 1, 0},
-		{1, 0, 0, 1, 1}, {0, 1, 1, 0, 0}};
+		{1, 0, 0, 1, 0, 2, 2, 2}, {1, 0, 1, 1, 0, 0, 0, 0},
+		{1, 0, 0, 1, 0, 0, 0, 0}, {1, 0, 0, 1, 1, 0, 0, 0},
+		{0, 1, 1, 0, 0, 0, 0, 0}};
 	unsigned long n[ROUTE_COUNT][STATUS_COUNT], ok, failed;
 	const union MHD_DaemonInfo *info;
 	char *body = NULL;
@@ -122,7 +131,8 @@ metrics_render(struct server *srv, size_t *len)
 	      "and status.\n# TYPE avatar_api_requests_total counter\n", f);
 	for (r = 0; r < ROUTE_COUNT; r++)
 		for (s = 0; s < STATUS_COUNT; s++)
-			if (produced[r][s])
+			if (produced[r][s] == 1 ||
+			    (produced[r][s] == 2 && srv->relay != NULL))
 				fprintf(f, "avatar_api_requests_total{route=\"%s\","
 				        "status=\"%s\"} %lu\n", route_names[r],
 				        status_names[s], n[r][s]);
@@ -149,6 +159,8 @@ metrics_render(struct server *srv, size_t *len)
 	        info != NULL ? info->num_connections : 0, users, ok, failed,
 	        (long long)last, PACKAGE_VERSION, MHD_get_version(),
 	        jansson_version_str());
+	if (srv->relay != NULL)
+		relay_metrics(srv->relay, f);
 	if (fclose(f) != 0) {
 		free(body);
 		return NULL;
@@ -261,6 +273,73 @@ server_unescape(void *cls, struct MHD_Connection *conn, char *s)
 	return (size_t)(w - s);
 }
 
+/* *req_cls of a request being handled that holds no relay slot. */
+static char request_seen;
+
+/*
+ * Relay mode: answer the list route from the upstream.  JOB is NULL on
+ * the request's first pass: take a slot (none free: 503 at once) and
+ * either, in epoll mode, suspend the connection and submit the job (the
+ * relay thread resumes the connection when it is done, and MHD calls us
+ * again with the job in *REQ_CLS), or, in thread-per-connection mode,
+ * submit it and wait.  The answer is queued on the second or a later
+ * handler call, never the first (see server_handle).
+ */
+static enum MHD_Result
+relay_answer(struct server *srv, struct MHD_Connection *conn,
+             struct relay_job *job, void **req_cls)
+{
+	struct MHD_Response *resp;
+	struct stats_slot *slot;
+	enum route_status index;
+	enum MHD_Result ret;
+	unsigned status;
+	int closing;
+
+	if (job == NULL) {
+		job = relay_acquire(srv->relay);
+		if (job != NULL && srv->blocking) {
+			relay_submit(job, NULL);
+			relay_wait(job);
+		} else if (job != NULL) {
+			*req_cls = job;
+			MHD_suspend_connection(conn);
+			relay_submit(job, conn);
+			return MHD_YES;
+		}
+	} else if (!relay_done(job)) {
+		MHD_suspend_connection(conn); /* not expected: wait again */
+		return MHD_YES;
+	}
+	*req_cls = &request_seen; /* the slot goes to the response */
+	slot = stats_enter(srv->stats);
+	closing = __atomic_load_n(&srv->active, __ATOMIC_ACQUIRE)->closing;
+	resp = job != NULL
+	       ? relay_response(job, srv->path, closing, &status, &index)
+	       : relay_busy_response(closing, &status, &index);
+	stats_count(srv->stats, slot, ROUTE_LIST, index);
+	stats_leave(srv->stats, slot);
+	if (resp == NULL)
+		return MHD_NO; /* out of memory: MHD closes the connection */
+	ret = MHD_queue_response(conn, status, resp);
+	MHD_destroy_response(resp);
+	return ret;
+}
+
+/* Relay mode, MHD_OPTION_NOTIFY_COMPLETED: a request ended; return its
+ * slot if it still holds one (the client left before the answer). */
+static void
+server_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+                 enum MHD_RequestTerminationCode toe)
+{
+	(void)cls;
+	(void)conn;
+	(void)toe;
+	if (*req_cls != NULL && *req_cls != &request_seen)
+		relay_release(*req_cls);
+	*req_cls = NULL;
+}
+
 /*
  * The access handler.  libmicrohttpd 0.9.75 closes the connection after a
  * response queued in the first call for a request (the request counts as
@@ -278,7 +357,6 @@ server_handle(void *cls, struct MHD_Connection *conn, const char *url,
               const char *upload_data, size_t *upload_data_size,
               void **req_cls)
 {
-	static char seen;
 	struct server *srv = cls;
 	const struct routes *r;
 	struct stats_slot *slot;
@@ -290,7 +368,7 @@ server_handle(void *cls, struct MHD_Connection *conn, const char *url,
 
 	(void)upload_data;
 	if (*req_cls == NULL) {
-		*req_cls = &seen;
+		*req_cls = &request_seen;
 		if (request_check(conn, version) == 0)
 			return MHD_YES;
 		/* Answering now also makes MHD close the connection after. */
@@ -302,6 +380,8 @@ server_handle(void *cls, struct MHD_Connection *conn, const char *url,
 		stats_leave(srv->stats, slot);
 		return ret;
 	}
+	if (*req_cls != &request_seen) /* relay mode: a resumed request */
+		return relay_answer(srv, conn, *req_cls, req_cls);
 	if (*upload_data_size != 0) {
 		*upload_data_size = 0;
 		return MHD_YES;
@@ -310,6 +390,10 @@ server_handle(void *cls, struct MHD_Connection *conn, const char *url,
 	slot = stats_enter(srv->stats);
 	r = __atomic_load_n(&srv->active, __ATOMIC_ACQUIRE);
 	resp = routes_match(r, url, method, &status, &index, &route);
+	if (route == ROUTE_LIST && srv->relay != NULL && index == STATUS_200) {
+		stats_leave(srv->stats, slot);
+		return relay_answer(srv, conn, NULL, req_cls);
+	}
 #ifndef SERVER_NO_COUNTERS /* only to measure what counting costs */
 	stats_count(srv->stats, slot, route, index);
 #endif
@@ -490,7 +574,7 @@ server_accept_loop(void *arg)
 struct server *
 server_start(const struct config *cfg, struct fixture *fx, struct error *err)
 {
-	struct MHD_OptionItem extra[3];
+	struct MHD_OptionItem extra[4];
 	struct server *srv;
 	unsigned flags, threads, n = 0;
 	int family = AF_INET;
@@ -514,6 +598,12 @@ server_start(const struct config *cfg, struct fixture *fx, struct error *err)
 		goto fail;
 	}
 	srv->active = srv->serving;
+	srv->blocking = cfg->mode != CONFIG_MODE_EPOLL;
+	if (cfg->upstream != NULL) {
+		srv->relay = relay_start(cfg, srv->blocking, err);
+		if (srv->relay == NULL)
+			goto fail;
+	}
 
 	threads = cfg->mode == CONFIG_MODE_EPOLL ? cfg->threads : 1;
 	srv->max_connections = fit_connections(cfg->max_connections, threads);
@@ -546,6 +636,15 @@ server_start(const struct config *cfg, struct fixture *fx, struct error *err)
 		         MHD_USE_POLL_INTERNAL_THREAD;
 		extra[n++] = (struct MHD_OptionItem){
 			MHD_OPTION_THREAD_STACK_SIZE, (intptr_t)TPC_STACK_SIZE, NULL};
+	}
+	if (srv->relay != NULL) {
+		/* Epoll mode suspends connections while the upstream answers
+		 * (thread-per-connection mode waits in the handler). */
+		if (!srv->blocking)
+			flags |= MHD_ALLOW_SUSPEND_RESUME;
+		extra[n++] = (struct MHD_OptionItem){
+			MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)server_completed,
+			NULL};
 	}
 	extra[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 
@@ -581,6 +680,7 @@ fail:
 		fixture_free(fx);
 	routes_free(srv->serving);
 	stats_free(srv->stats);
+	relay_free(srv->relay);
 	pthread_mutex_destroy(&srv->reload_lock);
 	free(srv);
 	return NULL;
@@ -681,7 +781,18 @@ server_stop(struct server *srv, unsigned drain_ms)
 		nanosleep(&nap, NULL);
 		waited += 5;
 	}
+	/* MHD_stop_daemon must find no suspended connection: end the
+	 * relays still in flight first, and give their clients a moment to
+	 * get the 503. */
+	if (srv->relay != NULL) {
+		relay_stop(srv->relay);
+		for (waited = 0; left > 0 && waited < RELAY_STOP_MS; waited += 5) {
+			nanosleep(&nap, NULL);
+			left = current_connections(srv->daemon);
+		}
+	}
 	MHD_stop_daemon(srv->daemon);
+	relay_free(srv->relay);
 	routes_free(srv->closing);
 	routes_free(srv->serving);
 	stats_free(srv->stats);

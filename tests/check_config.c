@@ -16,6 +16,7 @@
 static const char *const env_names[] = {
 	"M1_DOMAIN", "M1_PORT", "M1_PATH",
 	"AVATAR_API_DATA", "AVATAR_API_MODE", "AVATAR_API_THREADS",
+	"M2_DOMAIN", "M2_PORT", "M2_PATH",
 };
 
 /* Start every test from a clean environment.  POSIXLY_CORRECT is removed
@@ -100,6 +101,17 @@ field(const struct config *cfg, const char *name, char *buf, size_t size)
 		snprintf(buf, size, "%u", cfg->max_connections);
 	else if (strcmp(name, "timeout") == 0)
 		snprintf(buf, size, "%u", cfg->timeout);
+	else if (strcmp(name, "upstream") == 0)
+		snprintf(buf, size, "%s", cfg->upstream != NULL ? cfg->upstream
+		         : "(none)");
+	else if (strcmp(name, "upstream_timeout") == 0)
+		snprintf(buf, size, "%u", cfg->upstream_timeout_ms);
+	else if (strcmp(name, "upstream_max_bytes") == 0)
+		snprintf(buf, size, "%u", cfg->upstream_max_bytes);
+	else if (strcmp(name, "upstream_connections") == 0)
+		snprintf(buf, size, "%u", cfg->upstream_connections);
+	else if (strcmp(name, "upstream_queue") == 0)
+		snprintf(buf, size, "%u", cfg->upstream_queue);
 	else
 		ck_abort_msg("unknown field %s", name);
 }
@@ -193,6 +205,26 @@ static const struct {
 	{{"--timeout", "0"}, "timeout", "0"},
 	{{"--timeout=0"}, "timeout", "0"},
 	{{"--timeout", "86400"}, "timeout", "86400"},
+	{{"--upstream", "http://127.0.0.1:3000/v1/avatar"}, "upstream",
+	 "http://127.0.0.1:3000/v1/avatar"},
+	{{"--upstream=https://m2.example/x?y=1"}, "upstream",
+	 "https://m2.example/x?y=1"},
+	{{"--upstream", "HTTP://m2"}, "upstream", "HTTP://m2"},
+	{{"--upstream-timeout", "2"}, "upstream_timeout", "2000"},
+	{{"--upstream-timeout", "0.3"}, "upstream_timeout", "300"},
+	{{"--upstream-timeout", "1.25s"}, "upstream_timeout", "1250"},
+	{{"--upstream-timeout", ".5"}, "upstream_timeout", "500"},
+	{{"--upstream-timeout", "0.001"}, "upstream_timeout", "1"},
+	{{"--upstream-timeout=300ms"}, "upstream_timeout", "300"},
+	{{"--upstream-timeout", "1ms"}, "upstream_timeout", "1"},
+	{{"--upstream-timeout", "3600"}, "upstream_timeout", "3600000"},
+	{{"--upstream-max-bytes", "1"}, "upstream_max_bytes", "1"},
+	{{"--upstream-max-bytes", "268435456"}, "upstream_max_bytes",
+	 "268435456"},
+	{{"--upstream-connections", "1"}, "upstream_connections", "1"},
+	{{"--upstream-connections=1024"}, "upstream_connections", "1024"},
+	{{"--upstream-queue", "0"}, "upstream_queue", "0"},
+	{{"--upstream-queue", "100000"}, "upstream_queue", "100000"},
 };
 
 START_TEST(test_config_flag_sets_field)
@@ -478,7 +510,10 @@ START_TEST(test_config_usage_mentions_every_flag)
 	static const char *const words[] = {
 		"--address", "--port", "--path", "--data", "--mode",
 		"--threads", "--max-connections", "--timeout", "--check",
-		"--healthcheck",
+		"--healthcheck", "--upstream", "--upstream-timeout",
+		"--upstream-max-bytes", "--upstream-connections",
+		"--upstream-queue", "M2_DOMAIN", "M2_PORT", "M2_PATH",
+		"http://127.0.0.1:3000/v1/avatar",
 		"--help", "--version", "-h", "-V",
 		"M1_DOMAIN", "M1_PORT", "M1_PATH", "AVATAR_API_DATA",
 		"AVATAR_API_MODE", "AVATAR_API_THREADS",
@@ -543,6 +578,45 @@ static const struct {
 	{{"--port", "4294967376"}, "--port", NULL}, /* 2^32 + 80 */
 	{{"--threads", "0"}, "--threads",
 	 "--threads: invalid thread count '0' (expected 1-1024)"},
+	{{"--upstream", "ftp://m2/x"}, "--upstream",
+	 "--upstream: invalid URL 'ftp://m2/x' (expected http://HOST[:PORT]/PATH "
+	 "in printable ASCII, at most 2048 bytes)"},
+	{{"--upstream", "m2:3000/x"}, "--upstream", NULL},
+	{{"--upstream", "http://"}, "--upstream", NULL},
+	{{"--upstream", "http:///x"}, "--upstream", NULL},
+	{{"--upstream", "http://:80/x"}, "--upstream", NULL},
+	{{"--upstream", "http://m2/a b"}, "--upstream", NULL},
+	{{"--upstream", ""}, "--upstream", NULL},
+	{{"--upstream-timeout", "0"}, "--upstream-timeout",
+	 "--upstream-timeout: invalid timeout '0' (expected seconds such as 2 "
+	 "or 0.3, or milliseconds such as 300ms; 1 ms to 3600 s)"},
+	{{"--upstream-timeout", "0.0001"}, "--upstream-timeout", NULL},
+	{{"--upstream-timeout", "0ms"}, "--upstream-timeout", NULL},
+	{{"--upstream-timeout", "3601"}, "--upstream-timeout", NULL},
+	{{"--upstream-timeout", "1."}, "--upstream-timeout", NULL},
+	{{"--upstream-timeout", "."}, "--upstream-timeout", NULL},
+	{{"--upstream-timeout", "-1"}, "--upstream-timeout", NULL},
+	{{"--upstream-timeout", "5m"}, "--upstream-timeout", NULL},
+	{{"--upstream-timeout", "ms"}, "--upstream-timeout", NULL},
+	{{"--upstream-timeout", "1.5ms"}, "--upstream-timeout", NULL},
+	{{"--upstream-timeout", "2 s"}, "--upstream-timeout", NULL},
+	{{"--upstream-timeout", "9999999999"}, "--upstream-timeout", NULL},
+	{{"--upstream-max-bytes", "0"}, "--upstream-max-bytes",
+	 "--upstream-max-bytes: invalid size '0' (expected 1-268435456 bytes)"},
+	{{"--upstream-max-bytes", "1M"}, "--upstream-max-bytes", NULL},
+	{{"--upstream-max-bytes", "268435457"}, "--upstream-max-bytes", NULL},
+	{{"--upstream-connections", "0"}, "--upstream-connections",
+	 "--upstream-connections: invalid connection count '0' (expected "
+	 "1-1024)"},
+	{{"--upstream-connections", "1025"}, "--upstream-connections", NULL},
+	{{"--upstream-queue", "100001"}, "--upstream-queue",
+	 "--upstream-queue: invalid queue length '100001' (expected 0-100000)"},
+	{{"--upstream-queue", "-1"}, "--upstream-queue", NULL},
+	{{"--upstream-q"}, "--upstream-q",
+	 "option '--upstream-q' requires an argument"},
+	{{"--up", "x"}, "--up",
+	 "ambiguous option '--up' (could be --upstream, --upstream-timeout, "
+	 "--upstream-max-bytes, --upstream-connections, --upstream-queue)"},
 	{{"--threads", "1025"}, "--threads", NULL},
 	{{"--threads", "two"}, "--threads", NULL},
 	{{"--mode", "fast"}, "--mode",
@@ -659,6 +733,20 @@ static const struct {
 	{"M1_PATH", "/x/", NULL},
 	{"M1_DOMAIN", "1.2.3.999", NULL},
 	{"M1_DOMAIN", "a b", NULL},
+	{"M2_PORT", "abc", "M2_PORT: invalid port 'abc' (expected 1-65535)"},
+	{"M2_PORT", "0", NULL},
+	{"M2_PORT", "65536", NULL},
+	{"M2_DOMAIN", "127.0.0.1",
+	 "M2_DOMAIN: invalid domain '127.0.0.1' (expected http://HOST or "
+	 "https://HOST, no port or path)"},
+	{"M2_DOMAIN", "http://m2/v1", NULL},
+	{"M2_DOMAIN", "http://m2?x", NULL},
+	{"M2_DOMAIN", "http://", NULL},
+	{"M2_DOMAIN", "http://m 2", NULL},
+	{"M2_PATH", "v1/avatar",
+	 "M2_PATH: invalid path 'v1/avatar' (expected '/' then printable ASCII "
+	 "without space)"},
+	{"M2_PATH", "/a b", NULL},
 };
 
 START_TEST(test_config_bad_env)
@@ -675,6 +763,79 @@ START_TEST(test_config_bad_env)
 	              bad_env[_i].var);
 	if (bad_env[_i].exact != NULL)
 		ck_assert_str_eq(err.text, bad_env[_i].exact);
+}
+END_TEST
+
+/* Relay mode is off by default, with the documented relay defaults. */
+START_TEST(test_config_relay_defaults)
+{
+	static const char *const none[] = {NULL};
+	static const char *const data[] = {"--data", "x.json", NULL};
+	struct config cfg;
+	struct error err;
+
+	ck_assert_int_eq(parse(&cfg, &err, none), 0);
+	ck_assert_ptr_null(cfg.upstream);
+	ck_assert_uint_eq(cfg.upstream_timeout_ms, 2000);
+	ck_assert_uint_eq(cfg.upstream_max_bytes, 1048576);
+	ck_assert_uint_eq(cfg.upstream_connections, 32);
+	ck_assert_uint_eq(cfg.upstream_queue, 256);
+	ck_assert_int_eq(cfg.data_given, 0);
+	ck_assert_int_eq(parse(&cfg, &err, data), 0);
+	ck_assert_int_eq(cfg.data_given, 1);
+	ck_assert_int_eq(setenv("AVATAR_API_DATA", "y.json", 1), 0);
+	ck_assert_int_eq(parse(&cfg, &err, none), 0);
+	ck_assert_int_eq(cfg.data_given, 1);
+}
+END_TEST
+
+/* Any of M2_DOMAIN, M2_PORT, M2_PATH turns relay mode on; the others
+ * take the reference's defaults. */
+static const struct {
+	const char *domain, *port, *path, *want;
+} m2_cases[] = {
+	{NULL, "3000", NULL, "http://127.0.0.1:3000/v1/avatar"},
+	{NULL, "3001", NULL, "http://127.0.0.1:3001/v1/avatar"},
+	{"http://m2", NULL, NULL, "http://m2:3000/v1/avatar"},
+	{NULL, NULL, "/v2/x", "http://127.0.0.1:3000/v2/x"},
+	{"https://[::1]", "8443", "/a?b=c", "https://[::1]:8443/a?b=c"},
+	{"", "", "/p", "http://127.0.0.1:3000/p"}, /* empty = unset */
+};
+
+START_TEST(test_config_m2_env)
+{
+	static const char *const none[] = {NULL};
+	struct config cfg;
+	struct error err;
+
+	if (m2_cases[_i].domain != NULL)
+		ck_assert_int_eq(setenv("M2_DOMAIN", m2_cases[_i].domain, 1), 0);
+	if (m2_cases[_i].port != NULL)
+		ck_assert_int_eq(setenv("M2_PORT", m2_cases[_i].port, 1), 0);
+	if (m2_cases[_i].path != NULL)
+		ck_assert_int_eq(setenv("M2_PATH", m2_cases[_i].path, 1), 0);
+	ck_assert_msg(parse(&cfg, &err, none) == 0, "%s", err.text);
+	ck_assert_ptr_nonnull(cfg.upstream);
+	ck_assert_str_eq(cfg.upstream, m2_cases[_i].want);
+	/* Relay mode changes nothing else. */
+	ck_assert_uint_eq(cfg.port, 8080);
+	ck_assert_str_eq(cfg.path, "/v1/user");
+}
+END_TEST
+
+/* --upstream beats M2_*, which are then not read (even a bad one). */
+START_TEST(test_config_upstream_beats_m2)
+{
+	static const char *const flag[] = {"--upstream", "http://flag/x", NULL};
+	static const char *const none[] = {NULL};
+	struct config cfg;
+	struct error err;
+
+	ck_assert_int_eq(setenv("M2_PORT", "bad", 1), 0);
+	ck_assert_int_eq(setenv("M2_DOMAIN", "http://env", 1), 0);
+	ck_assert_msg(parse(&cfg, &err, flag) == 0, "%s", err.text);
+	ck_assert_str_eq(cfg.upstream, "http://flag/x");
+	assert_usage_error(parse(&cfg, &err, none), &err, "M2_PORT");
 }
 END_TEST
 
@@ -744,6 +905,10 @@ config_suite(void)
 	tcase_add_test(tc, test_config_mode_name);
 	tcase_add_test(tc, test_config_mode_name_round_trip);
 	tcase_add_test(tc, test_config_usage_mentions_every_flag);
+	tcase_add_test(tc, test_config_relay_defaults);
+	tcase_add_loop_test(tc, test_config_m2_env, 0,
+	                    sizeof(m2_cases) / sizeof(m2_cases[0]));
+	tcase_add_test(tc, test_config_upstream_beats_m2);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("errors");

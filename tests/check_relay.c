@@ -1,0 +1,990 @@
+/* check_relay.c -- end-to-end tests of relay mode, both modes, port 0. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <check.h>
+#include <jansson.h>
+
+#include "config.h"
+#include "fixture.h"
+#include "server.h"
+#include "testutil.h"
+
+static const enum config_mode modes[] = {
+	CONFIG_MODE_EPOLL, CONFIG_MODE_THREAD_PER_CONNECTION};
+static const char *const mode_names[] = {"epoll", "thread-per-connection"};
+
+/* ---- a fake upstream: one poll loop thread, counting connections ---- */
+
+#define FAKE_CONNS 256
+
+/* What the fake upstream does with each request: write REPLY (REPLY_LEN
+ * bytes) DELAY_MS after the request's headers arrived, then close the
+ * connection if CLOSE, else wait for the next request; with STALL it
+ * never answers. */
+struct fake {
+	const char *reply;
+	size_t reply_len;
+	unsigned delay_ms;
+	int close;
+	int stall;
+	/* filled in */
+	int fd, stop[2];
+	unsigned port;
+	unsigned accepted;   /* atomic */
+	unsigned received;   /* atomic: requests whose headers arrived */
+	unsigned requests;   /* atomic: requests answered */
+	pthread_t thread;
+};
+
+struct fake_conn {
+	int fd;
+	size_t got;
+	char buf[8192];
+	long long due_ms; /* when to answer; 0: no request pending */
+};
+
+static long long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void
+fake_drop(struct fake_conn *c)
+{
+	close(c->fd);
+	c->fd = -1;
+}
+
+/* Write all of the reply; a peer that gave up (the relay's size cap)
+ * ends it. */
+static void
+fake_answer(struct fake *f, struct fake_conn *c)
+{
+	size_t off = 0;
+
+	while (off < f->reply_len) {
+		ssize_t n = send(c->fd, f->reply + off, f->reply_len - off,
+		                 MSG_NOSIGNAL);
+
+		if (n <= 0) {
+			if (n < 0 && errno == EINTR)
+				continue;
+			fake_drop(c);
+			return;
+		}
+		off += (size_t)n;
+	}
+	__atomic_add_fetch(&f->requests, 1, __ATOMIC_RELAXED);
+	if (f->close)
+		fake_drop(c);
+}
+
+static void *
+fake_loop(void *arg)
+{
+	static struct fake_conn conns[FAKE_CONNS];
+	struct fake *f = arg;
+	struct pollfd pfd[FAKE_CONNS + 2];
+	size_t i, n = 0;
+
+	for (;;) {
+		long long now = now_ms(), wait = -1;
+		size_t k = 2;
+
+		pfd[0] = (struct pollfd){f->fd, POLLIN, 0};
+		pfd[1] = (struct pollfd){f->stop[0], POLLIN, 0};
+		for (i = 0; i < n; i++) {
+			if (conns[i].fd < 0)
+				continue;
+			if (conns[i].due_ms > 0) {
+				long long left = conns[i].due_ms - now;
+
+				if (left < 0)
+					left = 0;
+				if (wait < 0 || left < wait)
+					wait = left;
+			}
+			pfd[k++] = (struct pollfd){conns[i].fd, POLLIN, 0};
+		}
+		if (poll(pfd, k, (int)wait) < 0 && errno != EINTR)
+			break;
+		if (pfd[1].revents != 0)
+			break;
+		if (pfd[0].revents != 0) {
+			int cfd = accept4(f->fd, NULL, NULL, SOCK_CLOEXEC);
+
+			if (cfd >= 0) {
+				__atomic_add_fetch(&f->accepted, 1, __ATOMIC_RELAXED);
+				for (i = 0; i < n && conns[i].fd >= 0; i++)
+					;
+				if (i == n && n < FAKE_CONNS)
+					n++;
+				if (i < n) {
+					conns[i].fd = cfd;
+					conns[i].got = 0;
+					conns[i].due_ms = 0;
+				} else {
+					close(cfd);
+				}
+			}
+		}
+		for (i = 0; i < n; i++) {
+			struct fake_conn *c = &conns[i];
+			size_t j;
+			ssize_t r;
+
+			if (c->fd < 0)
+				continue;
+			for (j = 2; j < k && pfd[j].fd != c->fd; j++)
+				;
+			if (j < k && pfd[j].revents != 0) {
+				r = recv(c->fd, c->buf + c->got,
+				         sizeof(c->buf) - 1 - c->got, MSG_DONTWAIT);
+				if (r <= 0) {
+					fake_drop(c);
+					continue;
+				}
+				c->got += (size_t)r;
+				c->buf[c->got] = '\0';
+				if (c->due_ms == 0 && strstr(c->buf, "\r\n\r\n") != NULL) {
+					__atomic_add_fetch(&f->received, 1,
+					                   __ATOMIC_RELAXED);
+					c->due_ms = f->stall ? 0 : now_ms() + f->delay_ms;
+				}
+				if (f->stall)
+					c->got = 0; /* read and ignore */
+			}
+			if (c->due_ms > 0 && now_ms() >= c->due_ms) {
+				char *end = strstr(c->buf, "\r\n\r\n") + 4;
+
+				/* Keep what follows this request (pipelining). */
+				c->got -= (size_t)(end - c->buf);
+				memmove(c->buf, end, c->got + 1);
+				c->due_ms = 0;
+				fake_answer(f, c);
+				if (c->fd >= 0 && strstr(c->buf, "\r\n\r\n") != NULL)
+					c->due_ms = now_ms() + f->delay_ms;
+			}
+		}
+	}
+	for (i = 0; i < n; i++)
+		if (conns[i].fd >= 0)
+			fake_drop(&conns[i]);
+	return NULL;
+}
+
+static void
+fake_start(struct fake *f)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof(sa);
+
+	f->accepted = 0;
+	f->received = 0;
+	f->requests = 0;
+	f->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert(f->fd >= 0);
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert(bind(f->fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	ck_assert(listen(f->fd, 512) == 0);
+	ck_assert(getsockname(f->fd, (struct sockaddr *)&sa, &len) == 0);
+	f->port = ntohs(sa.sin_port);
+	ck_assert(pipe2(f->stop, O_CLOEXEC) == 0);
+	ck_assert(pthread_create(&f->thread, NULL, fake_loop, f) == 0);
+}
+
+/* Wait until the fake upstream has received N requests (5 s at most). */
+static void
+fake_wait_received(struct fake *f, unsigned n)
+{
+	struct timespec nap = {0, 5L * 1000 * 1000};
+	int i;
+
+	for (i = 0; i < 1000; i++) {
+		if (__atomic_load_n(&f->received, __ATOMIC_RELAXED) >= n)
+			return;
+		nanosleep(&nap, NULL);
+	}
+	ck_abort_msg("the upstream received %u requests, not %u",
+	             __atomic_load_n(&f->received, __ATOMIC_RELAXED), n);
+}
+
+static void
+fake_stop(struct fake *f)
+{
+	ck_assert(write(f->stop[1], "x", 1) == 1);
+	pthread_join(f->thread, NULL);
+	close(f->stop[0]);
+	close(f->stop[1]);
+	close(f->fd);
+}
+
+/* ---- the relay under test, in process ---- */
+
+static char url[256];
+
+/* Start a relay on 127.0.0.1, port 0, in MODE with 2 threads, to URL,
+ * with TIMEOUT_MS, MAX_BYTES, CONNS connections and QUEUE; DATA, if not
+ * NULL, is served at /v1/user/{id}. */
+static struct server *
+relay_server(int mode, const char *upstream, unsigned timeout_ms,
+             unsigned max_bytes, unsigned conns, unsigned queue,
+             const char *data, unsigned *port)
+{
+	struct config cfg;
+	struct error err = {0, ""};
+	struct fixture *fx;
+	struct server *srv;
+
+	fx = data != NULL ? fixture_load(data, &err) : fixture_empty();
+	ck_assert_msg(fx != NULL, "fixture: %s", err.text);
+	config_defaults(&cfg);
+	cfg.address = "127.0.0.1";
+	cfg.port = 0;
+	cfg.mode = modes[mode];
+	cfg.threads = 2;
+	cfg.upstream = upstream;
+	cfg.upstream_timeout_ms = timeout_ms;
+	cfg.upstream_max_bytes = max_bytes;
+	cfg.upstream_connections = conns;
+	cfg.upstream_queue = queue;
+	srv = server_start(&cfg, fx, &err);
+	ck_assert_msg(srv != NULL, "server_start: %s", err.text);
+	*port = server_port(srv);
+	return srv;
+}
+
+/* One request on a new connection; returns the time it took in ms. */
+static long long
+get(unsigned port, const char *method, const char *path,
+    struct tu_response *r)
+{
+	struct tu_conn c;
+	long long t0 = now_ms();
+
+	ck_assert_msg(tu_connect(&c, port) == 0, "connect: %s",
+	              strerror(errno));
+	ck_assert(tu_request(&c, method, path, NULL) == 0);
+	ck_assert_msg(tu_read_response(&c, r, strcmp(method, "HEAD") == 0)
+	              == 0, "%s %s: no response", method, path);
+	tu_close(&c);
+	return now_ms() - t0;
+}
+
+static void
+assert_header(const struct tu_response *r, const char *name,
+              const char *want)
+{
+	char v[1024];
+
+	ck_assert_msg(tu_header(r, name, v, sizeof(v)) == 1,
+	              "header %s missing or repeated in:\n%s", name, r->head);
+	ck_assert_str_eq(v, want);
+}
+
+/* A JSON error answer: STATUS, {"error": MESSAGE}, our headers. */
+static void
+assert_error(const struct tu_response *r, int status, const char *message)
+{
+	json_t *doc;
+	json_error_t jerr;
+
+	ck_assert_msg(r->status == status, "status %d, want %d; body %s",
+	              r->status, status, r->body);
+	assert_header(r, "Content-Type", "application/json");
+	assert_header(r, "Engine", "C/libmicrohttpd");
+	doc = json_loadb(r->body, r->body_len, 0, &jerr);
+	ck_assert_msg(doc != NULL, "error body is not JSON: %s", r->body);
+	ck_assert_str_eq(json_string_value(json_object_get(doc, "error")),
+	                 message);
+	json_decref(doc);
+}
+
+/* The value of the metric line starting with NAME (labels included) in
+ * the server's /metrics, or -1. */
+static long
+metric(unsigned port, const char *name)
+{
+	struct tu_response r;
+	const char *p;
+	size_t n = strlen(name);
+	long v = -1;
+
+	get(port, "GET", "/metrics", &r);
+	ck_assert_int_eq(r.status, 200);
+	for (p = r.body; p != NULL && *p != '\0';
+	     p = strchr(p, '\n') != NULL ? strchr(p, '\n') + 1 : NULL)
+		if (strncmp(p, name, n) == 0 && p[n] == ' ')
+			v = strtol(p + n + 1, NULL, 10);
+	tu_response_free(&r);
+	return v;
+}
+
+static char *
+fixture_body(size_t *len)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/users.body.json",
+	         tu_env("AVATAR_API_TEST_DATA"));
+	return tu_read_file(path, len);
+}
+
+/* The body and headers are the upstream's body and our own headers; the
+ * other routes stay local. */
+START_TEST(test_relay_body_and_headers)
+{
+	struct server *up, *srv;
+	struct tu_response r;
+	unsigned up_port, port;
+	size_t len;
+	char *want = fixture_body(&len), date[64];
+
+	up = tu_server_start(modes[_i], &up_port);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/user", up_port);
+	srv = relay_server(_i, url, 2000, 1024 * 1024, 4, 16, NULL, &port);
+
+	get(port, "GET", "/v1/user", &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_uint_eq(r.body_len, len);
+	ck_assert_msg(memcmp(r.body, want, len) == 0, "body differs");
+	assert_header(&r, "Content-Type", "application/json");
+	assert_header(&r, "Engine", "C/libmicrohttpd");
+	assert_header(&r, "Location", "/v1/user");
+	ck_assert(tu_header(&r, "Date", date, sizeof(date)) == 1);
+	ck_assert(tu_header(&r, "Connection", date, sizeof(date)) == 0);
+	tu_response_free(&r);
+
+	get(port, "HEAD", "/v1/user", &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_uint_eq(r.body_len, 0);
+	assert_header(&r, "Content-Length", "3616");
+	tu_response_free(&r);
+
+	get(port, "POST", "/v1/user", &r);
+	assert_error(&r, 405, "method not allowed");
+	tu_response_free(&r);
+	/* No --data: no records. */
+	get(port, "GET", "/v1/user/3", &r);
+	assert_error(&r, 404, "user not found");
+	tu_response_free(&r);
+	get(port, "GET", "/healthz", &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(r.body, "{\"status\":\"ok\"}");
+	tu_response_free(&r);
+
+	ck_assert_int_eq(metric(port, "avatar_api_upstream_requests_total"), 2);
+	ck_assert_int_eq(metric(port, "avatar_api_requests_total{route=\"list\","
+	                        "status=\"200\"}"), 2);
+	ck_assert_int_eq(metric(port, "avatar_api_upstream_duration_seconds_"
+	                        "count"), 2);
+	ck_assert_int_eq(metric(port, "avatar_api_upstream_connections_opened_"
+	                        "total"), 1);
+	ck_assert_int_eq(server_stop(srv, 1000), 0);
+	server_stop(up, 1000);
+	free(want);
+}
+END_TEST
+
+/* With --data the records are served from the fixture, the list is still
+ * relayed. */
+START_TEST(test_relay_with_data)
+{
+	struct fake f = {0};
+	struct server *srv;
+	struct tu_response r;
+	unsigned port;
+	static const char reply[] = "HTTP/1.1 200 OK\r\nContent-Type: "
+	        "application/json; charset=utf-8\r\nContent-Length: 14\r\n\r\n"
+	        "[{\"id\":\"up\"}]\n";
+
+	f.reply = reply;
+	f.reply_len = strlen(reply);
+	fake_start(&f);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/avatar", f.port);
+	srv = relay_server(_i, url, 2000, 1024, 2, 4,
+	                   tu_env("AVATAR_API_FIXTURE"), &port);
+	get(port, "GET", "/v1/user", &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(r.body, "[{\"id\":\"up\"}]\n");
+	assert_header(&r, "Content-Type", "application/json");
+	tu_response_free(&r);
+	get(port, "GET", "/v1/user/3", &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert(strstr(r.body, "\"AngelKuhlmanIV\"") != NULL);
+	assert_header(&r, "Location", "/v1/user/3");
+	tu_response_free(&r);
+	server_stop(srv, 1000);
+	fake_stop(&f);
+}
+END_TEST
+
+/* Nothing listens on the upstream port: 502 at once. */
+START_TEST(test_relay_upstream_down)
+{
+	struct server *srv;
+	struct tu_response r;
+	long long t, best = -1;
+	unsigned port;
+	int i;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/avatar",
+	         tu_free_port());
+	srv = relay_server(_i, url, 2000, 1024 * 1024, 4, 16, NULL, &port);
+	for (i = 0; i < 5; i++) {
+		t = get(port, "GET", "/v1/user", &r);
+		assert_error(&r, 502, "upstream unreachable");
+		tu_response_free(&r);
+		ck_assert_msg(t < 1000, "502 took %lld ms", t);
+		if (best < 0 || t < best)
+			best = t;
+	}
+	/* The fastest of 5: the machine is shared and noisy. */
+	ck_assert_msg(best < 100, "502 took %lld ms at best", best);
+	printf("relay %s: upstream down: 502 in %lld ms (best of 5)\n",
+	       mode_names[_i], best);
+	ck_assert_int_eq(metric(port, "avatar_api_upstream_errors_total"
+	                        "{kind=\"connect\"}"), 5);
+	ck_assert_int_eq(metric(port, "avatar_api_requests_total{route=\"list\","
+	                        "status=\"502\"}"), 5);
+	server_stop(srv, 1000);
+}
+END_TEST
+
+/* An upstream that accepts and never answers: 504 after the timeout. */
+START_TEST(test_relay_upstream_stalled)
+{
+	struct fake f = {0};
+	struct server *srv;
+	struct tu_response r;
+	unsigned port;
+	long long t;
+
+	f.stall = 1;
+	fake_start(&f);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/avatar", f.port);
+	srv = relay_server(_i, url, 300, 1024 * 1024, 4, 16, NULL, &port);
+	t = get(port, "GET", "/v1/user", &r);
+	assert_error(&r, 504, "upstream timed out");
+	tu_response_free(&r);
+	ck_assert_msg(t >= 290 && t < 3000, "504 after %lld ms", t);
+	printf("relay %s: stalled upstream: 504 after %lld ms (timeout "
+	       "300 ms)\n", mode_names[_i], t);
+	ck_assert_int_eq(metric(port, "avatar_api_upstream_errors_total"
+	                        "{kind=\"timeout\"}"), 1);
+	ck_assert_int_eq(metric(port, "avatar_api_requests_total{route=\"list\","
+	                        "status=\"504\"}"), 1);
+	server_stop(srv, 1000);
+	fake_stop(&f);
+}
+END_TEST
+
+/* Bad upstream answers, each a 502 with its own message and kind. */
+static const struct {
+	const char *reply;
+	int close;
+	const char *message;
+	const char *kind;
+} bad[] = {
+	{"HTTP/1.1 500 Internal Server Error\r\nContent-Type: application/json"
+	 "\r\nContent-Length: 2\r\n\r\n{}", 0,
+	 "upstream answered a non-2xx status", "status"},
+	{"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n", 0,
+	 "upstream answered a non-2xx status", "status"},
+	{"HTTP/1.1 301 Moved\r\nLocation: http://127.0.0.1:1/\r\n"
+	 "Content-Length: 0\r\n\r\n", 0,
+	 "upstream answered a non-2xx status", "status"},
+	{"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 7\r\n"
+	 "\r\n<html/>", 0, "upstream answered a non-JSON content type",
+	 "content_type"},
+	{"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n[]", 0,
+	 "upstream answered a non-JSON content type", "content_type"},
+	{"HTTP/1.1 200 OK\r\nContent-Type: application/jsonx\r\n"
+	 "Content-Length: 2\r\n\r\n[]", 0,
+	 "upstream answered a non-JSON content type", "content_type"},
+	{"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+	 "Content-Length: 0\r\n\r\n", 0, "upstream body is not JSON", "body"},
+	{"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+	 "Content-Length: 5\r\n\r\nhello", 0, "upstream body is not JSON",
+	 "body"},
+	{"garbage\r\n\r\n", 1, "upstream connection failed", "protocol"},
+	{"", 1, "upstream connection failed", "protocol"},
+	{"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+	 "Content-Length: 100\r\n\r\n[1,2,3]", 1,
+	 "upstream connection failed", "protocol"},
+	{"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+	 "Content-Length: 5000\r\n\r\n", 0, "upstream body too large",
+	 "too_large"},
+};
+
+START_TEST(test_relay_bad_answers)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct fake f = {0};
+		struct server *srv;
+		struct tu_response r;
+		unsigned port;
+		char name[128];
+
+		f.reply = bad[i].reply;
+		f.reply_len = strlen(bad[i].reply);
+		f.close = bad[i].close;
+		fake_start(&f);
+		snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/avatar", f.port);
+		/* A 1000-byte cap, for the too-large case. */
+		srv = relay_server(_i, url, 2000, 1000, 2, 4, NULL, &port);
+		get(port, "GET", "/v1/user", &r);
+		assert_error(&r, 502, bad[i].message);
+		tu_response_free(&r);
+		snprintf(name, sizeof(name), "avatar_api_upstream_errors_total"
+		         "{kind=\"%s\"}", bad[i].kind);
+		ck_assert_msg(metric(port, name) == 1, "case %zu: %s not 1", i,
+		              name);
+		server_stop(srv, 1000);
+		fake_stop(&f);
+	}
+}
+END_TEST
+
+static long
+rss_kb(void)
+{
+	char line[256];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	ck_assert(f != NULL);
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, "VmRSS:", 6) == 0)
+			kb = strtol(line + 6, NULL, 10);
+	fclose(f);
+	return kb;
+}
+
+/* An endless body (4 MB, no Content-Length): 502 at the cap, and memory
+ * stays bounded over many such requests. */
+START_TEST(test_relay_oversized_bounded)
+{
+	static const char head[] = "HTTP/1.1 200 OK\r\nContent-Type: "
+	        "application/json\r\nConnection: close\r\n\r\n[";
+	size_t size = 4u * 1024 * 1024;
+	char *reply = malloc(size);
+	struct fake f = {0};
+	struct server *srv;
+	struct tu_response r;
+	unsigned port, i;
+	long before = 0;
+
+	ck_assert(reply != NULL);
+	memset(reply, '1', size);
+	memcpy(reply, head, strlen(head));
+	f.reply = reply;
+	f.reply_len = size;
+	f.close = 1;
+	fake_start(&f);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/avatar", f.port);
+	srv = relay_server(_i, url, 5000, 64 * 1024, 4, 16, NULL, &port);
+	for (i = 0; i < 40; i++) {
+		if (i == 10)
+			before = rss_kb();
+		get(port, "GET", "/v1/user", &r);
+		assert_error(&r, 502, "upstream body too large");
+		tu_response_free(&r);
+	}
+	ck_assert_msg(rss_kb() - before < 4096, "RSS grew by %ld kB over 30 "
+	              "oversized answers", rss_kb() - before);
+	ck_assert_int_eq(metric(port, "avatar_api_upstream_errors_total"
+	                        "{kind=\"too_large\"}"), 40);
+	server_stop(srv, 1000);
+	fake_stop(&f);
+	free(reply);
+}
+END_TEST
+
+/* 500 requests over 50 keep-alive client connections go over at most
+ * --upstream-connections upstream connections, counted where the
+ * upstream accepts them. */
+START_TEST(test_relay_reuse)
+{
+	static const char reply[] = "HTTP/1.1 200 OK\r\nContent-Type: "
+	        "application/json\r\nContent-Length: 12\r\n\r\n[{\"id\":\"1\"}]";
+	struct fake f = {0};
+	struct server *srv;
+	struct tu_load cl[50], template, sum;
+	pthread_t t[50];
+	unsigned port, accepted;
+
+	f.reply = reply;
+	f.reply_len = strlen(reply);
+	fake_start(&f);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/avatar", f.port);
+	srv = relay_server(_i, url, 2000, 1024, 4, 64, NULL, &port);
+	memset(&template, 0, sizeof(template));
+	template.port = port;
+	template.path = "/v1/user";
+	template.expect = "[{\"id\":\"1\"}]";
+	template.expect_len = 12;
+	template.requests = 10;
+	tu_load_start(t, cl, 50, &template);
+	tu_load_join(t, cl, 50, &sum);
+	accepted = __atomic_load_n(&f.accepted, __ATOMIC_RELAXED);
+	printf("relay %s: %u requests over 50 client connections: %u ok, "
+	       "%u upstream connections accepted (limit 4), %u upstream "
+	       "requests\n", mode_names[_i], 500u, sum.ok, accepted,
+	       __atomic_load_n(&f.requests, __ATOMIC_RELAXED));
+	ck_assert_uint_eq(sum.ok, 500);
+	ck_assert_uint_eq(sum.bad + sum.lost + sum.refused, 0);
+	ck_assert_uint_ge(accepted, 1);
+	ck_assert_uint_le(accepted, 4);
+	ck_assert_int_eq(metric(port, "avatar_api_upstream_connections_opened_"
+	                        "total"), (long)accepted);
+	server_stop(srv, 1000);
+	fake_stop(&f);
+}
+END_TEST
+
+/* Thread: one GET /v1/user on a new connection; the response goes to
+ * the struct tu_response ARG. */
+static void *
+get_thread(void *arg)
+{
+	struct tu_response *r = arg;
+	struct tu_conn c;
+
+	r->status = -1;
+	if (tu_connect(&c, (unsigned)r->body_len) < 0)
+		return NULL;
+	if (tu_request(&c, "GET", "/v1/user", NULL) == 0 &&
+	    tu_read_response(&c, r, 0) < 0)
+		r->status = -2;
+	tu_close(&c);
+	return NULL;
+}
+
+/* One connection, no queue: a second request while the first is in
+ * flight gets 503 at once. */
+START_TEST(test_relay_queue_full)
+{
+	static const char reply[] = "HTTP/1.1 200 OK\r\nContent-Type: "
+	        "application/json\r\nContent-Length: 2\r\n\r\n[]";
+	struct fake f = {0};
+	struct server *srv;
+	struct tu_response first, r;
+	pthread_t t;
+	unsigned port;
+	long long took;
+
+	f.reply = reply;
+	f.reply_len = strlen(reply);
+	f.delay_ms = 500;
+	fake_start(&f);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/avatar", f.port);
+	srv = relay_server(_i, url, 2000, 1024, 1, 0, NULL, &port);
+	memset(&first, 0, sizeof(first));
+	first.body_len = port; /* the port, for get_thread */
+	ck_assert(pthread_create(&t, NULL, get_thread, &first) == 0);
+	fake_wait_received(&f, 1);
+	took = get(port, "GET", "/v1/user", &r);
+	assert_error(&r, 503, "upstream queue full");
+	tu_response_free(&r);
+	ck_assert_msg(took < 400, "503 took %lld ms", took);
+	pthread_join(t, NULL);
+	ck_assert_int_eq(first.status, 200);
+	ck_assert_str_eq(first.body, "[]");
+	tu_response_free(&first);
+	server_stop(srv, 1000);
+	fake_stop(&f);
+}
+END_TEST
+
+/* A request waiting for the one upstream connection times out like one
+ * in flight: both get 504 after the timeout. */
+START_TEST(test_relay_queue_timeout)
+{
+	static const char reply[] = "HTTP/1.1 200 OK\r\nContent-Type: "
+	        "application/json\r\nContent-Length: 2\r\n\r\n[]";
+	struct fake f = {0};
+	struct server *srv;
+	struct tu_response r[3];
+	pthread_t t[3];
+	unsigned port, i;
+	long long t0, took;
+
+	f.reply = reply;
+	f.reply_len = strlen(reply);
+	f.delay_ms = 3000;
+	fake_start(&f);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/avatar", f.port);
+	srv = relay_server(_i, url, 300, 1024, 1, 4, NULL, &port);
+	t0 = now_ms();
+	for (i = 0; i < 3; i++) {
+		memset(&r[i], 0, sizeof(r[i]));
+		r[i].body_len = port;
+		ck_assert(pthread_create(&t[i], NULL, get_thread, &r[i]) == 0);
+	}
+	for (i = 0; i < 3; i++) {
+		pthread_join(t[i], NULL);
+		assert_error(&r[i], 504, "upstream timed out");
+		tu_response_free(&r[i]);
+	}
+	took = now_ms() - t0;
+	ck_assert_msg(took >= 290 && took < 2000, "504s after %lld ms", took);
+	ck_assert_int_eq(metric(port, "avatar_api_upstream_errors_total"
+	                        "{kind=\"timeout\"}"), 3);
+	server_stop(srv, 1000);
+	fake_stop(&f);
+}
+END_TEST
+
+/* server_stop with requests in flight: each gets its answer (with
+ * "Connection: close") before the server stops. */
+START_TEST(test_relay_stop_in_flight)
+{
+	static const char reply[] = "HTTP/1.1 200 OK\r\nContent-Type: "
+	        "application/json\r\nContent-Length: 2\r\n\r\n[]";
+	struct fake f = {0};
+	struct server *srv;
+	struct tu_response r[8];
+	pthread_t t[8];
+	unsigned port, i;
+	char v[16];
+
+	f.reply = reply;
+	f.reply_len = strlen(reply);
+	f.delay_ms = 400;
+	fake_start(&f);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/avatar", f.port);
+	srv = relay_server(_i, url, 2000, 1024, 8, 8, NULL, &port);
+	for (i = 0; i < 8; i++) {
+		memset(&r[i], 0, sizeof(r[i]));
+		r[i].body_len = port;
+		ck_assert(pthread_create(&t[i], NULL, get_thread, &r[i]) == 0);
+	}
+	fake_wait_received(&f, 8);
+	ck_assert_uint_eq(server_stop(srv, 5000), 0);
+	for (i = 0; i < 8; i++) {
+		pthread_join(t[i], NULL);
+		ck_assert_msg(r[i].status == 200, "request %u: status %d", i,
+		              r[i].status);
+		ck_assert_str_eq(r[i].body, "[]");
+		ck_assert(tu_header(&r[i], "Connection", v, sizeof(v)) == 1);
+		ck_assert_str_eq(v, "close");
+		tu_response_free(&r[i]);
+	}
+	fake_stop(&f);
+}
+END_TEST
+
+/* A relay still in flight when the drain time is over is ended: its
+ * client gets 503 before the server stops. */
+START_TEST(test_relay_stop_deadline)
+{
+	static const char reply[] = "HTTP/1.1 200 OK\r\nContent-Type: "
+	        "application/json\r\nContent-Length: 2\r\n\r\n[]";
+	struct fake f = {0};
+	struct server *srv;
+	struct tu_response r;
+	pthread_t t;
+	unsigned port, left;
+	long long t0;
+
+	f.reply = reply;
+	f.reply_len = strlen(reply);
+	f.delay_ms = 3000;
+	fake_start(&f);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/avatar", f.port);
+	srv = relay_server(_i, url, 5000, 1024, 2, 2, NULL, &port);
+	memset(&r, 0, sizeof(r));
+	r.body_len = port;
+	ck_assert(pthread_create(&t, NULL, get_thread, &r) == 0);
+	fake_wait_received(&f, 1);
+	t0 = now_ms();
+	left = server_stop(srv, 200);
+	ck_assert_msg(now_ms() - t0 < 1000, "stop took %lld ms",
+	              now_ms() - t0);
+	pthread_join(t, NULL);
+	assert_error(&r, 503, "shutting down");
+	tu_response_free(&r);
+	ck_assert_uint_eq(left, 0);
+	fake_stop(&f);
+}
+END_TEST
+
+/* ---- the built binary ---- */
+
+/* Spawn the binary with ARGV and ENVP; wait for its "Listening" line. */
+static pid_t
+spawn(char *const argv[], char *const envp[], int *errfd)
+{
+	char line[2048] = "";
+	pid_t pid;
+
+	pid = tu_spawn(tu_env("AVATAR_API_BIN"), argv, envp, NULL, -1, errfd);
+	ck_assert_msg(tu_read_until(*errfd, line, sizeof(line), "Listening",
+	                            5000) == 0 &&
+	              tu_read_until(*errfd, line, sizeof(line), "\n", 5000) == 0,
+	              "no start-up line: %s", line);
+	return pid;
+}
+
+static void
+stop(pid_t pid, int errfd)
+{
+	int status;
+
+	ck_assert(kill(pid, SIGTERM) == 0);
+	ck_assert(waitpid(pid, &status, 0) == pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	              "exit status %d", status);
+	close(errfd);
+}
+
+/* Both tiers from one binary, configured as the reference's
+ * docker-compose does: M1_PORT/M1_PATH for microservice2, M2_* for
+ * microservice1. */
+START_TEST(test_relay_two_tiers)
+{
+	char m2_port[32], m1_port[32], m2_env[32], data[4200];
+	char *m2_argv[] = {(char *)"avatar-api", (char *)"--mode",
+	                   (char *)mode_names[_i], NULL};
+	char *m2_envp[] = {m2_port, (char *)"M1_PATH=/v1/avatar",
+	                   (char *)"M1_DOMAIN=127.0.0.1", data, NULL};
+	char *m1_envp[] = {m1_port, m2_env, (char *)"M1_DOMAIN=127.0.0.1",
+	                   (char *)"M2_DOMAIN=http://127.0.0.1", NULL};
+	struct tu_response r;
+	unsigned p2 = tu_free_port(), p1 = tu_free_port();
+	int e1, e2;
+	pid_t m1, m2;
+	size_t len;
+	char *want = fixture_body(&len);
+
+	snprintf(m2_port, sizeof(m2_port), "M1_PORT=%u", p2);
+	snprintf(data, sizeof(data), "AVATAR_API_DATA=%s",
+	         tu_env("AVATAR_API_FIXTURE"));
+	m2 = spawn(m2_argv, m2_envp, &e2);
+	get(p2, "GET", "/v1/avatar", &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_uint_eq(r.body_len, len);
+	ck_assert(memcmp(r.body, want, len) == 0);
+	assert_header(&r, "Location", "/v1/avatar");
+	tu_response_free(&r);
+
+	snprintf(m1_port, sizeof(m1_port), "M1_PORT=%u", p1);
+	snprintf(m2_env, sizeof(m2_env), "M2_PORT=%u", p2);
+	m1 = spawn(m2_argv, m1_envp, &e1);
+	get(p1, "GET", "/v1/user", &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_uint_eq(r.body_len, len);
+	ck_assert(memcmp(r.body, want, len) == 0);
+	assert_header(&r, "Location", "/v1/user");
+	assert_header(&r, "Content-Type", "application/json");
+	tu_response_free(&r);
+	/* The default M2_PATH is /v1/avatar, the default route /v1/user. */
+	get(p1, "GET", "/v1/avatar", &r);
+	assert_error(&r, 404, "not found");
+	tu_response_free(&r);
+	stop(m1, e1);
+	stop(m2, e2);
+	free(want);
+}
+END_TEST
+
+/* SIGTERM with relays in flight (slow upstream): all answered, exit 0. */
+START_TEST(test_relay_sigterm_in_flight)
+{
+	static const char reply[] = "HTTP/1.1 200 OK\r\nContent-Type: "
+	        "application/json\r\nContent-Length: 2\r\n\r\n[]";
+	struct fake f = {0};
+	char portstr[16], upstream[128];
+	char *argv[] = {(char *)"avatar-api", (char *)"--address",
+	                (char *)"127.0.0.1", (char *)"--port", portstr,
+	                (char *)"--mode", (char *)mode_names[_i],
+	                (char *)"--upstream", upstream, NULL};
+	char *envp[] = {NULL};
+	struct tu_response r[10];
+	pthread_t t[10];
+	unsigned port = tu_free_port(), i;
+	int errfd;
+	pid_t pid;
+
+	f.reply = reply;
+	f.reply_len = strlen(reply);
+	f.delay_ms = 500;
+	fake_start(&f);
+	snprintf(portstr, sizeof(portstr), "%u", port);
+	snprintf(upstream, sizeof(upstream), "http://127.0.0.1:%u/v1/avatar",
+	         f.port);
+	pid = spawn(argv, envp, &errfd);
+	for (i = 0; i < 10; i++) {
+		memset(&r[i], 0, sizeof(r[i]));
+		r[i].body_len = port;
+		ck_assert(pthread_create(&t[i], NULL, get_thread, &r[i]) == 0);
+	}
+	fake_wait_received(&f, 10);
+	stop(pid, errfd);
+	for (i = 0; i < 10; i++) {
+		pthread_join(t[i], NULL);
+		ck_assert_msg(r[i].status == 200, "request %u: status %d", i,
+		              r[i].status);
+		ck_assert_str_eq(r[i].body, "[]");
+		tu_response_free(&r[i]);
+	}
+	ck_assert_uint_eq(__atomic_load_n(&f.requests, __ATOMIC_RELAXED), 10);
+	fake_stop(&f);
+}
+END_TEST
+
+static Suite *
+relay_suite(void)
+{
+	Suite *s = suite_create("relay");
+	TCase *tc = tcase_create("relay");
+	TCase *bin = tcase_create("binary");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_loop_test(tc, test_relay_body_and_headers, 0, 2);
+	tcase_add_loop_test(tc, test_relay_with_data, 0, 2);
+	tcase_add_loop_test(tc, test_relay_upstream_down, 0, 2);
+	tcase_add_loop_test(tc, test_relay_upstream_stalled, 0, 2);
+	tcase_add_loop_test(tc, test_relay_bad_answers, 0, 2);
+	tcase_add_loop_test(tc, test_relay_oversized_bounded, 0, 2);
+	tcase_add_loop_test(tc, test_relay_reuse, 0, 2);
+	tcase_add_loop_test(tc, test_relay_queue_full, 0, 2);
+	tcase_add_loop_test(tc, test_relay_queue_timeout, 0, 2);
+	tcase_add_loop_test(tc, test_relay_stop_in_flight, 0, 2);
+	tcase_add_loop_test(tc, test_relay_stop_deadline, 0, 2);
+	suite_add_tcase(s, tc);
+	tcase_set_timeout(bin, 60);
+	tcase_add_loop_test(bin, test_relay_two_tiers, 0, 2);
+	tcase_add_loop_test(bin, test_relay_sigterm_in_flight, 0, 2);
+	suite_add_tcase(s, bin);
+	return s;
+}
+
+int
+main(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	return tu_run_suite(relay_suite());
+}
