@@ -97,6 +97,13 @@ struct server {
 	int accept_errno;
 	unsigned long logged[4];
 	time_t logged_at;
+	/* What server_log_mhd let through, by message. */
+	pthread_mutex_t mhd_log_lock;
+	struct mhd_seen {
+		const char *fmt;
+		time_t at;
+		unsigned long skipped;
+	} mhd_seen[16];
 };
 
 /* Publish R as the set requests use, and wait until no request still
@@ -467,6 +474,50 @@ server_handle(void *cls, struct MHD_Connection *conn, const char *url,
 	return ret;
 }
 
+/* MHD_OPTION_EXTERNAL_LOGGER: log_mhd, but each of MHD's messages at
+ * most once every REPORT_SECONDS (with, when it comes again after that,
+ * the count of those left out in between): MHD
+ * writes one per connection for some events (a client closed in the
+ * middle of its request, by itself or by deadline_sweep; a thread that
+ * could not be started), so that a flood of clients would flood the log
+ * too.  Messages are told apart by their format string. */
+static void __attribute__((format(printf, 2, 0)))
+server_log_mhd(void *cls, const char *fmt, va_list ap)
+{
+	struct server *srv = cls;
+	struct mhd_seen *e = &srv->mhd_seen[0];
+	time_t now = time(NULL), at = 0;
+	unsigned long skipped = 0;
+	size_t i;
+
+	pthread_mutex_lock(&srv->mhd_log_lock);
+	for (i = 0; i < sizeof(srv->mhd_seen) / sizeof(srv->mhd_seen[0]); i++) {
+		if (srv->mhd_seen[i].fmt == fmt) {
+			e = &srv->mhd_seen[i];
+			break;
+		}
+		if (srv->mhd_seen[i].at < e->at)
+			e = &srv->mhd_seen[i]; /* the oldest, if FMT is new */
+	}
+	if (e->fmt == fmt && now - e->at < REPORT_SECONDS) {
+		e->skipped++;
+		pthread_mutex_unlock(&srv->mhd_log_lock);
+		return;
+	}
+	if (e->fmt == fmt) {
+		skipped = e->skipped;
+		at = e->at;
+	}
+	e->fmt = fmt;
+	e->at = now;
+	e->skipped = 0;
+	pthread_mutex_unlock(&srv->mhd_log_lock);
+	log_mhd(NULL, fmt, ap);
+	if (skipped != 0)
+		log_warn("(and %lu more like the libmicrohttpd message above "
+		         "in the last %lld s)", skipped, (long long)(now - at));
+}
+
 /* Open, bind and listen on ADDRESS:PORT.  Returns the socket, or -1 with
  * ERR set.  *FAMILY receives the address family. */
 static int
@@ -762,6 +813,7 @@ server_start(const struct config *cfg, struct fixture *fx, struct error *err)
 	srv->last_reload = time(NULL);
 	pthread_mutex_init(&srv->reload_lock, NULL);
 	pthread_mutex_init(&srv->deadline_lock, NULL);
+	pthread_mutex_init(&srv->mhd_log_lock, NULL);
 	srv->serving = routes_build(fx, 1, cfg->path, 0);
 	srv->stats = stats_new();
 	if (srv->serving == NULL || srv->stats == NULL) {
@@ -822,7 +874,7 @@ server_start(const struct config *cfg, struct fixture *fx, struct error *err)
 
 	srv->daemon = MHD_start_daemon(
 		flags, 0, NULL, NULL, server_handle, srv,
-		MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
+		MHD_OPTION_EXTERNAL_LOGGER, server_log_mhd, srv,
 		MHD_OPTION_UNESCAPE_CALLBACK, server_unescape, NULL,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)srv->max_connections,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->timeout,
@@ -861,6 +913,7 @@ fail:
 	free(srv->deadlines);
 	pthread_mutex_destroy(&srv->reload_lock);
 	pthread_mutex_destroy(&srv->deadline_lock);
+	pthread_mutex_destroy(&srv->mhd_log_lock);
 	free(srv);
 	return NULL;
 }
@@ -960,6 +1013,7 @@ server_stop(struct server *srv, unsigned drain_ms)
 	free(srv->deadlines);
 	pthread_mutex_destroy(&srv->reload_lock);
 	pthread_mutex_destroy(&srv->deadline_lock);
+	pthread_mutex_destroy(&srv->mhd_log_lock);
 	free(srv);
 	return left;
 }

@@ -133,7 +133,7 @@ close_ms(struct tu_conn *c, long ms)
 		long left = ms - ms_since(&t0);
 		ssize_t n;
 
-		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
+		if (left < 0 || poll(&pfd, 1, (int)left) <= 0)
 			return -1;
 		n = recv(c->fd, buf, sizeof(buf), MSG_DONTWAIT);
 		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
@@ -321,6 +321,57 @@ START_TEST(test_slow_request)
 }
 END_TEST
 
+/* Count the lines of LOG that contain WHAT. */
+static unsigned
+log_lines(const char *log, const char *what)
+{
+	unsigned n = 0;
+
+	while ((log = strstr(log, what)) != NULL) {
+		n++;
+		log = strchr(log, '\n');
+		if (log == NULL)
+			break;
+	}
+	return n;
+}
+
+/* 20 slow clients closed at once make a few lines in the log, not 20
+ * of libmicrohttpd's and 20 of ours. */
+START_TEST(test_slow_many)
+{
+	const char *extra[] = {"--timeout=1", NULL};
+	static const char head[] = "GET /v1/user HTTP/1.1\r\nHost: x\r\n";
+	struct tu_conn c[20];
+	struct srv s;
+	unsigned i, open, tries;
+
+	srv_start(&s, _i, 0, extra);
+	for (i = 0; i < 20; i++) {
+		ck_assert(tu_connect(&c[i], s.port) == 0);
+		ck_assert(tu_send(&c[i], head, sizeof(head) - 1) == 0);
+	}
+	/* Each trickles a byte every 300 ms, as in test_slow_request. */
+	for (open = 20, tries = 0; open > 0 && tries < 15; tries++) {
+		sleep_ms(300);
+		for (i = 0; i < 20; i++)
+			if (c[i].fd >= 0 && (close_ms(&c[i], 0) >= 0 ||
+			                     tu_send(&c[i], "a", 1) < 0)) {
+				tu_close(&c[i]);
+				open--;
+			}
+	}
+	ck_assert_msg(open == 0, "%u slow clients still open", open);
+	get_ok(s.port);
+	srv_stop(&s);
+	fprintf(stderr, "%s: 20 slow clients closed; the log:\n%s", modes[_i],
+	        s.log);
+	ck_assert_uint_ge(log_lines(s.log, "that sent no whole request"), 1);
+	ck_assert_uint_le(log_lines(s.log, "that sent no whole request"), 2);
+	ck_assert_uint_le(log_lines(s.log, "libmicrohttpd:"), 2);
+}
+END_TEST
+
 #define MAXC 8
 
 /* Over --max-connections a new client is closed at once and the server
@@ -489,6 +540,7 @@ slow_suite(void)
 
 	tcase_set_timeout(slow, 20);
 	tcase_add_loop_test(slow, test_idle_closed, 0, n);
+	tcase_add_loop_test(slow, test_slow_many, 0, n);
 	tcase_add_loop_test(slow, test_slow_request, 0,
 	                    2 * (int)(sizeof(slow_cases) /
 	                              sizeof(slow_cases[0])));
