@@ -530,6 +530,70 @@ START_TEST(test_out_of_fds)
 }
 END_TEST
 
+#ifndef AVATAR_SANITIZERS
+/* VmSize of PID in bytes. */
+static rlim_t
+vm_size(pid_t pid)
+{
+	return (rlim_t)proc_status(pid, "VmSize") * 1024;
+}
+
+/*
+ * Thread-per-connection mode when no thread can be started (the
+ * address-space limit lowered under the server, as memory or a task
+ * limit would): libmicrohttpd closes each new connection at once, logs
+ * it (once, through the rate limit), the threads stay as they were, and
+ * once threads can be started again the server serves.
+ */
+START_TEST(test_no_thread)
+{
+	const char *extra[] = {"--timeout=0", NULL};
+	struct tu_conn held[3], c;
+	struct rlimit rl, old;
+	struct srv s;
+	unsigned threads, i;
+	long worst = 0;
+
+	srv_start(&s, 1, 0, extra);
+	for (i = 0; i < 3; i++) {
+		ck_assert(tu_connect(&held[i], s.port) == 0);
+		get_ok_on(&held[i]);
+	}
+	threads = proc_status(s.pid, "Threads");
+	ck_assert(prlimit(s.pid, RLIMIT_AS, NULL, &old) == 0);
+	/* The soft limit only, so that it can be raised again. */
+	rl.rlim_cur = vm_size(s.pid) + 64 * 1024;
+	rl.rlim_max = old.rlim_max;
+	ck_assert_msg(prlimit(s.pid, RLIMIT_AS, &rl, NULL) == 0,
+	              "prlimit: %s", strerror(errno));
+	for (i = 0; i < 5; i++) {
+		long t;
+
+		ck_assert(tu_connect(&c, s.port) == 0);
+		tu_request(&c, "GET", "/v1/user", NULL);
+		t = close_ms(&c, REFUSE_MS);
+		ck_assert_msg(t >= 0, "client %u still open without a thread",
+		              i);
+		ck_assert_msg(c.len == 0, "client %u got an answer", i);
+		worst = t > worst ? t : worst;
+		tu_close(&c);
+	}
+	ck_assert_uint_eq(proc_status(s.pid, "Threads"), threads);
+	fprintf(stderr, "thread-per-connection: no thread: 5 clients closed, "
+	        "the slowest after %ld ms; %u threads before and after\n",
+	        worst, threads);
+	ck_assert(prlimit(s.pid, RLIMIT_AS, &old, NULL) == 0);
+	for (i = 0; i < 3; i++)
+		get_ok_on(&held[i]);
+	get_ok(s.port);
+	for (i = 0; i < 3; i++)
+		tu_close(&held[i]);
+	srv_stop(&s);
+	ck_assert_uint_eq(log_lines(s.log, "Failed to create a new thread"), 1);
+}
+END_TEST
+#endif
+
 static Suite *
 slow_suite(void)
 {
@@ -550,6 +614,11 @@ slow_suite(void)
 	tcase_add_loop_test(limits, test_max_connections, 0, n);
 	tcase_add_loop_test(limits, test_low_nofile, 0, n);
 	tcase_add_loop_test(limits, test_out_of_fds, 0, n);
+#ifndef AVATAR_SANITIZERS
+	/* AddressSanitizer reserves terabytes of address space for its
+	 * shadow: no address-space limit can stop only the threads. */
+	tcase_add_test(limits, test_no_thread);
+#endif
 	suite_add_tcase(s, limits);
 	return s;
 }
