@@ -1,6 +1,7 @@
 /* server.c -- the HTTP service: libmicrohttpd daemon, handler, reload, stop. */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <netdb.h>
 #include <poll.h>
@@ -58,8 +59,15 @@
 #endif
 
 /* File descriptors kept for things other than connections: stdio, the
- * listening socket, each worker's epoll and wake-up descriptors, ... */
+ * listening socket, each worker's epoll and wake-up descriptors, the
+ * acceptor's spare descriptor, ... */
 #define FD_RESERVE(threads) (32u + 4u * (threads))
+
+/* One request deadline per cache line (see deadline_arm). */
+#define DEADLINE_STRIDE (64 / sizeof(uint64_t))
+
+/* The acceptor logs what it refused or closed at most this often. */
+#define REPORT_SECONDS 10
 
 struct server {
 	struct MHD_Daemon *daemon;
@@ -80,6 +88,29 @@ struct server {
 	int stop_fd;                /* eventfd: tells the acceptor to stop */
 	pthread_t acceptor;
 	int acceptor_started;
+	/* Request deadlines (--timeout), NULL when 0: one per descriptor,
+	 * DEADLINE_STRIDE apart; CLOCK_MONOTONIC_COARSE ms, 0 = none. */
+	uint64_t *deadlines;
+	size_t deadline_count;      /* descriptors covered */
+	uint64_t timeout_ms;
+	pthread_mutex_t deadline_lock; /* sweeps and closes, not requests */
+	/* The acceptor's own: the spare descriptor for when they run out,
+	 * what it refused or closed, and what it has logged of that. */
+	int spare_fd;
+	unsigned long refused_limit;
+	unsigned long refused_fds;
+	unsigned long closed_slow;
+	unsigned long accept_failed;
+	int accept_errno;
+	unsigned long logged[4];
+	time_t logged_at;
+	/* What server_log_mhd let through, by message. */
+	pthread_mutex_t mhd_log_lock;
+	struct mhd_seen {
+		const char *fmt;
+		time_t at;
+		unsigned long skipped;
+	} mhd_seen[16];
 };
 
 /* Publish R as the set requests use, and wait until no request still
@@ -89,6 +120,115 @@ server_publish(struct server *srv, struct routes *r)
 {
 	__atomic_store_n(&srv->active, r, __ATOMIC_SEQ_CST);
 	stats_synchronize(srv->stats);
+}
+
+/*
+ * Slow clients.  libmicrohttpd's --timeout counts inactivity only, so a
+ * client that trickles a header byte a second holds its connection (and
+ * in thread-per-connection mode a thread) for ever.  Here a client must
+ * send a whole request within --timeout of connecting or of its previous
+ * response, as nginx's client_header_timeout.  Each connection has a
+ * deadline in a slot indexed by its descriptor, the slots a cache line
+ * apart so that no two workers write the same line: MHD's notifications
+ * set it when the connection starts and after each response, the handler
+ * clears it once the request is in.  The acceptor thread sweeps the slots
+ * a few times a second and shuts down the sockets past their deadline;
+ * MHD then reads the end of file and closes the connection itself.  The
+ * lock is taken only by the sweep and by MHD's close notification, which
+ * comes before MHD closes the descriptor: so a sweep never shuts down a
+ * descriptor that has been reused.  Per request this costs a clock read
+ * and two stores to the connection's own cache line.
+ */
+static uint64_t
+clock_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* The deadline slot of CONN, or NULL (no deadlines, or a descriptor
+ * beyond those covered: MHD's inactivity timeout still applies). */
+static uint64_t *
+deadline_slot(const struct server *srv, struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *info;
+
+	if (srv->deadlines == NULL)
+		return NULL;
+	info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (info == NULL || info->connect_fd < 0 ||
+	    (size_t)info->connect_fd >= srv->deadline_count)
+		return NULL;
+	return &srv->deadlines[(size_t)info->connect_fd * DEADLINE_STRIDE];
+}
+
+/* The next request on CONN must be in within --timeout from now. */
+static void
+deadline_arm(const struct server *srv, struct MHD_Connection *conn)
+{
+	uint64_t *slot = deadline_slot(srv, conn);
+
+	if (slot != NULL)
+		__atomic_store_n(slot, clock_ms() + srv->timeout_ms,
+		                 __ATOMIC_RELAXED);
+}
+
+/* The request on CONN is in: no deadline until its response is sent. */
+static void
+deadline_clear(const struct server *srv, struct MHD_Connection *conn)
+{
+	uint64_t *slot = deadline_slot(srv, conn);
+
+	if (slot != NULL)
+		__atomic_store_n(slot, 0, __ATOMIC_RELAXED);
+}
+
+/* MHD_OPTION_NOTIFY_CONNECTION: arm the deadline of a new connection;
+ * forget that of a closing one, before MHD closes its descriptor. */
+static void
+deadline_connection(void *cls, struct MHD_Connection *conn,
+                    void **socket_context,
+                    enum MHD_ConnectionNotificationCode code)
+{
+	struct server *srv = cls;
+	uint64_t *slot;
+
+	(void)socket_context;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+		deadline_arm(srv, conn);
+		return;
+	}
+	slot = deadline_slot(srv, conn);
+	if (slot == NULL)
+		return;
+	pthread_mutex_lock(&srv->deadline_lock);
+	__atomic_store_n(slot, 0, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&srv->deadline_lock);
+}
+
+/* Shut down every connection past its deadline.  Returns how many. */
+static unsigned long
+deadline_sweep(struct server *srv)
+{
+	uint64_t now = clock_ms();
+	unsigned long n = 0;
+	size_t fd;
+
+	pthread_mutex_lock(&srv->deadline_lock);
+	for (fd = 0; fd < srv->deadline_count; fd++) {
+		uint64_t *slot = &srv->deadlines[fd * DEADLINE_STRIDE];
+		uint64_t d = __atomic_load_n(slot, __ATOMIC_RELAXED);
+
+		if (d != 0 && d <= now) {
+			__atomic_store_n(slot, 0, __ATOMIC_RELAXED);
+			shutdown((int)fd, SHUT_RDWR);
+			n++;
+		}
+	}
+	pthread_mutex_unlock(&srv->deadline_lock);
+	return n;
 }
 
 /* Render /metrics: Prometheus text format 0.0.4.  Returns a malloc'd
@@ -326,15 +466,19 @@ relay_answer(struct server *srv, struct MHD_Connection *conn,
 	return ret;
 }
 
-/* Relay mode, MHD_OPTION_NOTIFY_COMPLETED: a request ended; return its
- * slot if it still holds one (the client left before the answer). */
+/* MHD_OPTION_NOTIFY_COMPLETED: a request ended.  Once its response is
+ * sent, the next request's deadline clock starts (a connection that ends
+ * instead is closed next).  In relay mode, return the request's slot if
+ * it still holds one (the client left before the answer). */
 static void
 server_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
-                 enum MHD_RequestTerminationCode toe)
+                 enum MHD_RequestTerminationCode code)
 {
-	(void)cls;
-	(void)conn;
-	(void)toe;
+	struct server *srv = cls;
+
+	if (code == MHD_REQUEST_TERMINATED_COMPLETED_OK &&
+	    srv->deadlines != NULL)
+		deadline_arm(srv, conn);
 	if (*req_cls != NULL && *req_cls != &request_seen)
 		relay_release(*req_cls);
 	*req_cls = NULL;
@@ -386,6 +530,7 @@ server_handle(void *cls, struct MHD_Connection *conn, const char *url,
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
+	deadline_clear(srv, conn);
 	/* Between enter and leave the set R cannot be freed by a reload. */
 	slot = stats_enter(srv->stats);
 	r = __atomic_load_n(&srv->active, __ATOMIC_ACQUIRE);
@@ -404,6 +549,50 @@ server_handle(void *cls, struct MHD_Connection *conn, const char *url,
 	ret = MHD_queue_response(conn, status, resp);
 	stats_leave(srv->stats, slot);
 	return ret;
+}
+
+/* MHD_OPTION_EXTERNAL_LOGGER: log_mhd, but each of MHD's messages at
+ * most once every REPORT_SECONDS (with, when it comes again after that,
+ * the count of those left out in between): MHD
+ * writes one per connection for some events (a client closed in the
+ * middle of its request, by itself or by deadline_sweep; a thread that
+ * could not be started), so that a flood of clients would flood the log
+ * too.  Messages are told apart by their format string. */
+static void __attribute__((format(printf, 2, 0)))
+server_log_mhd(void *cls, const char *fmt, va_list ap)
+{
+	struct server *srv = cls;
+	struct mhd_seen *e = &srv->mhd_seen[0];
+	time_t now = time(NULL), at = 0;
+	unsigned long skipped = 0;
+	size_t i;
+
+	pthread_mutex_lock(&srv->mhd_log_lock);
+	for (i = 0; i < sizeof(srv->mhd_seen) / sizeof(srv->mhd_seen[0]); i++) {
+		if (srv->mhd_seen[i].fmt == fmt) {
+			e = &srv->mhd_seen[i];
+			break;
+		}
+		if (srv->mhd_seen[i].at < e->at)
+			e = &srv->mhd_seen[i]; /* the oldest, if FMT is new */
+	}
+	if (e->fmt == fmt && now - e->at < REPORT_SECONDS) {
+		e->skipped++;
+		pthread_mutex_unlock(&srv->mhd_log_lock);
+		return;
+	}
+	if (e->fmt == fmt) {
+		skipped = e->skipped;
+		at = e->at;
+	}
+	e->fmt = fmt;
+	e->at = now;
+	e->skipped = 0;
+	pthread_mutex_unlock(&srv->mhd_log_lock);
+	log_mhd(NULL, fmt, ap);
+	if (skipped != 0)
+		log_warn("(and %lu more like the libmicrohttpd message above "
+		         "in the last %lld s)", skipped, (long long)(now - at));
 }
 
 /* Open, bind and listen on ADDRESS:PORT.  Returns the socket, or -1 with
@@ -510,6 +699,15 @@ fit_connections(unsigned wanted, unsigned threads)
 	return wanted;
 }
 
+static unsigned
+current_connections(struct MHD_Daemon *d)
+{
+	const union MHD_DaemonInfo *info;
+
+	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+	return info != NULL ? info->num_connections : 0;
+}
+
 /*
  * The acceptor thread.  We accept connections ourselves and hand them to
  * libmicrohttpd (MHD_add_connection; the daemon has no listening socket)
@@ -519,9 +717,37 @@ fit_connections(unsigned wanted, unsigned threads)
  * listen FD from epoll set"), about once in 300 stops under load.  With
  * our own acceptor, stopping is: end this thread, shut the socket.
  */
+
+/* Out of descriptors (EMFILE, ENFILE): free the spare one, accept the
+ * next client with it and close that at once, then take the spare back.
+ * The client learns at once that it was refused, instead of waiting in
+ * the backlog, and poll() stops reporting a backlog that we cannot take
+ * (a busy loop).  Returns 0, or -1 with errno set: EAGAIN if the backlog
+ * is empty, EMFILE if the spare is gone (taken by another thread). */
+static int
+accept_refuse(struct server *srv)
+{
+	int cfd, e;
+
+	if (srv->spare_fd < 0)
+		srv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (srv->spare_fd < 0)
+		return -1;
+	close(srv->spare_fd);
+	cfd = accept4(srv->fd, NULL, NULL, SOCK_CLOEXEC);
+	e = errno;
+	if (cfd >= 0) {
+		close(cfd);
+		srv->refused_fds++;
+	}
+	srv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	errno = e;
+	return cfd >= 0 ? 0 : -1;
+}
+
 /* Accept every connection waiting on the listening socket and hand each
- * to MHD (which closes it itself if it cannot take it: connection
- * limit).  Returns the errno that ended the loop: EAGAIN once the backlog
+ * to MHD; over the connection limit, or out of descriptors, close it at
+ * once.  Returns the errno that ended the loop: EAGAIN once the backlog
  * is empty. */
 static int
 accept_backlog(struct server *srv)
@@ -532,12 +758,71 @@ accept_backlog(struct server *srv)
 		int cfd = accept4(srv->fd, (struct sockaddr *)&ss, &len,
 		                  SOCK_NONBLOCK | SOCK_CLOEXEC);
 
-		if (cfd >= 0)
-			MHD_add_connection(srv->daemon, cfd, (struct sockaddr *)&ss,
-			                   len);
-		else if (errno != EINTR && errno != ECONNABORTED)
+		if (cfd < 0 && (errno == EMFILE || errno == ENFILE) &&
+		    accept_refuse(srv) == 0)
+			continue;
+		if (cfd >= 0) {
+			/* MHD would close it too, but log each one. */
+			if (current_connections(srv->daemon) >=
+			    srv->max_connections) {
+				close(cfd);
+				srv->refused_limit++;
+			} else {
+				MHD_add_connection(srv->daemon, cfd,
+				                   (struct sockaddr *)&ss, len);
+			}
+		} else if (errno != EINTR && errno != ECONNABORTED) {
 			return errno;
+		}
 	}
+}
+
+/* Log what the acceptor refused or closed since it last did, at most
+ * every REPORT_SECONDS: a flood must not flood the log too. */
+static void
+acceptor_report(struct server *srv)
+{
+	const unsigned long n[4] = {srv->refused_limit, srv->refused_fds,
+	                            srv->closed_slow, srv->accept_failed};
+	unsigned long d[4];
+	time_t now = time(NULL);
+	int i, any = 0;
+
+	if (now - srv->logged_at < REPORT_SECONDS)
+		return;
+	for (i = 0; i < 4; i++) {
+		d[i] = n[i] - srv->logged[i];
+		srv->logged[i] = n[i];
+		any |= d[i] != 0;
+	}
+	if (d[0] != 0)
+		log_warn("refused %lu connection%s: connection limit (%u) "
+		         "reached", d[0], d[0] == 1 ? "" : "s",
+		         srv->max_connections);
+	if (d[1] != 0)
+		log_warn("refused %lu connection%s: out of file descriptors "
+		         "(raise ulimit -n or LimitNOFILE=)", d[1],
+		         d[1] == 1 ? "" : "s");
+	if (d[2] != 0)
+		log_warn("closed %lu connection%s that sent no whole request "
+		         "within %llu s", d[2], d[2] == 1 ? "" : "s",
+		         (unsigned long long)(srv->timeout_ms / 1000));
+	if (d[3] != 0)
+		log_warn("accept failed %lu time%s: %s", d[3],
+		         d[3] == 1 ? "" : "s", strerror(srv->accept_errno));
+	if (any)
+		srv->logged_at = now;
+}
+
+/* How often the acceptor sweeps the deadlines: a quarter of --timeout,
+ * between 100 ms and 1 s (so a slow client is closed within that much
+ * after its deadline); 1 s without a timeout. */
+static uint64_t
+sweep_ms(uint64_t timeout_ms)
+{
+	uint64_t ms = timeout_ms / 4;
+
+	return timeout_ms == 0 || ms > 1000 ? 1000 : ms < 100 ? 100 : ms;
 }
 
 static void *
@@ -546,26 +831,39 @@ server_accept_loop(void *arg)
 	struct server *srv = arg;
 	struct pollfd pfd[2] = {{srv->fd, POLLIN, 0}, {srv->stop_fd, POLLIN, 0}};
 	struct timespec nap = {0, 10L * 1000 * 1000};
-	time_t last_warning = 0;
+	uint64_t period = sweep_ms(srv->timeout_ms);
+	uint64_t next_sweep = clock_ms() + period;
 	int e;
 
 	for (;;) {
-		if (poll(pfd, 2, -1) < 0) {
+		uint64_t now = clock_ms();
+		int n;
+
+		/* Also wakes up to log what it refused (acceptor_report). */
+		if (now >= next_sweep) {
+			if (srv->deadlines != NULL)
+				srv->closed_slow += deadline_sweep(srv);
+			next_sweep = now + period;
+		}
+		acceptor_report(srv);
+		n = poll(pfd, 2, (int)(next_sweep - now));
+		if (n < 0) {
 			if (errno != EINTR)
 				nanosleep(&nap, NULL);
 			continue;
 		}
 		if (pfd[1].revents != 0)
 			break;
+		if (pfd[0].revents == 0)
+			continue;
 		e = accept_backlog(srv);
 		if (e == EAGAIN || e == EWOULDBLOCK)
 			continue;
-		/* Out of descriptors or memory: leave the clients in the
-		 * backlog and try again shortly, rather than spin. */
-		if (time(NULL) != last_warning) {
-			last_warning = time(NULL);
-			log_warn("accept: %s", strerror(e));
-		}
+		/* Out of memory, or of descriptors with the spare gone: leave
+		 * the clients in the backlog and try again shortly, rather
+		 * than spin. */
+		srv->accept_failed++;
+		srv->accept_errno = e;
 		nanosleep(&nap, NULL);
 	}
 	return NULL;
@@ -574,7 +872,7 @@ server_accept_loop(void *arg)
 struct server *
 server_start(const struct config *cfg, struct fixture *fx, struct error *err)
 {
-	struct MHD_OptionItem extra[4];
+	struct MHD_OptionItem extra[3];
 	struct server *srv;
 	unsigned flags, threads, n = 0;
 	int family = AF_INET;
@@ -587,9 +885,12 @@ server_start(const struct config *cfg, struct fixture *fx, struct error *err)
 	}
 	srv->fd = -1;
 	srv->stop_fd = -1;
+	srv->spare_fd = -1;
 	srv->path = cfg->path;
 	srv->last_reload = time(NULL);
 	pthread_mutex_init(&srv->reload_lock, NULL);
+	pthread_mutex_init(&srv->deadline_lock, NULL);
+	pthread_mutex_init(&srv->mhd_log_lock, NULL);
 	srv->serving = routes_build(fx, 1, cfg->path, 0);
 	srv->stats = stats_new();
 	if (srv->serving == NULL || srv->stats == NULL) {
@@ -607,6 +908,21 @@ server_start(const struct config *cfg, struct fixture *fx, struct error *err)
 
 	threads = cfg->mode == CONFIG_MODE_EPOLL ? cfg->threads : 1;
 	srv->max_connections = fit_connections(cfg->max_connections, threads);
+	/* Descriptors are allocated lowest first, so those of connections
+	 * stay below the limit plus what else is open. */
+	if (cfg->timeout > 0) {
+		srv->timeout_ms = (uint64_t)cfg->timeout * 1000u;
+		srv->deadline_count = (size_t)srv->max_connections +
+		                      FD_RESERVE(threads);
+		srv->deadlines = calloc(srv->deadline_count,
+		                        DEADLINE_STRIDE * sizeof(uint64_t));
+		if (srv->deadlines == NULL) {
+			error_set(err, EXIT_OSERR, "out of memory");
+			goto fail;
+		}
+	}
+	/* Kept for accept_refuse; it works without (failure is harmless). */
+	srv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	srv->fd = listen_open(cfg->address, cfg->port, &family, &srv->port,
 	                      err);
 	if (srv->fd < 0)
@@ -637,24 +953,24 @@ server_start(const struct config *cfg, struct fixture *fx, struct error *err)
 		extra[n++] = (struct MHD_OptionItem){
 			MHD_OPTION_THREAD_STACK_SIZE, (intptr_t)TPC_STACK_SIZE, NULL};
 	}
-	if (srv->relay != NULL) {
-		/* Epoll mode suspends connections while the upstream answers
-		 * (thread-per-connection mode waits in the handler). */
-		if (!srv->blocking)
-			flags |= MHD_ALLOW_SUSPEND_RESUME;
-		extra[n++] = (struct MHD_OptionItem){
-			MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)server_completed,
-			NULL};
-	}
+	/* Relay mode: epoll mode suspends connections while the upstream
+	 * answers (thread-per-connection mode waits in the handler). */
+	if (srv->relay != NULL && !srv->blocking)
+		flags |= MHD_ALLOW_SUSPEND_RESUME;
 	extra[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 
 	srv->daemon = MHD_start_daemon(
 		flags, 0, NULL, NULL, server_handle, srv,
-		MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
+		MHD_OPTION_EXTERNAL_LOGGER, server_log_mhd, srv,
 		MHD_OPTION_UNESCAPE_CALLBACK, server_unescape, NULL,
 		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)srv->max_connections,
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->timeout,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)POOL_SIZE,
+		MHD_OPTION_NOTIFY_CONNECTION,
+		srv->deadlines != NULL ? deadline_connection : NULL, srv,
+		MHD_OPTION_NOTIFY_COMPLETED,
+		srv->deadlines != NULL || srv->relay != NULL
+		? server_completed : NULL, srv,
 		MHD_OPTION_ARRAY, extra,
 		MHD_OPTION_END);
 	if (srv->daemon == NULL) {
@@ -676,12 +992,17 @@ fail:
 		close(srv->fd);
 	if (srv->stop_fd >= 0)
 		close(srv->stop_fd);
+	if (srv->spare_fd >= 0)
+		close(srv->spare_fd);
 	if (srv->serving == NULL)
 		fixture_free(fx);
 	routes_free(srv->serving);
 	stats_free(srv->stats);
+	free(srv->deadlines);
 	relay_free(srv->relay);
 	pthread_mutex_destroy(&srv->reload_lock);
+	pthread_mutex_destroy(&srv->deadline_lock);
+	pthread_mutex_destroy(&srv->mhd_log_lock);
 	free(srv);
 	return NULL;
 }
@@ -738,15 +1059,6 @@ server_reload(struct server *srv, const char *path, struct error *err)
 	return 0;
 }
 
-static unsigned
-current_connections(struct MHD_Daemon *d)
-{
-	const union MHD_DaemonInfo *info;
-
-	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
-	return info != NULL ? info->num_connections : 0;
-}
-
 unsigned
 server_stop(struct server *srv, unsigned drain_ms)
 {
@@ -792,11 +1104,16 @@ server_stop(struct server *srv, unsigned drain_ms)
 		}
 	}
 	MHD_stop_daemon(srv->daemon);
+	if (srv->spare_fd >= 0)
+		close(srv->spare_fd);
 	relay_free(srv->relay);
 	routes_free(srv->closing);
 	routes_free(srv->serving);
 	stats_free(srv->stats);
+	free(srv->deadlines);
 	pthread_mutex_destroy(&srv->reload_lock);
+	pthread_mutex_destroy(&srv->deadline_lock);
+	pthread_mutex_destroy(&srv->mhd_log_lock);
 	free(srv);
 	return left;
 }
