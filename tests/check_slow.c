@@ -321,6 +321,34 @@ START_TEST(test_slow_request)
 }
 END_TEST
 
+/* Relay mode too: after an answer relayed from the upstream, a second
+ * request trickled a byte every 300 ms is closed about --timeout after
+ * the first answer.  (Relay mode has its own completion callback, which
+ * must also start the next request's deadline.) */
+START_TEST(test_slow_relay)
+{
+	char url[64];
+	const char *extra[] = {"--timeout=1", "--upstream", url, NULL};
+	struct tu_conn c;
+	struct srv up, s;
+	long t;
+
+	srv_start(&up, 0, 0, NULL);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/user", up.port);
+	srv_start(&s, _i, 0, extra);
+	ck_assert(tu_connect(&c, s.port) == 0);
+	get_ok_on(&c);
+	t = trickle(&c, s.port, slow_cases[1].prefix);
+	fprintf(stderr, "%s: relay: slow second request closed after %ld ms "
+	        "(--timeout=1)\n", modes[_i], t);
+	ck_assert_msg(t >= 700 && t <= 3000, "closed after %ld ms", t);
+	ck_assert_msg(c.len == 0, "got an answer: %.*s", (int)c.len, c.buf);
+	tu_close(&c);
+	srv_stop(&s);
+	srv_stop(&up);
+}
+END_TEST
+
 /* Count the lines of LOG that contain WHAT. */
 static unsigned
 log_lines(const char *log, const char *what)
@@ -605,6 +633,7 @@ slow_suite(void)
 	tcase_set_timeout(slow, 20);
 	tcase_add_loop_test(slow, test_idle_closed, 0, n);
 	tcase_add_loop_test(slow, test_slow_many, 0, n);
+	tcase_add_loop_test(slow, test_slow_relay, 0, n);
 	tcase_add_loop_test(slow, test_slow_request, 0,
 	                    2 * (int)(sizeof(slow_cases) /
 	                              sizeof(slow_cases[0])));
