@@ -41,13 +41,14 @@
 #include "relay.h"
 #include "upstream.h"
 
-/* A body buffer grows from this size, and one larger is freed when its
- * slot is returned, so idle slots keep little memory. */
-#define BUF_MIN ((size_t)16 * 1024)
-#define BUF_KEEP ((size_t)64 * 1024)
 /* Room past --upstream-max-bytes: to see that a body delimited by the
  * close goes over, and for the framing of a chunked one. */
 #define BUF_SLACK ((size_t)1024)
+/* A body buffer grows from this size, and one larger than BUF_KEEP is
+ * freed when its slot is returned, so idle slots keep little memory (the
+ * slack keeps a 64 KiB cap's buffer). */
+#define BUF_MIN ((size_t)16 * 1024)
+#define BUF_KEEP ((size_t)64 * 1024 + BUF_SLACK)
 /* Addresses of the upstream host tried in turn when a connect fails. */
 #define ADDRS_MAX 8
 #define EVENTS_MAX 64

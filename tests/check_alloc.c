@@ -491,10 +491,13 @@ START_TEST(test_alloc_relay)
 	                                            w[0].n[MC_REALLOC]) +
 	              RELAY_N / 20, "%s: %+lld allocations but %+lld frees",
 	              mode, d1, f1);
-	/* The control: relaying does allocate, a small constant. */
+	/* The control: relaying does allocate, a small constant (and the
+	 * same slack: a slot or a connection buffer made in a window). */
 	ck_assert_msg(d1 > 0, "%s: no allocation counted", mode);
-	ck_assert_msg(d1 <= (long long)RELAY_N * RELAY_ALLOC_MAX &&
-	              d2 <= (long long)RELAY_N * RELAY_ALLOC_MAX,
+	ck_assert_msg(d1 <= (long long)RELAY_N * RELAY_ALLOC_MAX +
+	                    RELAY_N / 20 &&
+	              d2 <= (long long)RELAY_N * RELAY_ALLOC_MAX +
+	                    RELAY_N / 20,
 	              "%s: more than %d allocations per relayed request", mode,
 	              RELAY_ALLOC_MAX);
 }
