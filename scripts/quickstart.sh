@@ -24,11 +24,10 @@ esac
 cd "$(dirname "$0")/.."
 
 # Build and test dependencies (Debian 12 / Ubuntu package names): the
-# compiler and autotools, the three libraries (libcurl: relay mode),
-# Check; curl for the smoke checks, systemd-analyze and groff for the unit
-# and man page checks.
+# compiler and autotools, the two libraries, Check; curl for the smoke
+# checks, systemd-analyze and groff for the unit and man page checks.
 packages="build-essential autoconf automake pkg-config libmicrohttpd-dev
-libjansson-dev libcurl4-openssl-dev check curl systemd groff-base"
+libjansson-dev check curl systemd groff-base"
 
 installed() {
 	dpkg-query -W -f='${Status}' "$1" 2>/dev/null |

@@ -1,37 +1,57 @@
-/* relay.c -- relay mode: answer GET PATH with an upstream's body (libcurl).
- *
- * One relay thread drives every upstream request with libcurl's multi
- * interface (curl_multi_poll, woken by curl_multi_wakeup when a request
- * is submitted while it sleeps: a busy relay thread needs no wake-up).  The multi handle's connection cache keeps at most
- * --upstream-connections keep-alive connections; libcurl queues the
- * transfers beyond that until a connection is free.  A request slot (a
- * "job": an easy handle and a body buffer, both reused) is taken per
- * client request, at most connections + --upstream-queue of them; with
- * none free the request gets 503 at once.  In epoll mode the handler
- * suspends the client connection and the relay thread resumes it when
- * the job is done; in thread-per-connection mode the connection's own
- * thread waits on the job.  The body is copied once, from libcurl into
- * the slot's buffer, which the MHD response then sends as is; the slot
- * is returned when MHD frees the response.  The upstream counters are
- * written by the relay thread only (one writer, like each slot of
+/* relay.c -- relay mode: answer GET PATH with an upstream's body. */
+/*
+ * One relay thread drives every upstream request with its own small
+ * HTTP/1.1 client (src/upstream.c parses): one epoll set, non-blocking
+ * sockets, at most --upstream-connections keep-alive connections, one
+ * prebuilt request.  It sleeps in epoll_wait, until a connection is
+ * ready or the next request times out; a request submitted while it
+ * sleeps wakes it through an eventfd (a busy relay thread needs no
+ * wake-up).  A request slot (a "job": a body buffer, reused) is taken
+ * per client request, at most connections + --upstream-queue of them;
+ * with none free the request gets 503 at once.  Jobs wait in a FIFO for
+ * a connection; an idle connection is reused first (the most recent),
+ * else a new one is opened while fewer than the limit are open.  In
+ * epoll mode the handler suspends the client connection and the relay
+ * thread resumes it when the job is done; in thread-per-connection mode
+ * the connection's own thread waits on the job.  The response head is
+ * read into the connection's buffer; the body is read straight into the
+ * slot's buffer (what came with the head is copied there once; chunks
+ * are decoded in place), which the MHD response then sends as is; the
+ * slot is returned when MHD frees the response.  The upstream counters
+ * are written by the relay thread only (one writer, like each slot of
  * stats.c) and read with relaxed loads by a scrape.
  */
+#include <errno.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
 
-#include <curl/curl.h>
 #include <microhttpd.h>
 
 #include "relay.h"
+#include "upstream.h"
 
-/* A body buffer grows from this size, and one larger is freed when its
- * slot is returned, so idle slots keep little memory. */
+/* Room past --upstream-max-bytes: to see that a body delimited by the
+ * close goes over, and for the framing of a chunked one. */
+#define BUF_SLACK ((size_t)1024)
+/* A body buffer grows from this size, and one larger than BUF_KEEP is
+ * freed when its slot is returned, so idle slots keep little memory (the
+ * slack keeps a 64 KiB cap's buffer). */
 #define BUF_MIN ((size_t)16 * 1024)
-#define BUF_KEEP ((size_t)64 * 1024)
+#define BUF_KEEP ((size_t)64 * 1024 + BUF_SLACK)
+/* Addresses of the upstream host tried in turn when a connect fails. */
+#define ADDRS_MAX 8
+#define EVENTS_MAX 64
 
 /* Upper bounds of the latency histogram, in microseconds. */
 static const unsigned long bucket_us[] = {
@@ -58,19 +78,49 @@ static const char body_busy[] = "{\"error\":\"upstream queue full\"}";
 
 struct relay_job {
 	struct relay *rl;
-	CURL *easy;
 	char *buf;                   /* the body; owned by the response
 	                              * between relay_response and its free */
 	size_t len, cap;
 	struct MHD_Connection *conn; /* epoll mode: resumed when done */
 	struct timespec start;
-	enum relay_kind early;       /* set by the write callback to abort */
+	long long deadline_us;       /* monotonic */
 	enum relay_kind kind;        /* the result, once done */
-	int checked;                 /* status and type checked */
-	int running;                 /* in the multi handle (relay thread) */
 	int done;                    /* atomic */
+	/* Relay thread only. */
+	struct upconn *upc;          /* the connection it runs on */
+	int running;                 /* in the in-flight list */
+	int retried;                 /* sent again on a fresh connection */
+	int fresh;                   /* wants a new connection */
+	unsigned tries;              /* failed connects */
 	pthread_cond_t cond;         /* thread-per-connection: done */
-	struct relay_job *next;      /* free or submitted list */
+	struct relay_job *next;      /* free, submitted, waiting, in flight */
+	struct relay_job *prev;      /* in flight */
+};
+
+enum conn_state {
+	CONN_CLOSED,
+	CONN_CONNECTING,
+	CONN_SENDING,
+	CONN_HEAD,
+	CONN_BODY,
+	CONN_IDLE
+};
+
+/* One upstream connection slot (relay thread only). */
+struct upconn {
+	int fd;
+	enum conn_state state;
+	uint32_t gen;                /* bumped at each close: stale events */
+	uint32_t index;
+	int reused;                  /* a response came over it before */
+	struct relay_job *job;
+	size_t sent;
+	char *head;                  /* UPSTREAM_HEAD_MAX bytes, kept */
+	size_t hlen, scan;
+	struct upstream_head h;
+	struct upstream_chunks chunks;
+	unsigned long long left;     /* UPSTREAM_LENGTH: body bytes to come */
+	struct upconn *next, *prev;  /* idle list, or free list (next) */
 };
 
 /* Written only by the relay thread. */
@@ -84,26 +134,31 @@ struct relay_stats {
 
 struct relay {
 	struct relay_stats stats;
-	CURLM *multi;
-	const char *url;
-	long timeout_ms;
+	long long timeout_us;
 	size_t max_bytes;
 	int blocking;
-	unsigned conns;              /* at most this many transfers at once */
-	/* Relay thread only: transfers in the multi handle, and the jobs
-	 * waiting for one to end, oldest first. */
-	unsigned active;
+	int epfd, wakefd;
+	char *request;               /* "GET PATH HTTP/1.1\r\nHost: ..." */
+	size_t request_len;
+	struct sockaddr_storage addrs[ADDRS_MAX];
+	socklen_t addrlens[ADDRS_MAX];
+	unsigned naddrs, addr;       /* the one that worked last */
+	/* Relay thread only. */
+	struct upconn *conns;        /* connection slots */
+	unsigned nconns, nopen;      /* slots, sockets open */
+	struct upconn *idle;         /* idle connections, latest first */
+	struct upconn *free_conns;   /* closed slots */
 	struct relay_job *waiting, *waiting_tail;
+	struct relay_job *flight, *flight_tail; /* by deadline */
 	pthread_t thread;
 	int thread_started;
-	int curl_inited;
 	pthread_mutex_t lock;        /* everything below */
 	struct relay_job *free_jobs;
 	struct relay_job *submitted, *submitted_tail;
 	struct relay_job **jobs;     /* every slot made, for relay_free */
 	unsigned njobs, limit;
 	int stopping;
-	int sleeping;                /* the relay thread waits in poll */
+	int sleeping;                /* the relay thread waits in epoll */
 };
 
 #define STAT_ADD(field, v) \
@@ -111,13 +166,14 @@ struct relay {
 
 /* A Content-Type that is application/json or application/...+json. */
 static int
-json_type(const char *t)
+json_type(const char *t, size_t len)
 {
-	size_t n;
+	size_t n = 0;
 
 	if (t == NULL)
 		return 0;
-	n = strcspn(t, "; \t");
+	while (n < len && t[n] != ';' && t[n] != ' ' && t[n] != '\t')
+		n++;
 	if (n == 16 && strncasecmp(t, "application/json", 16) == 0)
 		return 1;
 	return n > 17 && strncasecmp(t, "application/", 12) == 0 &&
@@ -147,56 +203,17 @@ json_body(const char *b, size_t n)
 	       (b[first] == '[' && b[last - 1] == ']');
 }
 
-/* libcurl's write callback: append to the slot's buffer (the one copy of
- * the body), or abort the transfer (return 0) on a bad status or type,
- * which show before the first byte, or once the body is over the cap. */
-static size_t
-job_write(char *data, size_t size, size_t n, void *arg)
+static long long
+now_us(void)
 {
-	struct relay_job *job = arg;
-	size_t len = size * n;
+	struct timespec ts;
 
-	if (!job->checked) {
-		long code = 0;
-		char *type = NULL;
-
-		job->checked = 1;
-		curl_easy_getinfo(job->easy, CURLINFO_RESPONSE_CODE, &code);
-		curl_easy_getinfo(job->easy, CURLINFO_CONTENT_TYPE, &type);
-		if (code < 200 || code > 299)
-			job->early = RELAY_STATUS;
-		else if (!json_type(type))
-			job->early = RELAY_CONTENT_TYPE;
-		if (job->early != RELAY_OK)
-			return 0;
-	}
-	if (len > job->rl->max_bytes - job->len) {
-		job->early = RELAY_TOO_LARGE;
-		return 0;
-	}
-	if (job->len + len > job->cap) {
-		size_t cap = job->cap > BUF_MIN ? job->cap : BUF_MIN;
-		char *buf;
-
-		while (cap < job->len + len)
-			cap *= 2;
-		if (cap > job->rl->max_bytes)
-			cap = job->rl->max_bytes;
-		buf = realloc(job->buf, cap);
-		if (buf == NULL) {
-			job->early = RELAY_PROTOCOL;
-			return 0;
-		}
-		job->buf = buf;
-		job->cap = cap;
-	}
-	memcpy(job->buf + job->len, data, len);
-	job->len += len;
-	return len;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-/* A new slot with its easy handle set up for the upstream URL.  Called
- * with the lock held; returns NULL if out of memory. */
+/* A new slot.  Called with the lock held; returns NULL if out of
+ * memory. */
 static struct relay_job *
 job_new(struct relay *rl)
 {
@@ -205,29 +222,10 @@ job_new(struct relay *rl)
 	if (job == NULL)
 		return NULL;
 	job->rl = rl;
-	job->easy = curl_easy_init();
-	if (job->easy == NULL || pthread_cond_init(&job->cond, NULL) != 0) {
-		if (job->easy != NULL)
-			curl_easy_cleanup(job->easy);
+	if (pthread_cond_init(&job->cond, NULL) != 0) {
 		free(job);
 		return NULL;
 	}
-	curl_easy_setopt(job->easy, CURLOPT_URL, rl->url);
-	curl_easy_setopt(job->easy, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(job->easy, CURLOPT_HTTP_VERSION,
-	                 (long)CURL_HTTP_VERSION_1_1);
-	curl_easy_setopt(job->easy, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(job->easy, CURLOPT_TIMEOUT_MS, rl->timeout_ms);
-	curl_easy_setopt(job->easy, CURLOPT_CONNECTTIMEOUT_MS, rl->timeout_ms);
-	curl_easy_setopt(job->easy, CURLOPT_MAXFILESIZE_LARGE,
-	                 (curl_off_t)rl->max_bytes);
-	curl_easy_setopt(job->easy, CURLOPT_TCP_KEEPALIVE, 1L);
-	/* No proxy: none is wanted, and libcurl would otherwise read the
-	 * proxy variables of the environment on every transfer. */
-	curl_easy_setopt(job->easy, CURLOPT_PROXY, "");
-	curl_easy_setopt(job->easy, CURLOPT_WRITEFUNCTION, job_write);
-	curl_easy_setopt(job->easy, CURLOPT_WRITEDATA, job);
-	curl_easy_setopt(job->easy, CURLOPT_PRIVATE, job);
 	rl->jobs[rl->njobs++] = job;
 	return job;
 }
@@ -254,15 +252,57 @@ job_complete(struct relay_job *job, enum relay_kind kind)
 	}
 }
 
+/* Take JOB out of the in-flight list. */
+static void
+flight_remove(struct relay *rl, struct relay_job *job)
+{
+	if (job->prev != NULL)
+		job->prev->next = job->next;
+	else
+		rl->flight = job->next;
+	if (job->next != NULL)
+		job->next->prev = job->prev;
+	else
+		rl->flight_tail = job->prev;
+	job->next = job->prev = NULL;
+	job->running = 0;
+}
+
+/* Put JOB in the in-flight list, which stays sorted by deadline (jobs
+ * start in submission order; only a retried one goes further back). */
+static void
+flight_add(struct relay *rl, struct relay_job *job)
+{
+	struct relay_job *after = rl->flight_tail;
+
+	while (after != NULL && after->deadline_us > job->deadline_us)
+		after = after->prev;
+	job->prev = after;
+	job->next = after != NULL ? after->next : rl->flight;
+	if (job->next != NULL)
+		job->next->prev = job;
+	else
+		rl->flight_tail = job;
+	if (after != NULL)
+		after->next = job;
+	else
+		rl->flight = job;
+	job->running = 1;
+}
+
 /* Relay thread: count JOB's result and latency, then complete it. */
 static void
 job_finish(struct relay_job *job, enum relay_kind kind)
 {
-	struct relay_stats *s = &job->rl->stats;
+	struct relay *rl = job->rl;
+	struct relay_stats *s = &rl->stats;
 	struct timespec now;
 	unsigned long us;
 	size_t b = 0;
 
+	if (job->running)
+		flight_remove(rl, job);
+	job->upc = NULL;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	us = (unsigned long)((now.tv_sec - job->start.tv_sec) * 1000000L +
 	                     (now.tv_nsec - job->start.tv_nsec) / 1000);
@@ -276,126 +316,567 @@ job_finish(struct relay_job *job, enum relay_kind kind)
 	job_complete(job, kind);
 }
 
-/* What a finished transfer amounts to. */
-static enum relay_kind
-job_classify(struct relay_job *job, CURLcode rc)
+/* Put JOB back at the head of the waiting queue (it is the oldest). */
+static void
+job_requeue(struct relay *rl, struct relay_job *job)
 {
-	long code = 0;
-	char *type = NULL;
-
-	if (job->early != RELAY_OK)
-		return job->early;
-	switch (rc) {
-	case CURLE_OK:
-		break;
-	case CURLE_OPERATION_TIMEDOUT:
-		return RELAY_TIMEOUT;
-	case CURLE_COULDNT_CONNECT:
-	case CURLE_COULDNT_RESOLVE_HOST:
-	case CURLE_COULDNT_RESOLVE_PROXY:
-		return RELAY_CONNECT;
-	case CURLE_FILESIZE_EXCEEDED:
-		return RELAY_TOO_LARGE;
-	default:
-		return RELAY_PROTOCOL;
-	}
-	curl_easy_getinfo(job->easy, CURLINFO_RESPONSE_CODE, &code);
-	curl_easy_getinfo(job->easy, CURLINFO_CONTENT_TYPE, &type);
-	if (code < 200 || code > 299)
-		return RELAY_STATUS;
-	if (!json_type(type))
-		return RELAY_CONTENT_TYPE;
-	if (!json_body(job->buf, job->len))
-		return RELAY_BODY;
-	return RELAY_OK;
+	if (job->running)
+		flight_remove(rl, job);
+	job->upc = NULL;
+	job->next = rl->waiting;
+	rl->waiting = job;
+	if (rl->waiting_tail == NULL)
+		rl->waiting_tail = job;
 }
 
-/* Hand the transfers that ended to their jobs. */
+/* Take C out of the idle list. */
 static void
-relay_collect(struct relay *rl)
+idle_remove(struct relay *rl, struct upconn *c)
 {
-	CURLMsg *m;
-	int left;
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		rl->idle = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	c->next = c->prev = NULL;
+}
 
-	while ((m = curl_multi_info_read(rl->multi, &left)) != NULL) {
-		struct relay_job *job = NULL;
-		enum relay_kind kind;
-		long connects = 0;
+/* Close C and give its slot back; its job, if any, is the caller's. */
+static void
+conn_close(struct relay *rl, struct upconn *c)
+{
+	if (c->state == CONN_IDLE)
+		idle_remove(rl, c);
+	close(c->fd);
+	c->fd = -1;
+	c->gen++;
+	c->state = CONN_CLOSED;
+	c->job = NULL;
+	rl->nopen--;
+	c->prev = NULL;
+	c->next = rl->free_conns;
+	rl->free_conns = c;
+}
 
-		if (m->msg != CURLMSG_DONE)
-			continue;
-		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&job);
-		kind = job_classify(job, m->data.result);
-		curl_easy_getinfo(job->easy, CURLINFO_NUM_CONNECTS, &connects);
-		STAT_ADD(rl->stats.connects, (unsigned long)connects);
-		curl_multi_remove_handle(rl->multi, job->easy); /* m is gone */
-		job->running = 0;
-		rl->active--;
+/* Make C idle, ready for the next request. */
+static void
+conn_idle(struct relay *rl, struct upconn *c)
+{
+	c->state = CONN_IDLE;
+	c->job = NULL;
+	c->reused = 1;
+	c->prev = NULL;
+	c->next = rl->idle;
+	if (rl->idle != NULL)
+		rl->idle->prev = c;
+	rl->idle = c;
+}
+
+/* C's job ended with KIND: keep the connection if KEEP, then finish. */
+static void
+conn_end(struct relay *rl, struct upconn *c, enum relay_kind kind, int keep)
+{
+	struct relay_job *job = c->job;
+
+	if (keep)
+		conn_idle(rl, c);
+	else
+		conn_close(rl, c);
+	job_finish(job, kind);
+}
+
+/*
+ * The connection broke (an error, or the end) before any byte of the
+ * answer.  A kept-alive connection the upstream closed while idle looks
+ * like this: the request is sent once more on a fresh connection (GET
+ * is idempotent), once.  Otherwise the request failed with KIND.
+ */
+static void
+conn_broke(struct relay *rl, struct upconn *c, enum relay_kind kind)
+{
+	struct relay_job *job = c->job;
+	int retry = c->reused && !job->retried;
+
+	conn_close(rl, c);
+	if (retry) {
+		job->retried = 1;
+		job->fresh = 1;
+		job_requeue(rl, job);
+	} else {
 		job_finish(job, kind);
 	}
 }
 
-/* Milliseconds from NOW until JOB's deadline, at least 0. */
-static long
-job_left_ms(const struct relay *rl, const struct relay_job *job,
-            const struct timespec *now)
+/* A connect to the current address failed: try the next one, if this
+ * job has not tried them all, else the request is unreachable. */
+static void
+conn_unreachable(struct relay *rl, struct upconn *c)
 {
-	long ms = rl->timeout_ms -
-	          (long)((now->tv_sec - job->start.tv_sec) * 1000L +
-	                 (now->tv_nsec - job->start.tv_nsec) / 1000000L);
+	struct relay_job *job = c->job;
 
-	return ms > 0 ? ms : 0;
+	conn_close(rl, c);
+	if (++job->tries < rl->naddrs) {
+		rl->addr = (rl->addr + 1) % rl->naddrs;
+		job_requeue(rl, job);
+	} else {
+		job_finish(job, RELAY_CONNECT);
+	}
+}
+
+/* Make room for WANT more body bytes in JOB's buffer (fewer if the cap
+ * comes first).  Returns the room, 0 if out of memory. */
+static size_t
+job_room(struct relay *rl, struct relay_job *job, size_t want)
+{
+	size_t limit = rl->max_bytes + BUF_SLACK, cap;
+	char *buf;
+
+	if (job->cap - job->len >= want || job->cap >= limit)
+		return job->cap - job->len;
+	cap = job->cap > BUF_MIN ? job->cap : BUF_MIN;
+	while (cap < job->len + want && cap < limit)
+		cap *= 2;
+	if (cap > limit)
+		cap = limit;
+	buf = realloc(job->buf, cap);
+	if (buf == NULL)
+		return 0;
+	job->buf = buf;
+	job->cap = cap;
+	return cap - job->len;
+}
+
+/* N new body bytes sit at the end of C's job's buffer: take them as the
+ * framing says.  Returns 1 when the body is whole, 0 when more is to
+ * come, -1 when C's job has ended (with an error). */
+static int
+body_feed(struct relay *rl, struct upconn *c, size_t n)
+{
+	struct relay_job *job = c->job;
+	size_t out, used;
+	int rc;
+
+	switch (c->h.framing) {
+	case UPSTREAM_LENGTH:
+		if (n > c->left) {
+			n = (size_t)c->left; /* more than announced: drop the */
+			c->h.close = 1;      /* rest with the connection */
+		}
+		job->len += n;
+		c->left -= n;
+		return c->left == 0;
+	case UPSTREAM_CHUNKED:
+		rc = upstream_chunks_decode(&c->chunks, job->buf + job->len, n,
+		                            rl->max_bytes - job->len, &out,
+		                            &used);
+		job->len += out;
+		if (rc == -2) {
+			conn_end(rl, c, RELAY_TOO_LARGE, 0);
+			return -1;
+		}
+		if (rc < 0) {
+			conn_end(rl, c, RELAY_PROTOCOL, 0);
+			return -1;
+		}
+		if (rc == 1 && used < n)
+			c->h.close = 1;
+		return rc;
+	default: /* UPSTREAM_CLOSE */
+		job->len += n;
+		if (job->len > rl->max_bytes) {
+			conn_end(rl, c, RELAY_TOO_LARGE, 0);
+			return -1;
+		}
+		return 0;
+	}
+}
+
+/* C's job has its whole body: check it and keep the connection. */
+static void
+body_done(struct relay *rl, struct upconn *c)
+{
+	struct relay_job *job = c->job;
+
+	conn_end(rl, c, json_body(job->buf, job->len) ? RELAY_OK : RELAY_BODY,
+	         !c->h.close);
 }
 
 /*
- * Start waiting jobs while fewer than --upstream-connections transfers
- * run, oldest first, each with what is left of its timeout; end those
- * whose time ran out while they waited.  The queue is ours, not
- * libcurl's: libcurl re-examines every pending transfer whenever a
- * connection frees, which costs more the longer its queue.  Returns the
- * milliseconds until the oldest waiting job times out, or -1.
+ * The head of C's answer is complete (c->h): check the status and type,
+ * then copy the body bytes that came with the head into the job's buffer
+ * (the body's one copy).  Returns 1 when the body is whole, 0 when more
+ * is to come, -1 when the job has ended.
  */
-static long
-relay_start_waiting(struct relay *rl)
+static int
+head_done(struct relay *rl, struct upconn *c)
 {
-	struct timespec now;
+	struct relay_job *job = c->job;
+	const struct upstream_head *h = &c->h;
+	enum relay_kind early = RELAY_OK;
+	size_t off = h->size;
+	int rc = 0;
+
+	if (h->status < 200 || h->status > 299)
+		early = RELAY_STATUS;
+	else if (!json_type(h->type, h->type_len))
+		early = RELAY_CONTENT_TYPE;
+	else if (h->framing == UPSTREAM_LENGTH && h->length > rl->max_bytes)
+		early = RELAY_TOO_LARGE;
+	if (early != RELAY_OK) {
+		/* Keep the connection only if the whole (small) answer is in. */
+		conn_end(rl, c, early, !h->close &&
+		         h->framing == UPSTREAM_LENGTH &&
+		         c->hlen - off == h->length);
+		return -1;
+	}
+	c->state = CONN_BODY;
+	c->left = h->length;
+	if (h->framing == UPSTREAM_CHUNKED)
+		upstream_chunks_init(&c->chunks);
+	if (h->framing == UPSTREAM_LENGTH && h->length == 0)
+		return 1;
+	while (off < c->hlen && rc == 0) {
+		size_t want = c->hlen - off, n;
+
+		if (h->framing == UPSTREAM_LENGTH)
+			want = (size_t)h->length;
+		n = job_room(rl, job, want);
+		if (n == 0) {
+			conn_end(rl, c, RELAY_PROTOCOL, 0); /* out of memory */
+			return -1;
+		}
+		if (n > c->hlen - off)
+			n = c->hlen - off;
+		memcpy(job->buf + job->len, c->head + off, n);
+		off += n;
+		rc = body_feed(rl, c, n);
+	}
+	if (rc == 1 && off < c->hlen)
+		c->h.close = 1; /* bytes after the answer: do not reuse */
+	return rc;
+}
+
+/* Read what C's socket has, as long as it has some.  A read shorter than
+ * the room means the socket is drained (the next bytes bring an
+ * edge-triggered event), unless HUP: the upstream's end, or an error,
+ * came with the event and no other event will tell, so read on until
+ * the end or EAGAIN. */
+static void
+conn_read(struct relay *rl, struct upconn *c, int hup)
+{
+	for (;;) {
+		struct relay_job *job = c->job;
+		size_t room;
+		ssize_t r;
+		int rc;
+
+		if (c->state == CONN_HEAD) {
+			room = UPSTREAM_HEAD_MAX - c->hlen;
+			if (room == 0) {
+				conn_end(rl, c, RELAY_PROTOCOL, 0); /* head too big */
+				return;
+			}
+			r = read(c->fd, c->head + c->hlen, room);
+		} else {
+			room = c->h.framing == UPSTREAM_LENGTH
+			       ? (size_t)c->left : BUF_MIN;
+			room = job_room(rl, job, room);
+			if (room == 0) {
+				conn_end(rl, c, RELAY_PROTOCOL, 0);
+				return;
+			}
+			if (c->h.framing == UPSTREAM_LENGTH && room > c->left)
+				room = (size_t)c->left;
+			r = read(c->fd, job->buf + job->len, room);
+		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (r <= 0) {
+			if (c->state == CONN_HEAD && c->hlen == 0)
+				conn_broke(rl, c, RELAY_PROTOCOL);
+			else if (r == 0 && c->state == CONN_BODY &&
+			         c->h.framing == UPSTREAM_CLOSE)
+				body_done(rl, c);
+			else
+				conn_end(rl, c, RELAY_PROTOCOL, 0);
+			return;
+		}
+		if (c->state == CONN_HEAD) {
+			c->hlen += (size_t)r;
+			rc = upstream_head_parse(c->head, c->hlen, &c->scan, &c->h);
+			while (rc == 1 && c->h.status < 200) {
+				/* An interim answer (100, 103): skip it. */
+				c->hlen -= c->h.size;
+				memmove(c->head, c->head + c->h.size, c->hlen);
+				c->scan = 0;
+				rc = upstream_head_parse(c->head, c->hlen, &c->scan,
+				                         &c->h);
+			}
+			if (rc < 0) {
+				conn_end(rl, c, RELAY_PROTOCOL, 0);
+				return;
+			}
+			if (rc == 1)
+				rc = head_done(rl, c);
+		} else {
+			rc = body_feed(rl, c, (size_t)r);
+		}
+		if (rc < 0)
+			return;
+		if (rc == 1) {
+			if (hup)
+				c->h.close = 1; /* its end is in: no event to come */
+			body_done(rl, c);
+			return;
+		}
+		if ((size_t)r < room && !hup)
+			return;
+	}
+}
+
+/* Send (the rest of) the request on C, then wait for the answer. */
+static void
+conn_send(struct relay *rl, struct upconn *c)
+{
+	while (c->sent < rl->request_len) {
+		ssize_t r = send(c->fd, rl->request + c->sent,
+		                 rl->request_len - c->sent, MSG_NOSIGNAL);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			c->state = CONN_SENDING;
+			return;
+		}
+		if (r < 0) {
+			conn_broke(rl, c, RELAY_PROTOCOL);
+			return;
+		}
+		c->sent += (size_t)r;
+	}
+	c->state = CONN_HEAD;
+	c->hlen = 0;
+	c->scan = 0;
+}
+
+/* Start JOB on C, an idle or newly connected connection. */
+static void
+conn_start(struct relay *rl, struct upconn *c, struct relay_job *job)
+{
+	c->job = job;
+	c->sent = 0;
+	job->upc = c;
+	conn_send(rl, c);
+}
+
+/* The event data for C: its index and generation, never 0 (the
+ * eventfd's). */
+static uint64_t
+conn_key(const struct upconn *c)
+{
+	return ((uint64_t)c->gen << 32) | (uint64_t)(c->index + 1);
+}
+
+/* Open a connection for JOB on a free slot (there is one) to the
+ * current address.  Returns 0 when connecting or connected, -1 (with
+ * the slot given back) when the connect failed at once. */
+static int
+conn_open(struct relay *rl, struct relay_job *job)
+{
+	struct upconn *c = rl->free_conns;
+	const struct sockaddr_storage *sa = &rl->addrs[rl->addr];
+	struct epoll_event ev;
+	int one = 1;
+
+	if (c->head == NULL) {
+		c->head = malloc(UPSTREAM_HEAD_MAX);
+		if (c->head == NULL)
+			return -1;
+	}
+	c->fd = socket(sa->ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	               SOCK_CLOEXEC, 0);
+	if (c->fd < 0)
+		return -1;
+	rl->free_conns = c->next;
+	c->next = c->prev = NULL;
+	rl->nopen++;
+	c->reused = 0;
+	c->job = job;
+	c->state = CONN_CONNECTING;
+	job->upc = c;
+	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+	ev.data.u64 = conn_key(c);
+	if (epoll_ctl(rl->epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0 ||
+	    (connect(c->fd, (const struct sockaddr *)sa,
+	             rl->addrlens[rl->addr]) < 0 && errno != EINPROGRESS)) {
+		int e = errno;
+
+		c->job = NULL;
+		job->upc = NULL;
+		conn_close(rl, c);
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+/* An event on C (EVENTS from epoll): go on with whatever it is doing. */
+static void
+conn_event(struct relay *rl, struct upconn *c, uint32_t events)
+{
+	int hup = (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
+	char b[64];
+	int soerr = 0;
+	socklen_t len = sizeof(soerr);
+	ssize_t r;
+
+	switch (c->state) {
+	case CONN_CONNECTING:
+		if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0 ||
+		    soerr != 0) {
+			conn_unreachable(rl, c);
+			return;
+		}
+		STAT_ADD(rl->stats.connects, 1);
+		conn_start(rl, c, c->job);
+		return;
+	case CONN_SENDING:
+		conn_send(rl, c);
+		if (c->state == CONN_HEAD)
+			conn_read(rl, c, hup);
+		return;
+	case CONN_HEAD:
+	case CONN_BODY:
+		conn_read(rl, c, hup);
+		return;
+	case CONN_IDLE:
+		/* The upstream closed it, or sent what nobody asked for. */
+		r = recv(c->fd, b, sizeof(b), MSG_DONTWAIT);
+		if (r >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK &&
+		               errno != EINTR))
+			conn_close(rl, c);
+		return;
+	default:
+		return;
+	}
+}
+
+/*
+ * Start waiting jobs, oldest first: on an idle connection (the latest),
+ * else on a new one while fewer than --upstream-connections are open.
+ * A job to be retried wants a fresh connection: an idle one is closed
+ * to make room if need be.
+ */
+static void
+relay_dispatch(struct relay *rl)
+{
 	struct relay_job *job;
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
 	while ((job = rl->waiting) != NULL) {
-		long left = job_left_ms(rl, job, &now);
+		struct upconn *c = NULL;
 
-		if (left > 0 && rl->active >= rl->conns)
-			return left;
+		if (!job->fresh && rl->idle != NULL) {
+			c = rl->idle;
+			idle_remove(rl, c);
+		} else if (rl->nopen >= rl->nconns) {
+			if (rl->idle == NULL)
+				return;
+			conn_close(rl, rl->idle);
+		}
 		rl->waiting = job->next;
 		if (rl->waiting == NULL)
 			rl->waiting_tail = NULL;
-		if (left == 0) {
-			job_finish(job, RELAY_TIMEOUT);
-			continue;
+		job->next = NULL;
+		flight_add(rl, job);
+		if (c != NULL) {
+			conn_start(rl, c, job);
+		} else if (conn_open(rl, job) < 0) {
+			if (errno == ECONNREFUSED || errno == ENETUNREACH ||
+			    errno == EHOSTUNREACH || errno == EADDRNOTAVAIL) {
+				if (++job->tries < rl->naddrs) {
+					rl->addr = (rl->addr + 1) % rl->naddrs;
+					job_requeue(rl, job);
+				} else {
+					job_finish(job, RELAY_CONNECT);
+				}
+			} else {
+				job_finish(job, RELAY_PROTOCOL); /* no fd, no memory */
+			}
 		}
-		curl_easy_setopt(job->easy, CURLOPT_TIMEOUT_MS, left);
-		curl_easy_setopt(job->easy, CURLOPT_CONNECTTIMEOUT_MS, left);
-		if (curl_multi_add_handle(rl->multi, job->easy) != CURLM_OK) {
-			job_finish(job, RELAY_PROTOCOL);
-			continue;
-		}
-		job->running = 1;
-		rl->active++;
 	}
-	return -1;
+}
+
+/* End the jobs whose time ran out, in flight or waiting.  Returns the
+ * microseconds until the next deadline, or -1. */
+static long long
+relay_expire(struct relay *rl)
+{
+	long long now = now_us(), next = -1;
+	struct relay_job *job;
+
+	while ((job = rl->flight) != NULL && job->deadline_us <= now) {
+		if (job->upc != NULL)
+			conn_close(rl, job->upc);
+		job_finish(job, RELAY_TIMEOUT);
+	}
+	while ((job = rl->waiting) != NULL && job->deadline_us <= now) {
+		rl->waiting = job->next;
+		if (rl->waiting == NULL)
+			rl->waiting_tail = NULL;
+		job->next = NULL;
+		job_finish(job, RELAY_TIMEOUT);
+	}
+	if (rl->flight != NULL)
+		next = rl->flight->deadline_us - now;
+	if (rl->waiting != NULL &&
+	    (next < 0 || rl->waiting->deadline_us - now < next))
+		next = rl->waiting->deadline_us - now;
+	return next;
+}
+
+/* Append the jobs LIST (linked by next) to the waiting queue. */
+static void
+relay_enqueue(struct relay *rl, struct relay_job *list)
+{
+	struct relay_job *job;
+
+	if (list == NULL)
+		return;
+	if (rl->waiting_tail != NULL)
+		rl->waiting_tail->next = list;
+	else
+		rl->waiting = list;
+	for (job = list; job->next != NULL; job = job->next)
+		;
+	rl->waiting_tail = job;
+}
+
+/* Reset the wake-up eventfd (its counter; nonblocking). */
+static void
+relay_drain(struct relay *rl)
+{
+	uint64_t v;
+
+	if (read(rl->wakefd, &v, sizeof(v)) < 0)
+		return; /* already reset: a wake-up raced the last one */
 }
 
 static void *
 relay_loop(void *arg)
 {
 	struct relay *rl = arg;
-	struct relay_job *list, *job;
-	unsigned i, n;
+	struct epoll_event ev[EVENTS_MAX];
+	struct relay_job *job;
+	unsigned i;
 
 	for (;;) {
-		int stopping, sleep, running = 0;
-		long wait_ms;
+		struct relay_job *list;
+		long long wait_us;
+		int stopping, sleep, n, k;
 
 		pthread_mutex_lock(&rl->lock);
 		rl->sleeping = 0;
@@ -403,97 +884,148 @@ relay_loop(void *arg)
 		rl->submitted = rl->submitted_tail = NULL;
 		stopping = rl->stopping;
 		pthread_mutex_unlock(&rl->lock);
-		if (stopping) {
-			/* Hand them to the loop below with the waiting ones. */
-			if (list != NULL && rl->waiting_tail != NULL)
-				rl->waiting_tail->next = list;
-			else if (list != NULL)
-				rl->waiting = list;
+		relay_enqueue(rl, list);
+		if (stopping)
 			break;
-		}
-		if (list != NULL) {
-			if (rl->waiting_tail != NULL)
-				rl->waiting_tail->next = list;
-			else
-				rl->waiting = list;
-			for (job = list; job->next != NULL; job = job->next)
-				;
-			rl->waiting_tail = job;
-		}
-		relay_start_waiting(rl);
-		curl_multi_perform(rl->multi, &running);
-		relay_collect(rl);
-		wait_ms = relay_start_waiting(rl);
-		if (rl->waiting != NULL && rl->active < rl->conns)
-			continue;
+		relay_expire(rl);
+		relay_dispatch(rl);
+		wait_us = relay_expire(rl);
 		/* Sleep unless requests came in meanwhile; a submitter wakes
 		 * us only while we sleep (a wake-up costs two system calls). */
 		pthread_mutex_lock(&rl->lock);
 		sleep = rl->submitted == NULL && !rl->stopping;
 		rl->sleeping = sleep;
 		pthread_mutex_unlock(&rl->lock);
-		if (sleep)
-			curl_multi_poll(rl->multi, NULL, 0,
-			                wait_ms >= 0 && wait_ms < 1000
-			                ? (int)wait_ms + 1 : 1000, NULL);
+		n = epoll_wait(rl->epfd, ev, EVENTS_MAX,
+		               !sleep ? 0
+		               : wait_us < 0 ? -1
+		               : (int)((wait_us + 999) / 1000 < 3600000
+		                       ? (wait_us + 999) / 1000 : 3600000));
+		for (k = 0; k < n; k++) {
+			uint64_t key = ev[k].data.u64;
+			struct upconn *c;
+
+			if (key == 0) {
+				relay_drain(rl);
+				continue;
+			}
+			c = &rl->conns[(uint32_t)key - 1];
+			if ((uint32_t)(key >> 32) == c->gen &&
+			    c->state != CONN_CLOSED)
+				conn_event(rl, c, ev[k].events);
+		}
 	}
 	/* Stopping: end what is still in flight or waiting. */
 	while ((job = rl->waiting) != NULL) {
 		rl->waiting = job->next;
 		job_complete(job, RELAY_STOPPED);
 	}
-	pthread_mutex_lock(&rl->lock);
-	n = rl->njobs;
-	pthread_mutex_unlock(&rl->lock);
-	for (i = 0; i < n; i++) {
-		if (!rl->jobs[i]->running)
-			continue;
-		curl_multi_remove_handle(rl->multi, rl->jobs[i]->easy);
-		rl->jobs[i]->running = 0;
-		job_finish(rl->jobs[i], RELAY_STOPPED);
-	}
+	rl->waiting_tail = NULL;
+	while ((job = rl->flight) != NULL)
+		job_finish(job, RELAY_STOPPED);
+	for (i = 0; i < rl->nconns; i++)
+		if (rl->conns[i].state != CONN_CLOSED)
+			conn_close(rl, &rl->conns[i]);
 	return NULL;
+}
+
+/* Resolve the upstream host of U into RL's addresses, and build the
+ * request from URL.  Returns 0, or -1 with ERR set. */
+static int
+relay_prepare(struct relay *rl, const char *url, const struct upstream_url *u,
+              struct error *err)
+{
+	struct addrinfo hints, *res = NULL, *ai;
+	const char *path = u->path != NULL ? u->path
+	                   : url + 7 + u->host_header; /* "?query" */
+	size_t plen = strcspn(path, "#");
+	int rc, n;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	rc = getaddrinfo(u->host, u->port, &hints, &res);
+	if (rc != 0) {
+		error_set(err, EXIT_UNAVAILABLE, "relay: cannot resolve the "
+		          "upstream host '%s': %s", u->host, gai_strerror(rc));
+		return -1;
+	}
+	for (ai = res; ai != NULL && rl->naddrs < ADDRS_MAX; ai = ai->ai_next) {
+		if (ai->ai_addrlen > sizeof(rl->addrs[0]))
+			continue;
+		memcpy(&rl->addrs[rl->naddrs], ai->ai_addr, ai->ai_addrlen);
+		rl->addrlens[rl->naddrs++] = ai->ai_addrlen;
+	}
+	freeaddrinfo(res);
+	if (rl->naddrs == 0) {
+		error_set(err, EXIT_UNAVAILABLE, "relay: the upstream host '%s' "
+		          "has no usable address", u->host);
+		return -1;
+	}
+	n = snprintf(NULL, 0, "GET %s%.*s HTTP/1.1\r\nHost: %.*s\r\n"
+	             "Accept: application/json\r\nUser-Agent: avatar-api/%s"
+	             "\r\n\r\n", u->path != NULL ? "" : "/", (int)plen, path,
+	             (int)u->host_header, u->authority, PACKAGE_VERSION);
+	rl->request = malloc((size_t)n + 1);
+	if (rl->request == NULL) {
+		error_set(err, EXIT_OSERR, "relay: out of memory");
+		return -1;
+	}
+	snprintf(rl->request, (size_t)n + 1, "GET %s%.*s HTTP/1.1\r\n"
+	         "Host: %.*s\r\nAccept: application/json\r\n"
+	         "User-Agent: avatar-api/%s\r\n\r\n",
+	         u->path != NULL ? "" : "/", (int)plen, path,
+	         (int)u->host_header, u->authority, PACKAGE_VERSION);
+	rl->request_len = (size_t)n;
+	return 0;
 }
 
 struct relay *
 relay_start(const struct config *cfg, int blocking, struct error *err)
 {
 	struct relay *rl;
-	long conns = (long)cfg->upstream_connections;
+	struct upstream_url u;
+	struct epoll_event ev;
+	unsigned i;
 
+	if (upstream_url_parse(cfg->upstream, &u, err) < 0)
+		return NULL;
 	rl = calloc(1, sizeof(*rl));
 	if (rl == NULL) {
 		error_set(err, EXIT_OSERR, "relay: out of memory");
 		return NULL;
 	}
 	pthread_mutex_init(&rl->lock, NULL);
-	rl->url = cfg->upstream;
-	rl->timeout_ms = (long)cfg->upstream_timeout_ms;
+	rl->epfd = rl->wakefd = -1;
+	rl->timeout_us = (long long)cfg->upstream_timeout_ms * 1000;
 	rl->max_bytes = cfg->upstream_max_bytes;
 	rl->blocking = blocking;
-	rl->conns = cfg->upstream_connections;
+	rl->nconns = cfg->upstream_connections;
 	rl->limit = cfg->upstream_connections + cfg->upstream_queue;
 	rl->jobs = calloc(rl->limit, sizeof(struct relay_job *));
-	if (rl->jobs == NULL) {
+	rl->conns = calloc(rl->nconns, sizeof(struct upconn));
+	if (rl->jobs == NULL || rl->conns == NULL) {
 		error_set(err, EXIT_OSERR, "relay: out of memory");
 		goto fail;
 	}
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		error_set(err, EXIT_OSERR, "relay: cannot initialize libcurl");
+	for (i = rl->nconns; i-- > 0;) {
+		rl->conns[i].fd = -1;
+		rl->conns[i].index = i;
+		rl->conns[i].next = rl->free_conns;
+		rl->free_conns = &rl->conns[i];
+	}
+	if (relay_prepare(rl, cfg->upstream, &u, err) < 0)
+		goto fail;
+	rl->epfd = epoll_create1(EPOLL_CLOEXEC);
+	rl->wakefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.u64 = 0;
+	if (rl->epfd < 0 || rl->wakefd < 0 ||
+	    epoll_ctl(rl->epfd, EPOLL_CTL_ADD, rl->wakefd, &ev) < 0) {
+		error_set(err, EXIT_OSERR, "relay: epoll: %s", strerror(errno));
 		goto fail;
 	}
-	rl->curl_inited = 1;
-	rl->multi = curl_multi_init();
-	if (rl->multi == NULL) {
-		error_set(err, EXIT_OSERR, "relay: out of memory");
-		goto fail;
-	}
-	/* At most CONNS connections, all kept alive; no HTTP/2 multiplexing
-	 * (the upstream speaks HTTP/1.1). */
-	curl_multi_setopt(rl->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, conns);
-	curl_multi_setopt(rl->multi, CURLMOPT_MAX_HOST_CONNECTIONS, conns);
-	curl_multi_setopt(rl->multi, CURLMOPT_MAXCONNECTS, conns);
-	curl_multi_setopt(rl->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_NOTHING);
 	if (pthread_create(&rl->thread, NULL, relay_loop, rl) != 0) {
 		error_set(err, EXIT_OSERR, "relay: cannot start its thread");
 		goto fail;
@@ -524,6 +1056,16 @@ relay_acquire(struct relay *rl)
 	return job;
 }
 
+/* Wake the relay thread out of epoll_wait. */
+static void
+relay_wake(struct relay *rl)
+{
+	uint64_t one = 1;
+
+	if (write(rl->wakefd, &one, sizeof(one)) < 0)
+		return; /* the counter is full: it is awake anyway */
+}
+
 void
 relay_submit(struct relay_job *job, struct MHD_Connection *conn)
 {
@@ -532,11 +1074,14 @@ relay_submit(struct relay_job *job, struct MHD_Connection *conn)
 
 	job->conn = conn;
 	job->len = 0;
-	job->early = RELAY_OK;
-	job->checked = 0;
-	job->next = NULL;
+	job->next = job->prev = NULL;
+	job->upc = NULL;
+	job->running = job->retried = job->fresh = 0;
+	job->tries = 0;
 	__atomic_store_n(&job->done, 0, __ATOMIC_RELAXED);
 	clock_gettime(CLOCK_MONOTONIC, &job->start);
+	job->deadline_us = (long long)job->start.tv_sec * 1000000 +
+	                   job->start.tv_nsec / 1000 + rl->timeout_us;
 	pthread_mutex_lock(&rl->lock);
 	stopping = rl->stopping;
 	wake = rl->sleeping;
@@ -552,7 +1097,7 @@ relay_submit(struct relay_job *job, struct MHD_Connection *conn)
 	if (stopping)
 		job_complete(job, RELAY_STOPPED);
 	else if (wake)
-		curl_multi_wakeup(rl->multi);
+		relay_wake(rl);
 }
 
 int
@@ -660,7 +1205,7 @@ relay_stop(struct relay *rl)
 	pthread_mutex_lock(&rl->lock);
 	rl->stopping = 1;
 	pthread_mutex_unlock(&rl->lock);
-	curl_multi_wakeup(rl->multi);
+	relay_wake(rl);
 	pthread_join(rl->thread, NULL);
 	rl->thread_started = 0;
 }
@@ -678,16 +1223,22 @@ relay_free(struct relay *rl)
 
 		if (job == NULL)
 			continue;
-		curl_easy_cleanup(job->easy);
 		pthread_cond_destroy(&job->cond);
 		free(job->buf);
 		free(job);
 	}
 	free(rl->jobs);
-	if (rl->multi != NULL)
-		curl_multi_cleanup(rl->multi);
-	if (rl->curl_inited)
-		curl_global_cleanup();
+	for (i = 0; rl->conns != NULL && i < rl->nconns; i++) {
+		if (rl->conns[i].fd >= 0)
+			close(rl->conns[i].fd);
+		free(rl->conns[i].head);
+	}
+	free(rl->conns);
+	free(rl->request);
+	if (rl->epfd >= 0)
+		close(rl->epfd);
+	if (rl->wakefd >= 0)
+		close(rl->wakefd);
 	pthread_mutex_destroy(&rl->lock);
 	free(rl);
 }

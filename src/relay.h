@@ -1,4 +1,4 @@
-/* relay.h -- relay mode: answer GET PATH with an upstream's body (libcurl). */
+/* relay.h -- relay mode: answer GET PATH with an upstream's body. */
 #ifndef AVATAR_RELAY_H
 #define AVATAR_RELAY_H
 
@@ -28,12 +28,14 @@ enum relay_kind {
 };
 
 /* Start the relay for CFG->upstream: a thread that drives every upstream
- * request with libcurl's multi interface over at most
- * CFG->upstream_connections keep-alive connections, and a pool of at
- * most connections + CFG->upstream_queue request slots.  BLOCKING (for
+ * request with its own HTTP/1.1 client (epoll, non-blocking sockets)
+ * over at most CFG->upstream_connections keep-alive connections, and a
+ * pool of at most connections + CFG->upstream_queue request slots.  The
+ * upstream's host is resolved here, once.  BLOCKING (for
  * thread-per-connection mode) makes relay_wait usable instead of
- * suspending connections.  Returns the relay, or NULL with ERR set
- * (EXIT_OSERR). */
+ * suspending connections.  Returns the relay, or NULL with ERR set:
+ * EXIT_USAGE for an https:// or malformed URL, EXIT_UNAVAILABLE for a
+ * host that does not resolve, EXIT_OSERR otherwise. */
 struct relay *relay_start(const struct config *cfg, int blocking,
                           struct error *err);
 

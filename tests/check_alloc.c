@@ -414,13 +414,15 @@ START_TEST(test_alloc_per_request)
 END_TEST
 
 /*
- * Relay mode allocates per request by design (the MHD response and its
- * headers, libcurl's per-transfer state): what this proves is that the
- * cost is a small constant, the same over N and 2N requests.  The upstream is a second avatar-api,
- * not counted.
+ * Relay mode allocates per request: libmicrohttpd's response over the
+ * slot's body buffer and its three headers (a calloc and two strdups
+ * each), 10 calls.  The relay's own client allocates nothing per request
+ * (slots, body buffers and connection buffers are reused).  What this
+ * proves is that the cost is that constant, the same over N and 2N
+ * requests.  The upstream is a second avatar-api, not counted.
  */
 #define RELAY_N 1000u
-#define RELAY_ALLOC_MAX 64
+#define RELAY_ALLOC_MAX 10
 
 START_TEST(test_alloc_relay)
 {
@@ -480,7 +482,7 @@ START_TEST(test_alloc_relay)
 	 * exact balance of allocations and frees cannot be read from these
 	 * counters: a realloc may move a block or allocate a new one.  The
 	 * leak check is make valgrind, and check_relay's RSS test.)  5% of
-	 * slack: libcurl may open or prune a connection in a window. */
+	 * slack: a window may see an error answer or a new connection. */
 	ck_assert_msg(llabs(d1 - d2) <= RELAY_N / 20 &&
 	              llabs(f1 - f2) <= RELAY_N / 20, "%s: relay cost grows: "
 	              "%+lld/%+lld then %+lld/%+lld", mode, d1, f1, d2, f2);
@@ -489,10 +491,13 @@ START_TEST(test_alloc_relay)
 	                                            w[0].n[MC_REALLOC]) +
 	              RELAY_N / 20, "%s: %+lld allocations but %+lld frees",
 	              mode, d1, f1);
-	/* The control: relaying does allocate, a small constant. */
+	/* The control: relaying does allocate, a small constant (and the
+	 * same slack: a slot or a connection buffer made in a window). */
 	ck_assert_msg(d1 > 0, "%s: no allocation counted", mode);
-	ck_assert_msg(d1 <= (long long)RELAY_N * RELAY_ALLOC_MAX &&
-	              d2 <= (long long)RELAY_N * RELAY_ALLOC_MAX,
+	ck_assert_msg(d1 <= (long long)RELAY_N * RELAY_ALLOC_MAX +
+	                    RELAY_N / 20 &&
+	              d2 <= (long long)RELAY_N * RELAY_ALLOC_MAX +
+	                    RELAY_N / 20,
 	              "%s: more than %d allocations per relayed request", mode,
 	              RELAY_ALLOC_MAX);
 }

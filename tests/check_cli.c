@@ -583,6 +583,45 @@ START_TEST(test_cli_sighup_reload_and_notify)
 }
 END_TEST
 
+/* Upstreams the relay refuses at start-up, before it listens: https://
+ * (the relay speaks plain HTTP) with 64, a host that does not resolve
+ * (resolved once, at start) with 69. */
+static const struct {
+	const char *flag, *env, *message;
+	int code;
+} bad_upstreams[] = {
+	{"https://127.0.0.1:3000/v1/avatar", NULL,
+	 "avatar-api: upstream 'https://127.0.0.1:3000/v1/avatar': https:// "
+	 "is not supported (the relay speaks plain http:// only)\n", 64},
+	{NULL, "M2_DOMAIN=https://127.0.0.1",
+	 "avatar-api: upstream 'https://127.0.0.1:3000/v1/avatar': https:// "
+	 "is not supported (the relay speaks plain http:// only)\n", 64},
+	{"http://no-such-host.invalid/v1/avatar", NULL,
+	 "avatar-api: relay: cannot resolve the upstream host "
+	 "'no-such-host.invalid': ", 69},
+};
+
+START_TEST(test_cli_bad_upstream)
+{
+	char portstr[16];
+	const char *args[] = {"--address", "127.0.0.1", "--port", portstr,
+	                      "--upstream", bad_upstreams[_i].flag, NULL};
+	const char *envs[] = {bad_upstreams[_i].env, NULL};
+	struct tu_conn c;
+	unsigned port = tu_free_port();
+
+	if (bad_upstreams[_i].flag == NULL)
+		args[4] = NULL;
+	snprintf(portstr, sizeof(portstr), "%u", port);
+	ck_assert_int_eq(run(args, envs), bad_upstreams[_i].code);
+	ck_assert_int_eq(count_lines(err), 1);
+	ck_assert_msg(strncmp(err, bad_upstreams[_i].message,
+	                      strlen(bad_upstreams[_i].message)) == 0,
+	              "got: %s", err);
+	ck_assert(tu_connect(&c, port) < 0);
+}
+END_TEST
+
 static Suite *
 cli_suite(void)
 {
@@ -606,6 +645,9 @@ cli_suite(void)
 	tcase_add_test(errors, test_cli_port_in_use);
 	tcase_add_test(errors, test_cli_address_unavailable);
 	tcase_add_test(errors, test_cli_bad_data_never_listens);
+	tcase_add_loop_test(errors, test_cli_bad_upstream, 0,
+	                    (int)(sizeof(bad_upstreams) /
+	                          sizeof(bad_upstreams[0])));
 	suite_add_tcase(s, errors);
 
 	tcase_set_timeout(signals, 30);

@@ -33,13 +33,20 @@ static const char *const mode_names[] = {"epoll", "thread-per-connection"};
 /* What the fake upstream does with each request: write REPLY (REPLY_LEN
  * bytes) DELAY_MS after the request's headers arrived, then close the
  * connection if CLOSE, else wait for the next request; with STALL it
- * never answers. */
+ * never answers.  With SPLIT the reply goes out SPLIT bytes at a time,
+ * a millisecond apart.  With PER_CONN a connection answers that many
+ * requests, then closes on the next one without a byte (an upstream
+ * closing an idle keep-alive connection as the request comes); with
+ * ANSWER_MAX the same happens once that many were answered in all. */
 struct fake {
 	const char *reply;
 	size_t reply_len;
 	unsigned delay_ms;
 	int close;
 	int stall;
+	size_t split;
+	unsigned per_conn;
+	unsigned answer_max;
 	/* filled in */
 	int fd, stop[2];
 	unsigned port;
@@ -54,6 +61,7 @@ struct fake_conn {
 	size_t got;
 	char buf[8192];
 	long long due_ms; /* when to answer; 0: no request pending */
+	unsigned answered;
 };
 
 static long long
@@ -80,8 +88,17 @@ fake_answer(struct fake *f, struct fake_conn *c)
 	size_t off = 0;
 
 	while (off < f->reply_len) {
-		ssize_t n = send(c->fd, f->reply + off, f->reply_len - off,
-		                 MSG_NOSIGNAL);
+		size_t want = f->reply_len - off;
+		ssize_t n;
+
+		if (f->split > 0 && off > 0) {
+			struct timespec nap = {0, 1000L * 1000};
+
+			nanosleep(&nap, NULL);
+		}
+		if (f->split > 0 && want > f->split)
+			want = f->split;
+		n = send(c->fd, f->reply + off, want, MSG_NOSIGNAL);
 
 		if (n <= 0) {
 			if (n < 0 && errno == EINTR)
@@ -92,6 +109,7 @@ fake_answer(struct fake *f, struct fake_conn *c)
 		off += (size_t)n;
 	}
 	__atomic_add_fetch(&f->requests, 1, __ATOMIC_RELAXED);
+	c->answered++;
 	if (f->close)
 		fake_drop(c);
 }
@@ -140,6 +158,7 @@ fake_loop(void *arg)
 					conns[i].fd = cfd;
 					conns[i].got = 0;
 					conns[i].due_ms = 0;
+					conns[i].answered = 0;
 				} else {
 					close(cfd);
 				}
@@ -178,6 +197,13 @@ fake_loop(void *arg)
 				c->got -= (size_t)(end - c->buf);
 				memmove(c->buf, end, c->got + 1);
 				c->due_ms = 0;
+				if ((f->per_conn > 0 && c->answered >= f->per_conn) ||
+				    (f->answer_max > 0 &&
+				     __atomic_load_n(&f->requests, __ATOMIC_RELAXED)
+				     >= f->answer_max)) {
+					fake_drop(c);
+					continue;
+				}
 				fake_answer(f, c);
 				if (c->fd >= 0 && strstr(c->buf, "\r\n\r\n") != NULL)
 					c->due_ms = now_ms() + f->delay_ms;
@@ -534,6 +560,28 @@ static const struct {
 	{"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
 	 "Content-Length: 5000\r\n\r\n", 0, "upstream body too large",
 	 "too_large"},
+	{"HTTP/2 200\r\ncontent-type: application/json\r\n\r\n[]", 1,
+	 "upstream connection failed", "protocol"},
+	{"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+	 "Content-Length: 2\r\nContent-Length: 3\r\n\r\n[]", 0,
+	 "upstream connection failed", "protocol"},
+	{"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+	 "Transfer-Encoding: gzip\r\n\r\n[]", 1,
+	 "upstream connection failed", "protocol"},
+	{"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+	 "Transfer-Encoding: chunked\r\n\r\n2\r\n[]\r\nzz\r\n", 0,
+	 "upstream connection failed", "protocol"},
+	{"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+	 "Transfer-Encoding: chunked\r\n\r\n2\r\n[]\r\n", 1,
+	 "upstream connection failed", "protocol"},
+	{"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+	 "Transfer-Encoding: chunked\r\n\r\n2\r\n[]\r\n3E9\r\n", 0,
+	 "upstream body too large", "too_large"},
+	{"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+	 "Transfer-Encoding: chunked\r\n\r\n2\r\n[1\r\n0\r\n\r\n", 0,
+	 "upstream body is not JSON", "body"},
+	{"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n"
+	 "[1,2", 1, "upstream body is not JSON", "body"},
 };
 
 START_TEST(test_relay_bad_answers)
@@ -661,6 +709,209 @@ START_TEST(test_relay_reuse)
 	                        "total"), (long)accepted);
 	server_stop(srv, 1000);
 	fake_stop(&f);
+}
+END_TEST
+
+/* Start a fake upstream F answering REPLY (LEN bytes), and a relay to
+ * it (2 s, MAX_BYTES, 2 connections); returns the relay's port. */
+static struct server *
+fake_relay(int mode, struct fake *f, const char *reply, size_t len,
+           unsigned max_bytes, unsigned *port)
+{
+	f->reply = reply;
+	f->reply_len = len;
+	fake_start(f);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/avatar", f->port);
+	return relay_server(mode, url, 2000, max_bytes, 2, 16, NULL, port);
+}
+
+/* GET /v1/user gives 200 and WANT (LEN bytes) as the body. */
+static void
+get_body(unsigned port, const char *want, size_t len)
+{
+	struct tu_response r;
+	char v[32];
+
+	get(port, "GET", "/v1/user", &r);
+	ck_assert_msg(r.status == 200, "status %d: %s", r.status, r.body);
+	ck_assert_uint_eq(r.body_len, len);
+	ck_assert_msg(memcmp(r.body, want, len) == 0, "body differs");
+	assert_header(&r, "Content-Type", "application/json");
+	snprintf(v, sizeof(v), "%zu", len);
+	assert_header(&r, "Content-Length", v);
+	tu_response_free(&r);
+}
+
+/* A chunked body (Go's net/http sends large bodies so) of 200 kB in
+ * chunks of every size from 1 to 3000 bytes, with extensions and a
+ * trailer, is decoded; the connection is kept alive. */
+START_TEST(test_relay_chunked)
+{
+	size_t n = 200 * 1000, i, off, step = 1, len = 0;
+	char *body = malloc(n), *reply = malloc(2 * n + 256);
+	struct fake f = {0};
+	struct server *srv;
+	unsigned port;
+
+	ck_assert(body != NULL && reply != NULL);
+	body[0] = '[';
+	for (i = 1; i < n - 1; i++)
+		body[i] = i % 2 ? '1' : ',';
+	body[n - 2] = '1';
+	body[n - 1] = ']';
+	len = (size_t)sprintf(reply, "HTTP/1.1 200 OK\r\nContent-Type: "
+	                      "application/json\r\nTransfer-Encoding: "
+	                      "chunked\r\n\r\n");
+	for (off = 0; off < n; off += step, step = step % 3000 + 97) {
+		size_t take = n - off < step ? n - off : step;
+
+		len += (size_t)sprintf(reply + len, "%zx%s\r\n", take,
+		                       off % 2 ? ";name=value" : "");
+		memcpy(reply + len, body + off, take);
+		len += take;
+		memcpy(reply + len, "\r\n", 2);
+		len += 2;
+	}
+	len += (size_t)sprintf(reply + len, "0\r\nX-Trailer: t\r\n\r\n");
+	srv = fake_relay(_i, &f, reply, len, 1024 * 1024, &port);
+	for (i = 0; i < 3; i++)
+		get_body(port, body, n);
+	ck_assert_uint_eq(__atomic_load_n(&f.accepted, __ATOMIC_RELAXED), 1);
+	server_stop(srv, 1000);
+	fake_stop(&f);
+	free(body);
+	free(reply);
+}
+END_TEST
+
+/* An HTTP/1.0 upstream without Content-Length: the body ends with the
+ * connection, a new one per request. */
+START_TEST(test_relay_http10)
+{
+	static const char reply[] = "HTTP/1.0 200 OK\r\nContent-Type: "
+	        "application/json\r\n\r\n{\"users\":[1,2,3]}\n";
+	static const char body[] = "{\"users\":[1,2,3]}\n";
+	struct fake f = {0};
+	struct server *srv;
+	unsigned port, i;
+
+	f.close = 1;
+	srv = fake_relay(_i, &f, reply, strlen(reply), 1024, &port);
+	for (i = 0; i < 3; i++)
+		get_body(port, body, strlen(body));
+	ck_assert_uint_eq(__atomic_load_n(&f.accepted, __ATOMIC_RELAXED), 3);
+	server_stop(srv, 1000);
+	fake_stop(&f);
+}
+END_TEST
+
+/* An upstream that closes a kept-alive connection when the next request
+ * comes: the request goes again on a fresh connection, and the client
+ * never sees it.  Once only: if the fresh one fails too, 502. */
+START_TEST(test_relay_idle_closed)
+{
+	static const char reply[] = "HTTP/1.1 200 OK\r\nContent-Type: "
+	        "application/json\r\nContent-Length: 2\r\n\r\n[]";
+	struct fake f = {0}, g = {0};
+	struct server *srv;
+	struct tu_response r;
+	unsigned port, i;
+
+	f.per_conn = 1;
+	srv = fake_relay(_i, &f, reply, strlen(reply), 1024, &port);
+	for (i = 0; i < 4; i++)
+		get_body(port, "[]", 2);
+	ck_assert_uint_eq(__atomic_load_n(&f.accepted, __ATOMIC_RELAXED), 4);
+	ck_assert_uint_eq(__atomic_load_n(&f.received, __ATOMIC_RELAXED), 7);
+	ck_assert_int_eq(metric(port, "avatar_api_upstream_errors_total"
+	                        "{kind=\"protocol\"}"), 0);
+	ck_assert_int_eq(metric(port, "avatar_api_upstream_connections_opened_"
+	                        "total"), 4);
+	server_stop(srv, 1000);
+	fake_stop(&f);
+
+	g.answer_max = 1;
+	srv = fake_relay(_i, &g, reply, strlen(reply), 1024, &port);
+	get_body(port, "[]", 2);
+	get(port, "GET", "/v1/user", &r);
+	assert_error(&r, 502, "upstream connection failed");
+	tu_response_free(&r);
+	ck_assert_uint_eq(__atomic_load_n(&g.accepted, __ATOMIC_RELAXED), 2);
+	ck_assert_uint_eq(__atomic_load_n(&g.received, __ATOMIC_RELAXED), 3);
+	server_stop(srv, 1000);
+	fake_stop(&g);
+}
+END_TEST
+
+/* Answers that arrive a few bytes at a time, a millisecond apart. */
+START_TEST(test_relay_split)
+{
+	static const struct {
+		const char *reply;
+		size_t split;
+		int close;
+	} cases[] = {
+		{"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+		 "Transfer-Encoding: chunked\r\n\r\n4\r\n[1,2\r\n3;x=y\r\n,3]"
+		 "\r\n0\r\n\r\n", 1, 0},
+		{"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+		 "Content-Length: 7\r\n\r\n[1,2,3]", 3, 0},
+		{"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n"
+		 "[1,2,3]", 5, 1},
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct fake f = {0};
+		struct server *srv;
+		unsigned port;
+
+		f.split = cases[i].split;
+		f.close = cases[i].close;
+		srv = fake_relay(_i, &f, cases[i].reply, strlen(cases[i].reply),
+		                 1024, &port);
+		get_body(port, "[1,2,3]", 7);
+		get_body(port, "[1,2,3]", 7);
+		server_stop(srv, 1000);
+		fake_stop(&f);
+	}
+}
+END_TEST
+
+/* A response head up to 16 KiB is read; a longer one is a 502. */
+START_TEST(test_relay_head_limit)
+{
+	static const char tail[] = "\r\nContent-Type: application/json\r\n"
+	        "Content-Length: 2\r\n\r\n[]";
+	size_t sizes[] = {15000, 17000}, i;
+
+	for (i = 0; i < 2; i++) {
+		char *reply = malloc(sizes[i] + 256);
+		struct fake f = {0};
+		struct server *srv;
+		struct tu_response r;
+		unsigned port;
+		size_t len;
+
+		ck_assert(reply != NULL);
+		len = (size_t)sprintf(reply, "HTTP/1.1 200 OK\r\nX-Big: ");
+		memset(reply + len, 'a', sizes[i]);
+		len += sizes[i];
+		memcpy(reply + len, tail, sizeof(tail));
+		len += strlen(tail);
+		srv = fake_relay(_i, &f, reply, len, 1024, &port);
+		get(port, "GET", "/v1/user", &r);
+		if (i == 0) {
+			ck_assert_int_eq(r.status, 200);
+			ck_assert_str_eq(r.body, "[]");
+		} else {
+			assert_error(&r, 502, "upstream connection failed");
+		}
+		tu_response_free(&r);
+		server_stop(srv, 1000);
+		fake_stop(&f);
+		free(reply);
+	}
 }
 END_TEST
 
@@ -970,6 +1221,11 @@ relay_suite(void)
 	tcase_add_loop_test(tc, test_relay_bad_answers, 0, 2);
 	tcase_add_loop_test(tc, test_relay_oversized_bounded, 0, 2);
 	tcase_add_loop_test(tc, test_relay_reuse, 0, 2);
+	tcase_add_loop_test(tc, test_relay_chunked, 0, 2);
+	tcase_add_loop_test(tc, test_relay_http10, 0, 2);
+	tcase_add_loop_test(tc, test_relay_idle_closed, 0, 2);
+	tcase_add_loop_test(tc, test_relay_split, 0, 2);
+	tcase_add_loop_test(tc, test_relay_head_limit, 0, 2);
 	tcase_add_loop_test(tc, test_relay_queue_full, 0, 2);
 	tcase_add_loop_test(tc, test_relay_queue_timeout, 0, 2);
 	tcase_add_loop_test(tc, test_relay_stop_in_flight, 0, 2);

@@ -1,0 +1,83 @@
+/* upstream.h -- the relay's HTTP/1.1 client parts: URL, response head, chunks. */
+#ifndef AVATAR_UPSTREAM_H
+#define AVATAR_UPSTREAM_H
+
+#include <stddef.h>
+
+#include "error.h"
+
+/* A response head (status line and headers) longer than this is refused. */
+#define UPSTREAM_HEAD_MAX 16384u
+
+/* An upstream URL taken apart: http://HOST[:PORT][/PATH], the host
+ * without brackets, the path "/" when the URL has none. */
+struct upstream_url {
+	char host[256];
+	char port[6];
+	const char *path;      /* points into the URL; NUL-terminated */
+	size_t host_header;    /* length of HOST[:PORT] as written, for Host */
+	const char *authority; /* HOST[:PORT] as written (not NUL-terminated) */
+};
+
+/* How the body of a response is delimited. */
+enum upstream_framing {
+	UPSTREAM_LENGTH,  /* Content-Length (0 for 204, 304) */
+	UPSTREAM_CHUNKED, /* Transfer-Encoding: chunked */
+	UPSTREAM_CLOSE    /* read until the upstream closes */
+};
+
+/* What upstream_head_parse found in a response head. */
+struct upstream_head {
+	unsigned status;              /* 100-599 */
+	unsigned minor;               /* HTTP/1.MINOR */
+	enum upstream_framing framing;
+	unsigned long long length;    /* UPSTREAM_LENGTH: the body's size */
+	int close;                    /* the connection ends after this */
+	const char *type;             /* Content-Type value, or NULL */
+	size_t type_len;
+	size_t size;                  /* bytes of the head, blank line included */
+};
+
+/* The state of a chunked body being decoded, kept between reads. */
+struct upstream_chunks {
+	int state;
+	unsigned long long left;      /* data bytes left in this chunk */
+	size_t line;                  /* bytes of the current size/trailer line */
+	size_t trailers;              /* bytes of trailers so far */
+};
+
+/* Take URL apart into U.  Only http:// is supported: https:// and
+ * anything malformed give -1 with ERR set (EXIT_USAGE). */
+int upstream_url_parse(const char *url, struct upstream_url *u,
+                       struct error *err);
+
+/* Parse the response head at the start of BUF (N bytes so far).  *SCAN
+ * (0 at first) remembers how far a previous call looked for the blank
+ * line, so that a head arriving a byte at a time costs linear time.
+ * Returns 1 with H filled in when the head is complete, 0 when more is
+ * needed (the caller refuses a head over UPSTREAM_HEAD_MAX), -1 when it
+ * is malformed: a bad status line or header line, a bad or conflicting
+ * Content-Length, a transfer coding other than chunked, an obsolete
+ * line fold.  Header names are matched without regard to case. */
+int upstream_head_parse(const char *buf, size_t n, size_t *scan,
+                        struct upstream_head *h);
+
+/* Start decoding a chunked body. */
+void upstream_chunks_init(struct upstream_chunks *c);
+
+/*
+ * Decode the N raw bytes at BUF in place: the data bytes are moved to the
+ * front of BUF, *OUT receiving their count, and *USED the raw bytes
+ * consumed (all N unless the body ended).  A chunk larger than LIMIT
+ * (the data bytes still allowed) stops the decoding at its size line.
+ * Returns 1 when the last chunk and its trailers are done, 0 when more
+ * is needed, -1 when the framing is malformed (a bad or overlong size
+ * line, no CRLF after a chunk's data, trailers over UPSTREAM_HEAD_MAX),
+ * -2 when a chunk is over LIMIT.  Any split of the input gives the same
+ * result.
+ */
+int upstream_chunks_decode(struct upstream_chunks *c, char *buf, size_t n,
+                           unsigned long long limit, size_t *out,
+                           size_t *used);
+
+#endif
