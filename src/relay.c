@@ -30,6 +30,7 @@
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
@@ -38,6 +39,7 @@
 
 #include <microhttpd.h>
 
+#include "log.h"
 #include "relay.h"
 #include "upstream.h"
 
@@ -51,6 +53,10 @@
 #define BUF_KEEP ((size_t)64 * 1024 + BUF_SLACK)
 /* Addresses of the upstream host tried in turn when a connect fails. */
 #define ADDRS_MAX 8
+
+/* The host is looked up again at most this often (microseconds), when
+ * connects fail: a container or pod that comes back gets a new address. */
+#define RESOLVE_EVERY_US 1000000LL
 #define EVENTS_MAX 64
 
 /* Upper bounds of the latency histogram, in microseconds. */
@@ -143,6 +149,18 @@ struct relay {
 	struct sockaddr_storage addrs[ADDRS_MAX];
 	socklen_t addrlens[ADDRS_MAX];
 	unsigned naddrs, addr;       /* the one that worked last */
+	long long resolve_us;        /* relay thread: the last ask */
+	/* A host name (not an address) is looked up again by the resolver
+	 * thread when connects fail; it leaves the result in pending. */
+	char host[256], port[6];
+	pthread_t resolver;
+	int resolver_started;
+	pthread_cond_t resolve_cond; /* under lock: resolve_wanted, stopping */
+	int resolve_wanted;          /* under lock */
+	int resolved;                /* under lock: pending is new */
+	struct sockaddr_storage pending[ADDRS_MAX]; /* under lock */
+	socklen_t pendinglens[ADDRS_MAX];
+	unsigned npending;
 	/* Relay thread only. */
 	struct upconn *conns;        /* connection slots */
 	unsigned nconns, nopen;      /* slots, sockets open */
@@ -408,6 +426,22 @@ conn_broke(struct relay *rl, struct upconn *c, enum relay_kind kind)
 	}
 }
 
+/* Connects fail: have the resolver thread look the host up again, at
+ * most once every RESOLVE_EVERY_US.  (Relay thread.) */
+static void
+relay_reresolve(struct relay *rl)
+{
+	long long now = now_us();
+
+	if (!rl->resolver_started || now - rl->resolve_us < RESOLVE_EVERY_US)
+		return;
+	rl->resolve_us = now;
+	pthread_mutex_lock(&rl->lock);
+	rl->resolve_wanted = 1;
+	pthread_cond_signal(&rl->resolve_cond);
+	pthread_mutex_unlock(&rl->lock);
+}
+
 /* A connect to the current address failed: try the next one, if this
  * job has not tried them all, else the request is unreachable. */
 static void
@@ -420,6 +454,7 @@ conn_unreachable(struct relay *rl, struct upconn *c)
 		rl->addr = (rl->addr + 1) % rl->naddrs;
 		job_requeue(rl, job);
 	} else {
+		relay_reresolve(rl);
 		job_finish(job, RELAY_CONNECT);
 	}
 }
@@ -801,6 +836,7 @@ relay_dispatch(struct relay *rl)
 					rl->addr = (rl->addr + 1) % rl->naddrs;
 					job_requeue(rl, job);
 				} else {
+					relay_reresolve(rl);
 					job_finish(job, RELAY_CONNECT);
 				}
 			} else {
@@ -819,8 +855,12 @@ relay_expire(struct relay *rl)
 	struct relay_job *job;
 
 	while ((job = rl->flight) != NULL && job->deadline_us <= now) {
-		if (job->upc != NULL)
+		if (job->upc != NULL) {
+			/* Still connecting: the address may be gone. */
+			if (job->upc->state == CONN_CONNECTING)
+				relay_reresolve(rl);
 			conn_close(rl, job->upc);
+		}
 		job_finish(job, RELAY_TIMEOUT);
 	}
 	while ((job = rl->waiting) != NULL && job->deadline_us <= now) {
@@ -880,6 +920,13 @@ relay_loop(void *arg)
 
 		pthread_mutex_lock(&rl->lock);
 		rl->sleeping = 0;
+		if (rl->resolved) {
+			memcpy(rl->addrs, rl->pending, sizeof(rl->addrs));
+			memcpy(rl->addrlens, rl->pendinglens, sizeof(rl->addrlens));
+			rl->naddrs = rl->npending;
+			rl->addr = 0;
+			rl->resolved = 0;
+		}
 		list = rl->submitted;
 		rl->submitted = rl->submitted_tail = NULL;
 		stopping = rl->stopping;
@@ -929,34 +976,96 @@ relay_loop(void *arg)
 	return NULL;
 }
 
+/* Look HOST:PORT up into ADDRS and LENS (at most ADDRS_MAX).  Returns
+ * the number of addresses (0: none usable), or -1 with *RC set to
+ * getaddrinfo's error. */
+static int
+addrs_lookup(const char *host, const char *port,
+             struct sockaddr_storage *addrs, socklen_t *lens, int *rc)
+{
+	struct addrinfo hints, *res = NULL, *ai;
+	int n = 0;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	*rc = getaddrinfo(host, port, &hints, &res);
+	if (*rc != 0)
+		return -1;
+	for (ai = res; ai != NULL && n < ADDRS_MAX; ai = ai->ai_next) {
+		if (ai->ai_addrlen > sizeof(addrs[0]))
+			continue;
+		memcpy(&addrs[n], ai->ai_addr, ai->ai_addrlen);
+		lens[n++] = ai->ai_addrlen;
+	}
+	freeaddrinfo(res);
+	return n;
+}
+
+/* The resolver thread: when the relay thread asks (connects fail), look
+ * the host up again, out of the relay thread's way (getaddrinfo blocks),
+ * and leave the addresses for it in pending.  A failed lookup keeps the
+ * old addresses. */
+static void *
+relay_resolver(void *arg)
+{
+	struct relay *rl = arg;
+	struct sockaddr_storage addrs[ADDRS_MAX];
+	socklen_t lens[ADDRS_MAX];
+
+	memset(addrs, 0, sizeof(addrs));
+	memset(lens, 0, sizeof(lens));
+	pthread_mutex_lock(&rl->lock);
+	for (;;) {
+		int n, rc;
+
+		while (!rl->resolve_wanted && !rl->stopping)
+			pthread_cond_wait(&rl->resolve_cond, &rl->lock);
+		if (rl->stopping)
+			break;
+		rl->resolve_wanted = 0;
+		pthread_mutex_unlock(&rl->lock);
+		n = addrs_lookup(rl->host, rl->port, addrs, lens, &rc);
+		if (n < 0)
+			log_warn("relay: cannot resolve the upstream host '%s' "
+			         "again: %s (keeping its old addresses)", rl->host,
+			         gai_strerror(rc));
+		pthread_mutex_lock(&rl->lock);
+		if (n > 0 && (n != (int)rl->npending ||
+		              memcmp(addrs, rl->pending, sizeof(addrs)) != 0)) {
+			memcpy(rl->pending, addrs, sizeof(addrs));
+			memcpy(rl->pendinglens, lens, sizeof(lens));
+			rl->npending = (unsigned)n;
+			rl->resolved = 1;
+			log_info("relay: the upstream host '%s' resolves to "
+			         "other addresses now (%d): using them", rl->host,
+			         n);
+		}
+	}
+	pthread_mutex_unlock(&rl->lock);
+	return NULL;
+}
+
 /* Resolve the upstream host of U into RL's addresses, and build the
  * request from URL.  Returns 0, or -1 with ERR set. */
 static int
 relay_prepare(struct relay *rl, const char *url, const struct upstream_url *u,
               struct error *err)
 {
-	struct addrinfo hints, *res = NULL, *ai;
 	const char *path = u->path != NULL ? u->path
 	                   : url + 7 + u->host_header; /* "?query" */
 	size_t plen = strcspn(path, "#");
 	int rc, n;
 
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	rc = getaddrinfo(u->host, u->port, &hints, &res);
-	if (rc != 0) {
+	n = addrs_lookup(u->host, u->port, rl->addrs, rl->addrlens, &rc);
+	if (n < 0) {
 		error_set(err, EXIT_UNAVAILABLE, "relay: cannot resolve the "
 		          "upstream host '%s': %s", u->host, gai_strerror(rc));
 		return -1;
 	}
-	for (ai = res; ai != NULL && rl->naddrs < ADDRS_MAX; ai = ai->ai_next) {
-		if (ai->ai_addrlen > sizeof(rl->addrs[0]))
-			continue;
-		memcpy(&rl->addrs[rl->naddrs], ai->ai_addr, ai->ai_addrlen);
-		rl->addrlens[rl->naddrs++] = ai->ai_addrlen;
-	}
-	freeaddrinfo(res);
+	rl->naddrs = (unsigned)n;
+	memcpy(rl->pending, rl->addrs, sizeof(rl->addrs));
+	rl->npending = rl->naddrs;
 	if (rl->naddrs == 0) {
 		error_set(err, EXIT_UNAVAILABLE, "relay: the upstream host '%s' "
 		          "has no usable address", u->host);
@@ -980,6 +1089,16 @@ relay_prepare(struct relay *rl, const char *url, const struct upstream_url *u,
 	return 0;
 }
 
+/* Whether HOST is an IPv4 or IPv6 address rather than a name. */
+static int
+host_is_address(const char *host)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, host, buf) == 1 ||
+	       inet_pton(AF_INET6, host, buf) == 1;
+}
+
 struct relay *
 relay_start(const struct config *cfg, int blocking, struct error *err)
 {
@@ -996,6 +1115,7 @@ relay_start(const struct config *cfg, int blocking, struct error *err)
 		return NULL;
 	}
 	pthread_mutex_init(&rl->lock, NULL);
+	pthread_cond_init(&rl->resolve_cond, NULL);
 	rl->epfd = rl->wakefd = -1;
 	rl->timeout_us = (long long)cfg->upstream_timeout_ms * 1000;
 	rl->max_bytes = cfg->upstream_max_bytes;
@@ -1031,6 +1151,18 @@ relay_start(const struct config *cfg, int blocking, struct error *err)
 		goto fail;
 	}
 	rl->thread_started = 1;
+	/* A host name may move (a container restarted): keep a resolver. */
+	snprintf(rl->host, sizeof(rl->host), "%s", u.host);
+	snprintf(rl->port, sizeof(rl->port), "%s", u.port);
+	if (!host_is_address(rl->host)) {
+		if (pthread_create(&rl->resolver, NULL, relay_resolver, rl)
+		    != 0) {
+			error_set(err, EXIT_OSERR, "relay: cannot start its "
+			          "resolver thread");
+			goto fail;
+		}
+		rl->resolver_started = 1;
+	}
 	return rl;
 
 fail:
@@ -1204,10 +1336,15 @@ relay_stop(struct relay *rl)
 		return;
 	pthread_mutex_lock(&rl->lock);
 	rl->stopping = 1;
+	pthread_cond_signal(&rl->resolve_cond);
 	pthread_mutex_unlock(&rl->lock);
 	relay_wake(rl);
 	pthread_join(rl->thread, NULL);
 	rl->thread_started = 0;
+	if (rl->resolver_started) {
+		pthread_join(rl->resolver, NULL);
+		rl->resolver_started = 0;
+	}
 }
 
 void
@@ -1239,6 +1376,7 @@ relay_free(struct relay *rl)
 		close(rl->epfd);
 	if (rl->wakefd >= 0)
 		close(rl->wakefd);
+	pthread_cond_destroy(&rl->resolve_cond);
 	pthread_mutex_destroy(&rl->lock);
 	free(rl);
 }

@@ -1161,6 +1161,74 @@ START_TEST(test_relay_two_tiers)
 }
 END_TEST
 
+/* The upstream moves (a container restarted with a new address): a host
+ * name is looked up again once connects fail, and the relay recovers
+ * without a restart.  tests/resolve-shim.so makes "upstream.test"
+ * resolve to the address in a file: first 127.0.0.2, where nothing
+ * listens on that port (502), then 127.0.0.1, where microservice2 is. */
+START_TEST(test_relay_reresolve)
+{
+	char dir[256], file[300], m2_port[32], m1_port[32], data[4200];
+	char upstream[128], preload[1100], resolve[400], log[4096] = "";
+	char *m2_argv[] = {(char *)"avatar-api", NULL};
+	char *m2_envp[] = {m2_port, (char *)"M1_PATH=/v1/avatar",
+	                   (char *)"M1_DOMAIN=127.0.0.1", data, NULL};
+	char *m1_argv[] = {(char *)"avatar-api", (char *)"--mode",
+	                   (char *)mode_names[_i], (char *)"--upstream",
+	                   upstream, (char *)"--upstream-timeout", (char *)"1",
+	                   NULL};
+	char *m1_envp[] = {m1_port, (char *)"M1_DOMAIN=127.0.0.1", preload,
+	                   resolve, NULL};
+	struct tu_response r;
+	unsigned p2 = tu_free_port(), p1 = tu_free_port(), tries = 0;
+	int e1, e2;
+	pid_t m1, m2;
+	size_t len;
+	char *want = fixture_body(&len);
+
+	tu_tmpdir_make(dir, sizeof(dir), "relay-resolve");
+	snprintf(file, sizeof(file), "%s/address", dir);
+	tu_write_file(file, "127.0.0.2\n", 10);
+	snprintf(m2_port, sizeof(m2_port), "M1_PORT=%u", p2);
+	snprintf(data, sizeof(data), "AVATAR_API_DATA=%s",
+	         tu_env("AVATAR_API_FIXTURE"));
+	snprintf(m1_port, sizeof(m1_port), "M1_PORT=%u", p1);
+	snprintf(upstream, sizeof(upstream), "http://upstream.test:%u/v1/avatar",
+	         p2);
+	snprintf(preload, sizeof(preload), "LD_PRELOAD=%s",
+	         tu_env("AVATAR_API_RESOLVE_SO"));
+	snprintf(resolve, sizeof(resolve), "AVATAR_API_RESOLVE_FILE=%s", file);
+	m2 = spawn(m2_argv, m2_envp, &e2);
+	m1 = spawn(m1_argv, m1_envp, &e1);
+
+	get(p1, "GET", "/v1/user", &r);
+	assert_error(&r, 502, "upstream unreachable");
+	tu_response_free(&r);
+
+	/* Moved: within a few seconds (one lookup a second at most). */
+	tu_write_file(file, "127.0.0.1\n", 10);
+	for (;;) {
+		get(p1, "GET", "/v1/user", &r);
+		if (r.status == 200 || ++tries == 40)
+			break;
+		tu_response_free(&r);
+		usleep(100 * 1000);
+	}
+	ck_assert_msg(r.status == 200, "still %d after %u tries", r.status,
+	              tries);
+	ck_assert_uint_eq(r.body_len, len);
+	ck_assert(memcmp(r.body, want, len) == 0);
+	tu_response_free(&r);
+	ck_assert_msg(tu_read_until(e1, log, sizeof(log), "resolves to other "
+	                            "addresses now", 2000) == 0,
+	              "no log line for the new address: %s", log);
+	stop(m1, e1);
+	stop(m2, e2);
+	tu_tmpdir_remove(dir);
+	free(want);
+}
+END_TEST
+
 /* SIGTERM with relays in flight (slow upstream): all answered, exit 0. */
 START_TEST(test_relay_sigterm_in_flight)
 {
@@ -1234,6 +1302,7 @@ relay_suite(void)
 	tcase_set_timeout(bin, 60);
 	tcase_add_loop_test(bin, test_relay_two_tiers, 0, 2);
 	tcase_add_loop_test(bin, test_relay_sigterm_in_flight, 0, 2);
+	tcase_add_loop_test(bin, test_relay_reresolve, 0, 2);
 	suite_add_tcase(s, bin);
 	return s;
 }
