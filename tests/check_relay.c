@@ -299,34 +299,6 @@ relay_server(int mode, const char *upstream, unsigned timeout_ms,
 	return srv;
 }
 
-/* One request on a new connection; returns the time it took in ms. */
-static long long
-get(unsigned port, const char *method, const char *path,
-    struct tu_response *r)
-{
-	struct tu_conn c;
-	long long t0 = now_ms();
-
-	ck_assert_msg(tu_connect(&c, port) == 0, "connect: %s",
-	              strerror(errno));
-	ck_assert(tu_request(&c, method, path, NULL) == 0);
-	ck_assert_msg(tu_read_response(&c, r, strcmp(method, "HEAD") == 0)
-	              == 0, "%s %s: no response", method, path);
-	tu_close(&c);
-	return now_ms() - t0;
-}
-
-static void
-assert_header(const struct tu_response *r, const char *name,
-              const char *want)
-{
-	char v[1024];
-
-	ck_assert_msg(tu_header(r, name, v, sizeof(v)) == 1,
-	              "header %s missing or repeated in:\n%s", name, r->head);
-	ck_assert_str_eq(v, want);
-}
-
 /* A JSON error answer: STATUS, {"error": MESSAGE}, our headers. */
 static void
 assert_error(const struct tu_response *r, int status, const char *message)
@@ -336,8 +308,8 @@ assert_error(const struct tu_response *r, int status, const char *message)
 
 	ck_assert_msg(r->status == status, "status %d, want %d; body %s",
 	              r->status, status, r->body);
-	assert_header(r, "Content-Type", "application/json");
-	assert_header(r, "Engine", "C/libmicrohttpd");
+	tu_assert_header(r, "Content-Type", "application/json");
+	tu_assert_header(r, "Engine", "C/libmicrohttpd");
 	doc = json_loadb(r->body, r->body_len, 0, &jerr);
 	ck_assert_msg(doc != NULL, "error body is not JSON: %s", r->body);
 	ck_assert_str_eq(json_string_value(json_object_get(doc, "error")),
@@ -355,7 +327,7 @@ metric(unsigned port, const char *name)
 	size_t n = strlen(name);
 	long v = -1;
 
-	get(port, "GET", "/metrics", &r);
+	tu_get(port, "GET", "/metrics", &r);
 	ck_assert_int_eq(r.status, 200);
 	for (p = r.body; p != NULL && *p != '\0';
 	     p = strchr(p, '\n') != NULL ? strchr(p, '\n') + 1 : NULL)
@@ -389,31 +361,31 @@ START_TEST(test_relay_body_and_headers)
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/user", up_port);
 	srv = relay_server(_i, url, 2000, 1024 * 1024, 4, 16, NULL, &port);
 
-	get(port, "GET", "/v1/user", &r);
+	tu_get(port, "GET", "/v1/user", &r);
 	ck_assert_int_eq(r.status, 200);
 	ck_assert_uint_eq(r.body_len, len);
 	ck_assert_msg(memcmp(r.body, want, len) == 0, "body differs");
-	assert_header(&r, "Content-Type", "application/json");
-	assert_header(&r, "Engine", "C/libmicrohttpd");
-	assert_header(&r, "Location", "/v1/user");
+	tu_assert_header(&r, "Content-Type", "application/json");
+	tu_assert_header(&r, "Engine", "C/libmicrohttpd");
+	tu_assert_header(&r, "Location", "/v1/user");
 	ck_assert(tu_header(&r, "Date", date, sizeof(date)) == 1);
 	ck_assert(tu_header(&r, "Connection", date, sizeof(date)) == 0);
 	tu_response_free(&r);
 
-	get(port, "HEAD", "/v1/user", &r);
+	tu_get(port, "HEAD", "/v1/user", &r);
 	ck_assert_int_eq(r.status, 200);
 	ck_assert_uint_eq(r.body_len, 0);
-	assert_header(&r, "Content-Length", "3616");
+	tu_assert_header(&r, "Content-Length", "3616");
 	tu_response_free(&r);
 
-	get(port, "POST", "/v1/user", &r);
+	tu_get(port, "POST", "/v1/user", &r);
 	assert_error(&r, 405, "method not allowed");
 	tu_response_free(&r);
 	/* No --data: no records. */
-	get(port, "GET", "/v1/user/3", &r);
+	tu_get(port, "GET", "/v1/user/3", &r);
 	assert_error(&r, 404, "user not found");
 	tu_response_free(&r);
-	get(port, "GET", "/healthz", &r);
+	tu_get(port, "GET", "/healthz", &r);
 	ck_assert_int_eq(r.status, 200);
 	ck_assert_str_eq(r.body, "{\"status\":\"ok\"}");
 	tu_response_free(&r);
@@ -449,15 +421,15 @@ START_TEST(test_relay_with_data)
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/avatar", f.port);
 	srv = relay_server(_i, url, 2000, 1024, 2, 4,
 	                   tu_env("AVATAR_API_FIXTURE"), &port);
-	get(port, "GET", "/v1/user", &r);
+	tu_get(port, "GET", "/v1/user", &r);
 	ck_assert_int_eq(r.status, 200);
 	ck_assert_str_eq(r.body, "[{\"id\":\"up\"}]\n");
-	assert_header(&r, "Content-Type", "application/json");
+	tu_assert_header(&r, "Content-Type", "application/json");
 	tu_response_free(&r);
-	get(port, "GET", "/v1/user/3", &r);
+	tu_get(port, "GET", "/v1/user/3", &r);
 	ck_assert_int_eq(r.status, 200);
 	ck_assert(strstr(r.body, "\"AngelKuhlmanIV\"") != NULL);
-	assert_header(&r, "Location", "/v1/user/3");
+	tu_assert_header(&r, "Location", "/v1/user/3");
 	tu_response_free(&r);
 	server_stop(srv, 1000);
 	fake_stop(&f);
@@ -477,7 +449,7 @@ START_TEST(test_relay_upstream_down)
 	         tu_free_port());
 	srv = relay_server(_i, url, 2000, 1024 * 1024, 4, 16, NULL, &port);
 	for (i = 0; i < 5; i++) {
-		t = get(port, "GET", "/v1/user", &r);
+		t = tu_get(port, "GET", "/v1/user", &r);
 		assert_error(&r, 502, "upstream unreachable");
 		tu_response_free(&r);
 		ck_assert_msg(t < 1000, "502 took %lld ms", t);
@@ -509,7 +481,7 @@ START_TEST(test_relay_upstream_stalled)
 	fake_start(&f);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/avatar", f.port);
 	srv = relay_server(_i, url, 300, 1024 * 1024, 4, 16, NULL, &port);
-	t = get(port, "GET", "/v1/user", &r);
+	t = tu_get(port, "GET", "/v1/user", &r);
 	assert_error(&r, 504, "upstream timed out");
 	tu_response_free(&r);
 	ck_assert_msg(t >= 290 && t < 3000, "504 after %lld ms", t);
@@ -602,7 +574,7 @@ START_TEST(test_relay_bad_answers)
 		snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/avatar", f.port);
 		/* A 1000-byte cap, for the too-large case. */
 		srv = relay_server(_i, url, 2000, 1000, 2, 4, NULL, &port);
-		get(port, "GET", "/v1/user", &r);
+		tu_get(port, "GET", "/v1/user", &r);
 		assert_error(&r, 502, bad[i].message);
 		tu_response_free(&r);
 		snprintf(name, sizeof(name), "avatar_api_upstream_errors_total"
@@ -656,7 +628,7 @@ START_TEST(test_relay_oversized_bounded)
 	for (i = 0; i < 40; i++) {
 		if (i == 10)
 			before = rss_kb();
-		get(port, "GET", "/v1/user", &r);
+		tu_get(port, "GET", "/v1/user", &r);
 		assert_error(&r, 502, "upstream body too large");
 		tu_response_free(&r);
 	}
@@ -732,13 +704,13 @@ get_body(unsigned port, const char *want, size_t len)
 	struct tu_response r;
 	char v[32];
 
-	get(port, "GET", "/v1/user", &r);
+	tu_get(port, "GET", "/v1/user", &r);
 	ck_assert_msg(r.status == 200, "status %d: %s", r.status, r.body);
 	ck_assert_uint_eq(r.body_len, len);
 	ck_assert_msg(memcmp(r.body, want, len) == 0, "body differs");
-	assert_header(&r, "Content-Type", "application/json");
+	tu_assert_header(&r, "Content-Type", "application/json");
 	snprintf(v, sizeof(v), "%zu", len);
-	assert_header(&r, "Content-Length", v);
+	tu_assert_header(&r, "Content-Length", v);
 	tu_response_free(&r);
 }
 
@@ -833,7 +805,7 @@ START_TEST(test_relay_idle_closed)
 	g.answer_max = 1;
 	srv = fake_relay(_i, &g, reply, strlen(reply), 1024, &port);
 	get_body(port, "[]", 2);
-	get(port, "GET", "/v1/user", &r);
+	tu_get(port, "GET", "/v1/user", &r);
 	assert_error(&r, 502, "upstream connection failed");
 	tu_response_free(&r);
 	ck_assert_uint_eq(__atomic_load_n(&g.accepted, __ATOMIC_RELAXED), 2);
@@ -900,7 +872,7 @@ START_TEST(test_relay_head_limit)
 		memcpy(reply + len, tail, sizeof(tail));
 		len += strlen(tail);
 		srv = fake_relay(_i, &f, reply, len, 1024, &port);
-		get(port, "GET", "/v1/user", &r);
+		tu_get(port, "GET", "/v1/user", &r);
 		if (i == 0) {
 			ck_assert_int_eq(r.status, 200);
 			ck_assert_str_eq(r.body, "[]");
@@ -956,7 +928,7 @@ START_TEST(test_relay_queue_full)
 	first.body_len = port; /* the port, for get_thread */
 	ck_assert(pthread_create(&t, NULL, get_thread, &first) == 0);
 	fake_wait_received(&f, 1);
-	took = get(port, "GET", "/v1/user", &r);
+	took = tu_get(port, "GET", "/v1/user", &r);
 	assert_error(&r, 503, "upstream queue full");
 	tu_response_free(&r);
 	ck_assert_msg(took < 400, "503 took %lld ms", took);
@@ -1134,25 +1106,25 @@ START_TEST(test_relay_two_tiers)
 	snprintf(data, sizeof(data), "AVATAR_API_DATA=%s",
 	         tu_env("AVATAR_API_FIXTURE"));
 	m2 = spawn(m2_argv, m2_envp, &e2);
-	get(p2, "GET", "/v1/avatar", &r);
+	tu_get(p2, "GET", "/v1/avatar", &r);
 	ck_assert_int_eq(r.status, 200);
 	ck_assert_uint_eq(r.body_len, len);
 	ck_assert(memcmp(r.body, want, len) == 0);
-	assert_header(&r, "Location", "/v1/avatar");
+	tu_assert_header(&r, "Location", "/v1/avatar");
 	tu_response_free(&r);
 
 	snprintf(m1_port, sizeof(m1_port), "M1_PORT=%u", p1);
 	snprintf(m2_env, sizeof(m2_env), "M2_PORT=%u", p2);
 	m1 = spawn(m2_argv, m1_envp, &e1);
-	get(p1, "GET", "/v1/user", &r);
+	tu_get(p1, "GET", "/v1/user", &r);
 	ck_assert_int_eq(r.status, 200);
 	ck_assert_uint_eq(r.body_len, len);
 	ck_assert(memcmp(r.body, want, len) == 0);
-	assert_header(&r, "Location", "/v1/user");
-	assert_header(&r, "Content-Type", "application/json");
+	tu_assert_header(&r, "Location", "/v1/user");
+	tu_assert_header(&r, "Content-Type", "application/json");
 	tu_response_free(&r);
 	/* The default M2_PATH is /v1/avatar, the default route /v1/user. */
-	get(p1, "GET", "/v1/avatar", &r);
+	tu_get(p1, "GET", "/v1/avatar", &r);
 	assert_error(&r, 404, "not found");
 	tu_response_free(&r);
 	stop(m1, e1);
@@ -1205,14 +1177,14 @@ START_TEST(test_relay_reresolve)
 	m2 = spawn(m2_argv, m2_envp, &e2);
 	m1 = spawn(m1_argv, m1_envp, &e1);
 
-	get(p1, "GET", "/v1/user", &r);
+	tu_get(p1, "GET", "/v1/user", &r);
 	assert_error(&r, 502, "upstream unreachable");
 	tu_response_free(&r);
 
 	/* Moved: within a few seconds (one lookup a second at most). */
 	tu_write_file(file, "127.0.0.1\n", 10);
 	for (;;) {
-		get(p1, "GET", "/v1/user", &r);
+		tu_get(p1, "GET", "/v1/user", &r);
 		if (r.status == 200 || ++tries == 40)
 			break;
 		tu_response_free(&r);

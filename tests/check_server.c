@@ -51,31 +51,6 @@ teardown(void)
 	free(expected_body);
 }
 
-/* One request on a new connection; the response goes to R. */
-static void
-get(const char *method, const char *path, struct tu_response *r)
-{
-	struct tu_conn c;
-
-	ck_assert_msg(tu_connect(&c, port) == 0, "connect: %s",
-	              strerror(errno));
-	ck_assert(tu_request(&c, method, path, NULL) == 0);
-	ck_assert_msg(tu_read_response(&c, r, strcmp(method, "HEAD") == 0)
-	              == 0, "%s %s: no response", method, path);
-	tu_close(&c);
-}
-
-static void
-assert_header(const struct tu_response *r, const char *name,
-              const char *want)
-{
-	char v[1024];
-
-	ck_assert_msg(tu_header(r, name, v, sizeof(v)) == 1,
-	              "header %s missing or repeated in:\n%s", name, r->head);
-	ck_assert_str_eq(v, want);
-}
-
 static void
 assert_no_header(const struct tu_response *r, const char *name)
 {
@@ -110,8 +85,8 @@ assert_json_error(const struct tu_response *r, int status)
 	json_error_t jerr;
 
 	ck_assert_int_eq(r->status, status);
-	assert_header(r, "Content-Type", "application/json");
-	assert_header(r, "Engine", "C/libmicrohttpd");
+	tu_assert_header(r, "Content-Type", "application/json");
+	tu_assert_header(r, "Engine", "C/libmicrohttpd");
 	doc = json_loadb(r->body, r->body_len, 0, &jerr);
 	ck_assert_msg(doc != NULL, "error body is not JSON: %s", r->body);
 	ck_assert(json_is_object(doc) && json_object_size(doc) == 1);
@@ -124,16 +99,16 @@ START_TEST(test_server_list_body_and_headers)
 	struct tu_response r;
 	char clen[32];
 
-	get("GET", "/v1/user", &r);
+	tu_get(port, "GET", "/v1/user", &r);
 	ck_assert_int_eq(r.status, 200);
 	ck_assert_uint_eq(r.body_len, expected_len);
 	ck_assert_uint_eq(r.body_len, 3616);
 	ck_assert(memcmp(r.body, expected_body, expected_len) == 0);
-	assert_header(&r, "Content-Type", "application/json");
-	assert_header(&r, "Engine", "C/libmicrohttpd");
-	assert_header(&r, "Location", "/v1/user");
+	tu_assert_header(&r, "Content-Type", "application/json");
+	tu_assert_header(&r, "Engine", "C/libmicrohttpd");
+	tu_assert_header(&r, "Location", "/v1/user");
 	snprintf(clen, sizeof(clen), "%zu", expected_len);
-	assert_header(&r, "Content-Length", clen);
+	tu_assert_header(&r, "Content-Length", clen);
 	assert_date(&r);
 	assert_no_header(&r, "Connection");
 	ck_assert(strncmp(r.head, "HTTP/1.1 200 OK\r\n", 17) == 0);
@@ -153,23 +128,23 @@ START_TEST(test_server_head)
 	ck_assert(tu_request(&c, "HEAD", "/v1/user", NULL) == 0);
 	ck_assert(tu_read_response(&c, &r, 1) == 0);
 	ck_assert_int_eq(r.status, 200);
-	assert_header(&r, "Content-Type", "application/json");
-	assert_header(&r, "Engine", "C/libmicrohttpd");
-	assert_header(&r, "Location", "/v1/user");
+	tu_assert_header(&r, "Content-Type", "application/json");
+	tu_assert_header(&r, "Engine", "C/libmicrohttpd");
+	tu_assert_header(&r, "Location", "/v1/user");
 	snprintf(clen, sizeof(clen), "%zu", expected_len);
-	assert_header(&r, "Content-Length", clen);
+	tu_assert_header(&r, "Content-Length", clen);
 	assert_date(&r);
 	ck_assert(tu_request(&c, "GET", "/v1/user/2", NULL) == 0);
 	ck_assert(tu_read_response(&c, &g, 0) == 0);
 	ck_assert_int_eq(g.status, 200);
-	assert_header(&g, "Location", "/v1/user/2");
+	tu_assert_header(&g, "Location", "/v1/user/2");
 	tu_response_free(&g);
 	tu_response_free(&r);
 
 	ck_assert(tu_request(&c, "HEAD", "/v1/user/5", NULL) == 0);
 	ck_assert(tu_read_response(&c, &r, 1) == 0);
 	ck_assert_int_eq(r.status, 200);
-	assert_header(&r, "Location", "/v1/user/5");
+	tu_assert_header(&r, "Location", "/v1/user/5");
 	tu_response_free(&r);
 	ck_assert(tu_request(&c, "HEAD", "/v1/user/99", NULL) == 0);
 	ck_assert(tu_read_response(&c, &r, 1) == 0);
@@ -205,14 +180,14 @@ START_TEST(test_server_each_record)
 		struct tu_response r;
 
 		snprintf(path, sizeof(path), "/v1/user/%s", id);
-		get("GET", path, &r);
+		tu_get(port, "GET", path, &r);
 		ck_assert_int_eq(r.status, 200);
 		ck_assert_uint_eq(r.body_len, want);
 		ck_assert(memcmp(r.body, p, want) == 0);
-		assert_header(&r, "Content-Type", "application/json");
-		assert_header(&r, "Engine", "C/libmicrohttpd");
+		tu_assert_header(&r, "Content-Type", "application/json");
+		tu_assert_header(&r, "Engine", "C/libmicrohttpd");
 		snprintf(loc, sizeof(loc), "/v1/user/%s", id);
-		assert_header(&r, "Location", loc);
+		tu_assert_header(&r, "Location", loc);
 		assert_date(&r);
 		tu_response_free(&r);
 		p += want + 1;
@@ -231,18 +206,18 @@ START_TEST(test_server_not_found)
 	size_t i;
 
 	for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
-		get("GET", paths[i], &r);
+		tu_get(port, "GET", paths[i], &r);
 		assert_json_error(&r, 404);
 		ck_assert_str_eq(r.body, "{\"error\":\"not found\"}");
 		assert_no_header(&r, "Location");
 		tu_response_free(&r);
 	}
 	/* Unknown ids are 404 too, with their own message. */
-	get("GET", "/v1/user/21", &r);
+	tu_get(port, "GET", "/v1/user/21", &r);
 	assert_json_error(&r, 404);
 	ck_assert_str_eq(r.body, "{\"error\":\"user not found\"}");
 	tu_response_free(&r);
-	get("GET", "/v1/user/0", &r);
+	tu_get(port, "GET", "/v1/user/0", &r);
 	assert_json_error(&r, 404);
 	tu_response_free(&r);
 }
@@ -260,16 +235,16 @@ START_TEST(test_server_method_not_allowed)
 
 	for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
 		for (j = 0; j < sizeof(paths) / sizeof(paths[0]); j++) {
-			get(methods[i], paths[j], &r);
+			tu_get(port, methods[i], paths[j], &r);
 			assert_json_error(&r, 405);
-			assert_header(&r, "Allow", "GET, HEAD");
+			tu_assert_header(&r, "Allow", "GET, HEAD");
 			ck_assert_str_eq(r.body,
 			                 "{\"error\":\"method not allowed\"}");
 			tu_response_free(&r);
 		}
 	}
 	/* Other paths stay 404 whatever the method. */
-	get("POST", "/nope", &r);
+	tu_get(port, "POST", "/nope", &r);
 	assert_json_error(&r, 404);
 	tu_response_free(&r);
 }
@@ -291,7 +266,7 @@ START_TEST(test_server_body_is_read_and_dropped)
 	tu_response_free(&r);
 	ck_assert(tu_read_response(&c, &r, 0) == 0);
 	ck_assert_int_eq(r.status, 200);
-	assert_header(&r, "Location", "/v1/user/3");
+	tu_assert_header(&r, "Location", "/v1/user/3");
 	tu_response_free(&r);
 	tu_close(&c);
 }
@@ -301,18 +276,18 @@ START_TEST(test_server_query_string_ignored)
 {
 	struct tu_response r;
 
-	get("GET", "/v1/user?page=2&x", &r);
+	tu_get(port, "GET", "/v1/user?page=2&x", &r);
 	ck_assert_int_eq(r.status, 200);
 	ck_assert(r.body_len == expected_len &&
 	          memcmp(r.body, expected_body, expected_len) == 0);
-	assert_header(&r, "Location", "/v1/user");
+	tu_assert_header(&r, "Location", "/v1/user");
 	tu_response_free(&r);
-	get("GET", "/v1/user/7?x=/y", &r);
+	tu_get(port, "GET", "/v1/user/7?x=/y", &r);
 	ck_assert_int_eq(r.status, 200);
-	assert_header(&r, "Location", "/v1/user/7");
+	tu_assert_header(&r, "Location", "/v1/user/7");
 	ck_assert(strstr(r.body, "DeloresDoyle") != NULL);
 	tu_response_free(&r);
-	get("GET", "/nope?/v1/user", &r);
+	tu_get(port, "GET", "/nope?/v1/user", &r);
 	ck_assert_int_eq(r.status, 404);
 	tu_response_free(&r);
 }
@@ -343,7 +318,7 @@ START_TEST(test_server_keep_alive)
 	ck_assert(tu_request(&c, "GET", "/v1/user", "Connection: close\r\n")
 	          == 0);
 	ck_assert(tu_read_response(&c, &r, 0) == 0);
-	assert_header(&r, "Connection", "close");
+	tu_assert_header(&r, "Connection", "close");
 	tu_response_free(&r);
 	ck_assert(tu_closed(&c, 2000));
 	tu_close(&c);
@@ -371,7 +346,7 @@ START_TEST(test_server_pipelining)
 		              "pipelined response %d missing", i);
 		ck_assert_int_eq(r.status, 200);
 		snprintf(want, sizeof(want), "/v1/user/%d", i);
-		assert_header(&r, "Location", want);
+		tu_assert_header(&r, "Location", want);
 		snprintf(id, sizeof(id), "\"id\":\"%d\"}", i);
 		ck_assert(strstr(r.body, id) != NULL);
 		tu_response_free(&r);
@@ -470,23 +445,23 @@ START_TEST(test_server_healthz)
 	struct tu_response r;
 	struct tu_conn c;
 
-	get("GET", "/healthz", &r);
+	tu_get(port, "GET", "/healthz", &r);
 	ck_assert_int_eq(r.status, 200);
 	ck_assert_str_eq(r.body, "{\"status\":\"ok\"}");
-	assert_header(&r, "Content-Type", "application/json");
-	assert_header(&r, "Engine", "C/libmicrohttpd");
+	tu_assert_header(&r, "Content-Type", "application/json");
+	tu_assert_header(&r, "Engine", "C/libmicrohttpd");
 	assert_no_header(&r, "Connection");
 	tu_response_free(&r);
 	ck_assert(tu_connect(&c, port) == 0);
 	ck_assert(tu_request(&c, "HEAD", "/healthz", NULL) == 0);
 	ck_assert(tu_read_response(&c, &r, 1) == 0);
 	ck_assert_int_eq(r.status, 200);
-	assert_header(&r, "Content-Length", "15");
+	tu_assert_header(&r, "Content-Length", "15");
 	tu_response_free(&r);
 	tu_close(&c);
-	get("POST", "/healthz", &r);
+	tu_get(port, "POST", "/healthz", &r);
 	assert_json_error(&r, 405);
-	assert_header(&r, "Allow", "GET, HEAD");
+	tu_assert_header(&r, "Allow", "GET, HEAD");
 	tu_response_free(&r);
 }
 END_TEST
@@ -523,15 +498,15 @@ START_TEST(test_server_metrics)
 
 	for (i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
 		for (k = 0; k < reqs[i].times; k++) {
-			get(reqs[i].method, reqs[i].path, &r);
+			tu_get(port, reqs[i].method, reqs[i].path, &r);
 			tu_response_free(&r);
 		}
 	}
-	get("GET", "/metrics", &r);
+	tu_get(port, "GET", "/metrics", &r);
 	ck_assert_int_eq(r.status, 200);
-	assert_header(&r, "Content-Type",
+	tu_assert_header(&r, "Content-Type",
 	              "text/plain; version=0.0.4; charset=utf-8");
-	assert_header(&r, "Engine", "C/libmicrohttpd");
+	tu_assert_header(&r, "Engine", "C/libmicrohttpd");
 	ck_assert_msg(strncmp(r.body, "# HELP avatar_api_requests_total ", 33)
 	              == 0, "%s", r.body);
 	ck_assert(strstr(r.body, "# TYPE avatar_api_requests_total counter\n"));
@@ -568,7 +543,7 @@ START_TEST(test_server_metrics)
 	ck_assert_msg(strstr(r.body, want) != NULL, "%s", r.body);
 	ck_assert(r.body[r.body_len - 1] == '\n');
 	tu_response_free(&r);
-	get("GET", "/metrics", &r);
+	tu_get(port, "GET", "/metrics", &r);
 	ck_assert(metric(r.body, "avatar_api_requests_total{route=\"metrics\","
 	                 "status=\"200\"}") == 2);
 	tu_response_free(&r);
@@ -599,19 +574,19 @@ START_TEST(test_server_reload_swaps_data)
 	tu_write_file(path, fixture_b, sizeof(fixture_b) - 1);
 	ck_assert_int_eq(server_reload(srv, path, &err), 0);
 	ck_assert_uint_eq(server_users(srv), 3);
-	get("GET", "/v1/user", &r);
+	tu_get(port, "GET", "/v1/user", &r);
 	ck_assert_int_eq(r.status, 200);
 	ck_assert_str_eq(r.body, fixture_b);
 	tu_response_free(&r);
-	get("GET", "/v1/user/c", &r);
+	tu_get(port, "GET", "/v1/user/c", &r);
 	ck_assert_int_eq(r.status, 200);
 	ck_assert(strstr(r.body, "\"extra\":[1,2]") != NULL);
-	assert_header(&r, "Location", "/v1/user/c");
+	tu_assert_header(&r, "Location", "/v1/user/c");
 	tu_response_free(&r);
-	get("GET", "/v1/user/20", &r);
+	tu_get(port, "GET", "/v1/user/20", &r);
 	ck_assert_int_eq(r.status, 404);
 	tu_response_free(&r);
-	get("GET", "/metrics", &r);
+	tu_get(port, "GET", "/metrics", &r);
 	ck_assert(metric(r.body, "avatar_api_users") == 3);
 	ck_assert(metric(r.body, "avatar_api_reloads_total{result=\"ok\"}")
 	          == 1);
@@ -638,11 +613,11 @@ START_TEST(test_server_reload_bad_file_keeps_data)
 	ck_assert_int_eq(server_reload(srv, path, &err), -1);
 	ck_assert_int_eq(err.code, 66);
 	ck_assert_uint_eq(server_users(srv), 20);
-	get("GET", "/v1/user", &r);
+	tu_get(port, "GET", "/v1/user", &r);
 	ck_assert(r.status == 200 && r.body_len == expected_len &&
 	          memcmp(r.body, expected_body, expected_len) == 0);
 	tu_response_free(&r);
-	get("GET", "/metrics", &r);
+	tu_get(port, "GET", "/metrics", &r);
 	ck_assert(metric(r.body, "avatar_api_reloads_total{result=\"failed\"}")
 	          == 2);
 	ck_assert(metric(r.body, "avatar_api_reloads_total{result=\"ok\"}")
@@ -719,7 +694,7 @@ START_TEST(test_server_rejects_ambiguous_requests)
 	ck_assert_msg(r.status == 400, "%s: status %d", ambiguous[_i].name,
 	              r.status);
 	ck_assert_str_eq(r.body, "{\"error\":\"bad request\"}");
-	assert_header(&r, "Connection", "close");
+	tu_assert_header(&r, "Connection", "close");
 	tu_response_free(&r);
 	ck_assert_msg(tu_closed(&c, 2000), "%s: connection left open",
 	              ambiguous[_i].name);
@@ -741,18 +716,18 @@ START_TEST(test_server_http10_and_nul_escape)
 	ck_assert(tu_send(&c, req, sizeof(req) - 1) == 0);
 	ck_assert(tu_read_response(&c, &r, 0) == 0);
 	ck_assert_int_eq(r.status, 200);
-	assert_header(&r, "Location", "/v1/user/3");
+	tu_assert_header(&r, "Location", "/v1/user/3");
 	tu_response_free(&r);
 	tu_close(&c);
-	get("GET", "/v1/user%00x", &r);
+	tu_get(port, "GET", "/v1/user%00x", &r);
 	ck_assert_int_eq(r.status, 404);
 	tu_response_free(&r);
-	get("GET", "/v1/user/3%00", &r);
+	tu_get(port, "GET", "/v1/user/3%00", &r);
 	ck_assert_int_eq(r.status, 404);
 	tu_response_free(&r);
-	get("GET", "/v1/%75ser/%33", &r); /* other escapes still decode */
+	tu_get(port, "GET", "/v1/%75ser/%33", &r); /* other escapes still decode */
 	ck_assert_int_eq(r.status, 200);
-	assert_header(&r, "Location", "/v1/user/3");
+	tu_assert_header(&r, "Location", "/v1/user/3");
 	tu_response_free(&r);
 }
 END_TEST

@@ -232,6 +232,36 @@ tu_header(const struct tu_response *r, const char *name, char *out,
 	return found > 1 ? 2 : found;
 }
 
+long long
+tu_get(unsigned port, const char *method, const char *path,
+       struct tu_response *r)
+{
+	struct tu_conn c;
+	struct timespec t0, t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ck_assert_msg(tu_connect(&c, port) == 0, "connect: %s",
+	              strerror(errno));
+	ck_assert(tu_request(&c, method, path, NULL) == 0);
+	ck_assert_msg(tu_read_response(&c, r, strcmp(method, "HEAD") == 0)
+	              == 0, "%s %s: no response", method, path);
+	tu_close(&c);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (long long)(t1.tv_sec - t0.tv_sec) * 1000 +
+	       (t1.tv_nsec - t0.tv_nsec) / 1000000;
+}
+
+void
+tu_assert_header(const struct tu_response *r, const char *name,
+                 const char *want)
+{
+	char v[1024];
+
+	ck_assert_msg(tu_header(r, name, v, sizeof(v)) == 1,
+	              "header %s missing or repeated in:\n%s", name, r->head);
+	ck_assert_str_eq(v, want);
+}
+
 int
 tu_closed(struct tu_conn *c, int ms)
 {

@@ -60,6 +60,16 @@ void tu_response_free(struct tu_response *r);
 int tu_header(const struct tu_response *r, const char *name, char *out,
               size_t size);
 
+/* One request, METHOD PATH, on a new connection to 127.0.0.1:PORT; the
+ * response goes to R (a HEAD response has no body).  Fails the test if
+ * the connection or the answer fails.  Returns the milliseconds it took. */
+long long tu_get(unsigned port, const char *method, const char *path,
+                 struct tu_response *r);
+
+/* Fail the test unless R has exactly one header NAME, with value WANT. */
+void tu_assert_header(const struct tu_response *r, const char *name,
+                      const char *want);
+
 /* Non-zero if the peer has closed C: waits up to MS milliseconds for
  * end of file (any data read is kept in the buffer). */
 int tu_closed(struct tu_conn *c, int ms);
