@@ -334,6 +334,19 @@ job_finish(struct relay_job *job, enum relay_kind kind)
 	job_complete(job, kind);
 }
 
+/* Take the oldest job out of the waiting queue (not empty). */
+static struct relay_job *
+waiting_pop(struct relay *rl)
+{
+	struct relay_job *job = rl->waiting;
+
+	rl->waiting = job->next;
+	if (rl->waiting == NULL)
+		rl->waiting_tail = NULL;
+	job->next = NULL;
+	return job;
+}
+
 /* Put JOB back at the head of the waiting queue (it is the oldest). */
 static void
 job_requeue(struct relay *rl, struct relay_job *job)
@@ -442,14 +455,11 @@ relay_reresolve(struct relay *rl)
 	pthread_mutex_unlock(&rl->lock);
 }
 
-/* A connect to the current address failed: try the next one, if this
- * job has not tried them all, else the request is unreachable. */
+/* A connect for JOB to the current address failed: try the next one, if
+ * JOB has not tried them all, else the request is unreachable. */
 static void
-conn_unreachable(struct relay *rl, struct upconn *c)
+job_unreachable(struct relay *rl, struct relay_job *job)
 {
-	struct relay_job *job = c->job;
-
-	conn_close(rl, c);
 	if (++job->tries < rl->naddrs) {
 		rl->addr = (rl->addr + 1) % rl->naddrs;
 		job_requeue(rl, job);
@@ -457,6 +467,16 @@ conn_unreachable(struct relay *rl, struct upconn *c)
 		relay_reresolve(rl);
 		job_finish(job, RELAY_CONNECT);
 	}
+}
+
+/* C's connect failed: close it, then as job_unreachable. */
+static void
+conn_unreachable(struct relay *rl, struct upconn *c)
+{
+	struct relay_job *job = c->job;
+
+	conn_close(rl, c);
+	job_unreachable(rl, job);
 }
 
 /* Make room for WANT more body bytes in JOB's buffer (fewer if the cap
@@ -822,26 +842,16 @@ relay_dispatch(struct relay *rl)
 				return;
 			conn_close(rl, rl->idle);
 		}
-		rl->waiting = job->next;
-		if (rl->waiting == NULL)
-			rl->waiting_tail = NULL;
-		job->next = NULL;
+		waiting_pop(rl);
 		flight_add(rl, job);
 		if (c != NULL) {
 			conn_start(rl, c, job);
 		} else if (conn_open(rl, job) < 0) {
 			if (errno == ECONNREFUSED || errno == ENETUNREACH ||
-			    errno == EHOSTUNREACH || errno == EADDRNOTAVAIL) {
-				if (++job->tries < rl->naddrs) {
-					rl->addr = (rl->addr + 1) % rl->naddrs;
-					job_requeue(rl, job);
-				} else {
-					relay_reresolve(rl);
-					job_finish(job, RELAY_CONNECT);
-				}
-			} else {
+			    errno == EHOSTUNREACH || errno == EADDRNOTAVAIL)
+				job_unreachable(rl, job);
+			else
 				job_finish(job, RELAY_PROTOCOL); /* no fd, no memory */
-			}
 		}
 	}
 }
@@ -863,13 +873,8 @@ relay_expire(struct relay *rl)
 		}
 		job_finish(job, RELAY_TIMEOUT);
 	}
-	while ((job = rl->waiting) != NULL && job->deadline_us <= now) {
-		rl->waiting = job->next;
-		if (rl->waiting == NULL)
-			rl->waiting_tail = NULL;
-		job->next = NULL;
-		job_finish(job, RELAY_TIMEOUT);
-	}
+	while (rl->waiting != NULL && rl->waiting->deadline_us <= now)
+		job_finish(waiting_pop(rl), RELAY_TIMEOUT);
 	if (rl->flight != NULL)
 		next = rl->flight->deadline_us - now;
 	if (rl->waiting != NULL &&
@@ -963,11 +968,8 @@ relay_loop(void *arg)
 		}
 	}
 	/* Stopping: end what is still in flight or waiting. */
-	while ((job = rl->waiting) != NULL) {
-		rl->waiting = job->next;
-		job_complete(job, RELAY_STOPPED);
-	}
-	rl->waiting_tail = NULL;
+	while (rl->waiting != NULL)
+		job_complete(waiting_pop(rl), RELAY_STOPPED);
 	while ((job = rl->flight) != NULL)
 		job_finish(job, RELAY_STOPPED);
 	for (i = 0; i < rl->nconns; i++)
