@@ -407,19 +407,20 @@ proc_tree() { # PID
 	done
 }
 
-# utime+stime+cutime+cstime, in clock ticks, summed over the pids: the
-# whole thread group of each (threads that have exited included) and the
-# children it has reaped.
+# "TOTAL USER": utime+stime+cutime+cstime and utime+cutime alone, in clock
+# ticks, summed over the pids: the whole thread group of each (threads that
+# have exited included) and the children it has reaped.
 cpu_ticks() { # PID...
-	local p line rest total=0
+	local p line rest total=0 user=0
 	local -a f
 	for p; do
 		read -r line 2>/dev/null <"/proc/$p/stat" || continue
 		rest=${line##*) }
 		read -r -a f <<<"$rest"
 		total=$((total + f[11] + f[12] + f[13] + f[14]))
+		user=$((user + f[11] + f[13]))
 	done
-	echo "$total"
+	echo "$total $user"
 }
 
 peak_rss_kb() { # PID...: sum of VmHWM
@@ -573,7 +574,7 @@ start_server() { # LOG
 
 # One measured run of target KEY in round R; appends a line to runs.tsv.
 run_one() { # KEY R
-	local key=$1 r=$2 base out log ticks0 ticks1 hwm rc status url p alive mid=""
+	local key=$1 r=$2 base out log ticks0 ticks1 user0 user1 hwm rc status url p alive mid=""
 	local -a wpin=() wrk
 	target_setup "$key"
 	base=$RESULTS/r$r-$key
@@ -605,12 +606,12 @@ run_one() { # KEY R
 		BG_PID=$!
 	fi
 	# shellcheck disable=SC2086 # SRV_PIDS is a list
-	ticks0=$(cpu_ticks $SRV_PIDS)
+	read -r ticks0 user0 < <(cpu_ticks $SRV_PIDS)
 	echo "\$ ${wrk[*]} -d${duration}s --latency $url" >"$out"
 	rc=0
 	run_wrk "$out" "${wrk[@]}" "-d${duration}s" --latency "$url" || rc=$?
 	# shellcheck disable=SC2086
-	ticks1=$(cpu_ticks $SRV_PIDS)
+	read -r ticks1 user1 < <(cpu_ticks $SRV_PIDS)
 	# shellcheck disable=SC2086
 	hwm=$(peak_rss_kb $SRV_PIDS)
 	alive=1
@@ -640,8 +641,9 @@ run_one() { # KEY R
 		cp "$RUN/nginx/error.log" "$base.nginx-error.log"
 	fi
 	# round key status rps p50_ms p99_ms requests cpu_us_per_req rss_kb
-	# non2xx connect read write timeout connections_mid_run
+	# non2xx connect read write timeout connections_mid_run user_us_per_req
 	awk -v r="$r" -v key="$key" -v st="$status" -v dt="$((ticks1 - ticks0))" \
+		-v du="$((user1 - user0))" \
 		-v hz="$CLK_TCK" -v hwm="$hwm" -v mid="${mid:--}" '
 		function ms(v,   n, u) {
 			n = v + 0
@@ -663,8 +665,9 @@ run_one() { # KEY R
 		END {
 			if (req == "" || rps == "") { st = (st == "ok" ? "no-wrk-result" : st) }
 			cpu = req > 0 ? dt / hz * 1e6 / req : 0
-			printf "%s\t%s\t%s\t%.2f\t%.4f\t%.4f\t%d\t%.3f\t%d\t%d\t%d\t%d\t%d\t%d\t%s\n",
-				r, key, st, rps, p50, p99, req, cpu, hwm, non, c, rd, w, t, mid
+			user = req > 0 ? du / hz * 1e6 / req : 0
+			printf "%s\t%s\t%s\t%.2f\t%.4f\t%.4f\t%d\t%.3f\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%.3f\n",
+				r, key, st, rps, p50, p99, req, cpu, hwm, non, c, rd, w, t, mid, user
 		}' "$out" >>"$TSV"
 	if [ "$status" = ok ] && ! tail -n 1 "$TSV" | cut -f 3 | grep -qx ok; then
 		note "r$r $key: no result in $out"
@@ -731,7 +734,7 @@ note "$machine; results in $RESULTS"
 # ---------------------------------------------------------------------------
 # The runs, interleaved.
 
-printf 'round\ttarget\tstatus\trps\tp50_ms\tp99_ms\trequests\tcpu_us_per_req\tpeak_rss_kb\tnon2xx\tconnect\tread\twrite\ttimeout\tconnections_mid_run\n' >"$TSV"
+printf 'round\ttarget\tstatus\trps\tp50_ms\tp99_ms\trequests\tcpu_us_per_req\tpeak_rss_kb\tnon2xx\tconnect\tread\twrite\ttimeout\tconnections_mid_run\tuser_us_per_req\n' >"$TSV"
 for r in $(seq 1 "$rounds"); do
 	for key in $targets; do
 		run_one "$key" "$r"
@@ -757,15 +760,15 @@ failed=0
 {
 	cat "$RESULTS/header.txt"
 	echo
-	echo "| target | req/s (median) | req/s (min–max) | p50 latency | p99 latency | server CPU per request | peak RSS | non-2xx | socket errors (connect/read/write/timeout) |"
-	echo "|---|---:|---:|---:|---:|---:|---:|---:|---|"
+	echo "| target | req/s (median) | req/s (min–max) | p50 latency | p99 latency | server CPU per request | of which user space | peak RSS | non-2xx | socket errors (connect/read/write/timeout) |"
+	echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 	for key in $targets; do
 		target_setup "$key"
 		n=$(values "$key" 4 | wc -l)
 		bad=$(awk -F '\t' -v k="$key" 'NR > 1 && $2 == k && $3 != "ok"' "$TSV" | wc -l)
 		[ "$bad" = 0 ] || failed=1
 		if [ "$n" = 0 ]; then
-			echo "| $T_NAME | failed | | | | | | | |"
+			echo "| $T_NAME | failed | | | | | | | | |"
 			continue
 		fi
 		rps=$(values "$key" 4 | median)
@@ -774,6 +777,7 @@ failed=0
 		p50=$(values "$key" 5 | median)
 		p99=$(values "$key" 6 | median)
 		cpu=$(values "$key" 8 | median)
+		user=$(values "$key" 16 | median)
 		rss=$(values "$key" 9 | median)
 		non=$(values "$key" 10 | median)
 		sc=$(values "$key" 11 | median)
@@ -781,14 +785,14 @@ failed=0
 		sw=$(values "$key" 13 | median)
 		st=$(values "$key" 14 | median)
 		awk -v name="$T_NAME" -v rps="$rps" -v lo="$lo" -v hi="$hi" -v p50="$p50" \
-			-v p99="$p99" -v cpu="$cpu" -v rss="$rss" -v non="$non" \
+			-v p99="$p99" -v cpu="$cpu" -v user="$user" -v rss="$rss" -v non="$non" \
 			-v err="$sc/$sr/$sw/$st" 'BEGIN {
-			printf "| %s | %.0f | %.0f–%.0f | %.2f ms | %.2f ms | %.2f µs | %.1f MiB | %s | %s |\n",
-				name, rps, lo, hi, p50, p99, cpu, rss / 1024, non, err }'
+			printf "| %s | %.0f | %.0f–%.0f | %.2f ms | %.2f ms | %.2f µs | %.2f µs | %.1f MiB | %s | %s |\n",
+				name, rps, lo, hi, p50, p99, cpu, user, rss / 1024, non, err }'
 	done
 	echo
 	echo "Medians over $rounds round(s) of ${duration} s, after 1 s of warm-up; the targets ran interleaved."
-	echo "Server CPU per request: utime+stime of the server (nginx: master and workers) from /proc/PID/stat over the wrk run, divided by the requests wrk completed."
+	echo "Server CPU per request: utime+stime of the server (nginx: master and workers) from /proc/PID/stat over the wrk run, divided by the requests wrk completed; of which user space: utime alone (the rest is the kernel's work for the server: TCP, system calls)."
 	echo "Peak RSS: VmHWM from /proc/PID/status (nginx: master plus workers)."
 	if has_target epoll-10k; then
 		mids=$(awk -F '\t' 'NR > 1 && $2 == "epoll-10k" { printf "%s%s", sep, $15; sep = ", " }' "$TSV")
