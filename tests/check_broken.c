@@ -515,7 +515,7 @@ make_case(const struct bcase *k, const char *path)
 START_TEST(test_broken_reload)
 {
 	static const char served[] = "served.json";
-	char path[PATH_MAX + 32], bodypath[PATH_MAX], msg[4096], want[4200];
+	char path[PATH_MAX + 32], msg[4096], want[4200];
 	char why[4096], report[32768];
 	size_t used = 0, body_len;
 	char *body;
@@ -525,9 +525,7 @@ START_TEST(test_broken_reload)
 	pid_t pid;
 
 	report[0] = '\0';
-	snprintf(bodypath, sizeof(bodypath), "%s/users.body.json",
-	         tu_env("AVATAR_API_TEST_DATA"));
-	body = tu_read_file(bodypath, &body_len);
+	body = tu_expected_body(&body_len);
 	ck_assert_uint_eq(body_len, BODY_LEN);
 	load_good();
 	if (geteuid() == 0) {

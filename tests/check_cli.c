@@ -385,14 +385,12 @@ START_TEST(test_cli_signal_during_traffic)
 	struct tu_load cl[8], sum, tmpl;
 	volatile int stop = 0;
 	unsigned port;
-	char path[4096], *body;
+	char *body;
 	size_t body_len;
 	int errfd, status;
 	pid_t pid;
 
-	snprintf(path, sizeof(path), "%s/users.body.json",
-	         tu_env("AVATAR_API_TEST_DATA"));
-	body = tu_read_file(path, &body_len);
+	body = tu_expected_body(&body_len);
 	pid = spawn_server(mode, &port, &errfd);
 	memset(&tmpl, 0, sizeof(tmpl));
 	tmpl.port = port;

@@ -336,11 +336,7 @@ static size_t expected_len;
 static void
 start(enum config_mode mode)
 {
-	char path[4096];
-
-	snprintf(path, sizeof(path), "%s/users.body.json",
-	         tu_env("AVATAR_API_TEST_DATA"));
-	expected_body = tu_read_file(path, &expected_len);
+	expected_body = tu_expected_body(&expected_len);
 	srv = tu_server_start(mode, &port);
 	mode_name = config_mode_name(mode);
 }

@@ -268,6 +268,17 @@ fake_stop(struct fake *f)
 
 static char url[256];
 
+/* Start the fake upstream F answering REPLY (LEN bytes; NULL and 0 for
+ * none) and point url at it. */
+static void
+fake_serve(struct fake *f, const char *reply, size_t len)
+{
+	f->reply = reply;
+	f->reply_len = len;
+	fake_start(f);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/avatar", f->port);
+}
+
 /* Start a relay on 127.0.0.1, port 0, in MODE with 2 threads, to URL,
  * with TIMEOUT_MS, MAX_BYTES, CONNS connections and QUEUE; DATA, if not
  * NULL, is served at /v1/user/{id}. */
@@ -337,16 +348,6 @@ metric(unsigned port, const char *name)
 	return v;
 }
 
-static char *
-fixture_body(size_t *len)
-{
-	char path[4096];
-
-	snprintf(path, sizeof(path), "%s/users.body.json",
-	         tu_env("AVATAR_API_TEST_DATA"));
-	return tu_read_file(path, len);
-}
-
 /* The body and headers are the upstream's body and our own headers; the
  * other routes stay local. */
 START_TEST(test_relay_body_and_headers)
@@ -355,7 +356,7 @@ START_TEST(test_relay_body_and_headers)
 	struct tu_response r;
 	unsigned up_port, port;
 	size_t len;
-	char *want = fixture_body(&len), date[64];
+	char *want = tu_expected_body(&len), date[64];
 
 	up = tu_server_start(modes[_i], &up_port);
 	snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/user", up_port);
@@ -415,10 +416,7 @@ START_TEST(test_relay_with_data)
 	        "application/json; charset=utf-8\r\nContent-Length: 14\r\n\r\n"
 	        "[{\"id\":\"up\"}]\n";
 
-	f.reply = reply;
-	f.reply_len = strlen(reply);
-	fake_start(&f);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/avatar", f.port);
+	fake_serve(&f, reply, strlen(reply));
 	srv = relay_server(_i, url, 2000, 1024, 2, 4,
 	                   tu_env("AVATAR_API_FIXTURE"), &port);
 	tu_get(port, "GET", "/v1/user", &r);
@@ -478,8 +476,7 @@ START_TEST(test_relay_upstream_stalled)
 	long long t;
 
 	f.stall = 1;
-	fake_start(&f);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/avatar", f.port);
+	fake_serve(&f, NULL, 0);
 	srv = relay_server(_i, url, 300, 1024 * 1024, 4, 16, NULL, &port);
 	t = tu_get(port, "GET", "/v1/user", &r);
 	assert_error(&r, 504, "upstream timed out");
@@ -567,11 +564,8 @@ START_TEST(test_relay_bad_answers)
 		unsigned port;
 		char name[128];
 
-		f.reply = bad[i].reply;
-		f.reply_len = strlen(bad[i].reply);
 		f.close = bad[i].close;
-		fake_start(&f);
-		snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/avatar", f.port);
+		fake_serve(&f, bad[i].reply, strlen(bad[i].reply));
 		/* A 1000-byte cap, for the too-large case. */
 		srv = relay_server(_i, url, 2000, 1000, 2, 4, NULL, &port);
 		tu_get(port, "GET", "/v1/user", &r);
@@ -619,11 +613,8 @@ START_TEST(test_relay_oversized_bounded)
 	ck_assert(reply != NULL);
 	memset(reply, '1', size);
 	memcpy(reply, head, strlen(head));
-	f.reply = reply;
-	f.reply_len = size;
 	f.close = 1;
-	fake_start(&f);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/avatar", f.port);
+	fake_serve(&f, reply, size);
 	srv = relay_server(_i, url, 5000, 64 * 1024, 4, 16, NULL, &port);
 	for (i = 0; i < 40; i++) {
 		if (i == 10)
@@ -655,10 +646,7 @@ START_TEST(test_relay_reuse)
 	pthread_t t[50];
 	unsigned port, accepted;
 
-	f.reply = reply;
-	f.reply_len = strlen(reply);
-	fake_start(&f);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/avatar", f.port);
+	fake_serve(&f, reply, strlen(reply));
 	srv = relay_server(_i, url, 2000, 1024, 4, 64, NULL, &port);
 	memset(&template, 0, sizeof(template));
 	template.port = port;
@@ -690,10 +678,7 @@ static struct server *
 fake_relay(int mode, struct fake *f, const char *reply, size_t len,
            unsigned max_bytes, unsigned *port)
 {
-	f->reply = reply;
-	f->reply_len = len;
-	fake_start(f);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/avatar", f->port);
+	fake_serve(f, reply, len);
 	return relay_server(mode, url, 2000, max_bytes, 2, 16, NULL, port);
 }
 
@@ -918,11 +903,8 @@ START_TEST(test_relay_queue_full)
 	unsigned port;
 	long long took;
 
-	f.reply = reply;
-	f.reply_len = strlen(reply);
 	f.delay_ms = 500;
-	fake_start(&f);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/avatar", f.port);
+	fake_serve(&f, reply, strlen(reply));
 	srv = relay_server(_i, url, 2000, 1024, 1, 0, NULL, &port);
 	memset(&first, 0, sizeof(first));
 	first.body_len = port; /* the port, for get_thread */
@@ -954,11 +936,8 @@ START_TEST(test_relay_queue_timeout)
 	unsigned port, i;
 	long long t0, took;
 
-	f.reply = reply;
-	f.reply_len = strlen(reply);
 	f.delay_ms = 3000;
-	fake_start(&f);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/avatar", f.port);
+	fake_serve(&f, reply, strlen(reply));
 	srv = relay_server(_i, url, 300, 1024, 1, 4, NULL, &port);
 	t0 = now_ms();
 	for (i = 0; i < 3; i++) {
@@ -993,11 +972,8 @@ START_TEST(test_relay_stop_in_flight)
 	unsigned port, i;
 	char v[16];
 
-	f.reply = reply;
-	f.reply_len = strlen(reply);
 	f.delay_ms = 400;
-	fake_start(&f);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/avatar", f.port);
+	fake_serve(&f, reply, strlen(reply));
 	srv = relay_server(_i, url, 2000, 1024, 8, 8, NULL, &port);
 	for (i = 0; i < 8; i++) {
 		memset(&r[i], 0, sizeof(r[i]));
@@ -1032,11 +1008,8 @@ START_TEST(test_relay_stop_deadline)
 	unsigned port, left;
 	long long t0;
 
-	f.reply = reply;
-	f.reply_len = strlen(reply);
 	f.delay_ms = 3000;
-	fake_start(&f);
-	snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/avatar", f.port);
+	fake_serve(&f, reply, strlen(reply));
 	srv = relay_server(_i, url, 5000, 1024, 2, 2, NULL, &port);
 	memset(&r, 0, sizeof(r));
 	r.body_len = port;
@@ -1100,7 +1073,7 @@ START_TEST(test_relay_two_tiers)
 	int e1, e2;
 	pid_t m1, m2;
 	size_t len;
-	char *want = fixture_body(&len);
+	char *want = tu_expected_body(&len);
 
 	snprintf(m2_port, sizeof(m2_port), "M1_PORT=%u", p2);
 	snprintf(data, sizeof(data), "AVATAR_API_DATA=%s",
@@ -1160,7 +1133,7 @@ START_TEST(test_relay_reresolve)
 	int e1, e2;
 	pid_t m1, m2;
 	size_t len;
-	char *want = fixture_body(&len);
+	char *want = tu_expected_body(&len);
 
 	tu_tmpdir_make(dir, sizeof(dir), "relay-resolve");
 	snprintf(file, sizeof(file), "%s/address", dir);
@@ -1211,11 +1184,11 @@ START_TEST(test_relay_sigterm_in_flight)
 	static const char reply[] = "HTTP/1.1 200 OK\r\nContent-Type: "
 	        "application/json\r\nContent-Length: 2\r\n\r\n[]";
 	struct fake f = {0};
-	char portstr[16], upstream[128];
+	char portstr[16];
 	char *argv[] = {(char *)"avatar-api", (char *)"--address",
 	                (char *)"127.0.0.1", (char *)"--port", portstr,
 	                (char *)"--mode", (char *)mode_names[_i],
-	                (char *)"--upstream", upstream, NULL};
+	                (char *)"--upstream", url, NULL};
 	char *envp[] = {NULL};
 	struct tu_response r[10];
 	pthread_t t[10];
@@ -1223,13 +1196,9 @@ START_TEST(test_relay_sigterm_in_flight)
 	int errfd;
 	pid_t pid;
 
-	f.reply = reply;
-	f.reply_len = strlen(reply);
 	f.delay_ms = 500;
-	fake_start(&f);
+	fake_serve(&f, reply, strlen(reply));
 	snprintf(portstr, sizeof(portstr), "%u", port);
-	snprintf(upstream, sizeof(upstream), "http://127.0.0.1:%u/v1/avatar",
-	         f.port);
 	pid = spawn(argv, envp, &errfd);
 	for (i = 0; i < 10; i++) {
 		memset(&r[i], 0, sizeof(r[i]));

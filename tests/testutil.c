@@ -62,6 +62,16 @@ tu_read_file(const char *path, size_t *len)
 	return buf;
 }
 
+char *
+tu_expected_body(size_t *len)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/users.body.json",
+	         tu_env("AVATAR_API_TEST_DATA"));
+	return tu_read_file(path, len);
+}
+
 int
 tu_connect(struct tu_conn *c, unsigned port)
 {

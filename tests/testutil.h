@@ -15,6 +15,11 @@ const char *tu_env(const char *name);
  * error.  *LEN (may be NULL) receives the size. */
 char *tu_read_file(const char *path, size_t *len);
 
+/* The body the server answers to GET /v1/user for the test fixture
+ * (users.body.json in $AVATAR_API_TEST_DATA), in a new buffer; *LEN
+ * (may be NULL) receives its size. */
+char *tu_expected_body(size_t *len);
+
 /* A client connection to 127.0.0.1 with a read buffer, so that pipelined
  * responses can be read one at a time. */
 struct tu_conn {
