@@ -6,13 +6,11 @@
 
 #include "routes.h"
 
-static const char engine[] = "C/libmicrohttpd";
 static const char body_healthz[] = "{\"status\":\"ok\"}";
 static const char body_not_found[] = "{\"error\":\"not found\"}";
 static const char body_user_not_found[] = "{\"error\":\"user not found\"}";
 static const char body_method[] = "{\"error\":\"method not allowed\"}";
 static const char body_internal[] = "{\"error\":\"internal error\"}";
-static const char body_bad_request[] = "{\"error\":\"bad request\"}";
 
 int
 routes_headers(struct MHD_Response *resp, const char *type, int closing)
@@ -20,7 +18,7 @@ routes_headers(struct MHD_Response *resp, const char *type, int closing)
 	if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 	                            type != NULL ? type : "application/json")
 	    != MHD_YES ||
-	    MHD_add_response_header(resp, "Engine", engine) != MHD_YES ||
+	    MHD_add_response_header(resp, "Engine", ROUTES_ENGINE) != MHD_YES ||
 	    (closing &&
 	     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION,
 	                             "close") != MHD_YES))
@@ -112,8 +110,6 @@ routes_free(struct routes *r)
 		MHD_destroy_response(r->method_not_allowed);
 	if (r->internal_error != NULL)
 		MHD_destroy_response(r->internal_error);
-	if (r->bad_request != NULL)
-		MHD_destroy_response(r->bad_request);
 	if (r->owns_fx)
 		fixture_free(r->fx);
 	free(r);
@@ -160,12 +156,9 @@ routes_build(struct fixture *fx, int owns_fx, const char *path, int closing)
 	                                      closing);
 	r->internal_error = json_response(body_internal, strlen(body_internal),
 	                                  NULL, NULL, closing);
-	/* A malformed request may hide another in its body: close after. */
-	r->bad_request = json_response(body_bad_request,
-	                               strlen(body_bad_request), NULL, NULL, 1);
 	if (r->list == NULL || r->healthz == NULL || r->not_found == NULL ||
 	    r->user_not_found == NULL || r->method_not_allowed == NULL ||
-	    r->internal_error == NULL || r->bad_request == NULL)
+	    r->internal_error == NULL)
 		goto fail;
 	for (i = 0; i < fx->count; i++) {
 		const struct fixture_user *u = &fx->users[i];

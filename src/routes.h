@@ -9,6 +9,9 @@
 
 struct MHD_Response;
 
+/* The Engine header every answer carries. */
+#define ROUTES_ENGINE "C/libmicrohttpd"
+
 /* What a request asked for, for the request counters. */
 enum route {
 	ROUTE_LIST,    /* PATH */
@@ -48,7 +51,6 @@ struct routes {
 	struct MHD_Response *user_not_found;
 	struct MHD_Response *method_not_allowed;
 	struct MHD_Response *internal_error;
-	struct MHD_Response *bad_request; /* always "Connection: close" */
 	int closing;                      /* all carry "Connection: close" */
 };
 

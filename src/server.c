@@ -4,7 +4,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <netdb.h>
-#include <poll.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <netinet/in.h>
 #include <sys/resource.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 
@@ -25,17 +26,21 @@
 #include "routes.h"
 #include "server.h"
 #include "stats.h"
+#include "wire.h"
 
 /*
  * Per-connection memory pool.  MHD 0.9.75 allocates it when a connection
  * opens and clears it with memset after every request, so its size is a
  * per-request cost (the default is 32 KiB).  Measured with wrk -c100, one
  * epoll thread pinned, medians of 3 rounds: 8 KiB cost 0.70x the server
- * CPU per request of 32 KiB (16 KiB: 0.73x) and 1.6 MB less RSS, and it
- * still answers a request carrying a 7 KB header; 8 KB of headers get 431.
+ * CPU per request of 32 KiB (16 KiB: 0.73x) and 1.6 MB less RSS.  The
+ * framing check (guard.c) keeps every request head within what this
+ * pool holds and answers larger ones itself (431/414, JSON); it renames
+ * Cookie fields, which MHD would copy into the pool.  12 KiB takes
+ * request heads of up to 11 KB (bench/NOTES.md has the cost).
  */
 #ifndef POOL_SIZE
-#define POOL_SIZE ((size_t)8 * 1024)
+#define POOL_SIZE ((size_t)12 * 1024)
 #endif
 
 /* Extra MHD flags, for measuring alternatives (e.g. MHD_USE_TURBO) with
@@ -71,6 +76,7 @@
 
 struct server {
 	struct MHD_Daemon *daemon;
+	struct wire *wire;          /* framing check, own answers */
 	const char *path;           /* the list route */
 	struct routes *active;      /* read atomically per request */
 	struct routes *serving;     /* owns the fixture */
@@ -86,6 +92,9 @@ struct server {
 	unsigned max_connections;
 	int fd;                     /* our listening socket */
 	int stop_fd;                /* eventfd: tells the acceptor to stop */
+	int epfd;                   /* the acceptor's: listen, stop, peers */
+	unsigned open;              /* connections handed to MHD and not
+	                             * closed yet (atomic): the limit */
 	pthread_t acceptor;
 	int acceptor_started;
 	/* Request deadlines (--timeout), NULL when 0: one per descriptor,
@@ -93,7 +102,9 @@ struct server {
 	uint64_t *deadlines;
 	size_t deadline_count;      /* descriptors covered */
 	uint64_t timeout_ms;
-	pthread_mutex_t deadline_lock; /* sweeps and closes, not requests */
+	/* Sweeps, half-close checks and closes, not requests: a descriptor
+	 * is never shut down by number after MHD closed it. */
+	pthread_mutex_t deadline_lock;
 	/* The acceptor's own: the spare descriptor for when they run out,
 	 * what it refused or closed, and what it has logged of that. */
 	int spare_fd;
@@ -148,27 +159,33 @@ clock_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-/* The deadline slot of CONN, or NULL (no deadlines, or a descriptor
- * beyond those covered: MHD's inactivity timeout still applies). */
-static uint64_t *
-deadline_slot(const struct server *srv, struct MHD_Connection *conn)
+/* CONN's descriptor, or -1. */
+static int
+connection_fd(struct MHD_Connection *conn)
 {
 	const union MHD_ConnectionInfo *info;
 
-	if (srv->deadlines == NULL)
-		return NULL;
 	info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-	if (info == NULL || info->connect_fd < 0 ||
-	    (size_t)info->connect_fd >= srv->deadline_count)
-		return NULL;
-	return &srv->deadlines[(size_t)info->connect_fd * DEADLINE_STRIDE];
+	return info != NULL ? info->connect_fd : -1;
 }
 
-/* The next request on CONN must be in within --timeout from now. */
-static void
-deadline_arm(const struct server *srv, struct MHD_Connection *conn)
+/* The deadline slot of descriptor FD, or NULL (no deadlines, or a
+ * descriptor beyond those covered: MHD's inactivity timeout still
+ * applies). */
+static uint64_t *
+deadline_slot(const struct server *srv, int fd)
 {
-	uint64_t *slot = deadline_slot(srv, conn);
+	if (srv->deadlines == NULL || fd < 0 ||
+	    (size_t)fd >= srv->deadline_count)
+		return NULL;
+	return &srv->deadlines[(size_t)fd * DEADLINE_STRIDE];
+}
+
+/* The next request on FD must be in within --timeout from now. */
+static void
+deadline_arm(const struct server *srv, int fd)
+{
+	uint64_t *slot = deadline_slot(srv, fd);
 
 	if (slot != NULL)
 		__atomic_store_n(slot, clock_ms() + srv->timeout_ms,
@@ -179,33 +196,39 @@ deadline_arm(const struct server *srv, struct MHD_Connection *conn)
 static void
 deadline_clear(const struct server *srv, struct MHD_Connection *conn)
 {
-	uint64_t *slot = deadline_slot(srv, conn);
+	uint64_t *slot;
 
+	if (srv->deadlines == NULL)
+		return;
+	slot = deadline_slot(srv, connection_fd(conn));
 	if (slot != NULL)
 		__atomic_store_n(slot, 0, __ATOMIC_RELAXED);
 }
 
 /* MHD_OPTION_NOTIFY_CONNECTION: arm the deadline of a new connection;
- * forget that of a closing one, before MHD closes its descriptor. */
+ * for a closing one, before MHD closes its descriptor, forget its
+ * deadline and its wire state and count it out of the limit. */
 static void
-deadline_connection(void *cls, struct MHD_Connection *conn,
-                    void **socket_context,
-                    enum MHD_ConnectionNotificationCode code)
+server_connection(void *cls, struct MHD_Connection *conn,
+                  void **socket_context,
+                  enum MHD_ConnectionNotificationCode code)
 {
 	struct server *srv = cls;
+	int fd = connection_fd(conn);
 	uint64_t *slot;
 
 	(void)socket_context;
 	if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-		deadline_arm(srv, conn);
+		deadline_arm(srv, fd);
 		return;
 	}
-	slot = deadline_slot(srv, conn);
-	if (slot == NULL)
-		return;
+	slot = deadline_slot(srv, fd);
 	pthread_mutex_lock(&srv->deadline_lock);
-	__atomic_store_n(slot, 0, __ATOMIC_RELAXED);
+	if (slot != NULL)
+		__atomic_store_n(slot, 0, __ATOMIC_RELAXED);
+	wire_detach(fd);
 	pthread_mutex_unlock(&srv->deadline_lock);
+	__atomic_sub_fetch(&srv->open, 1, __ATOMIC_RELAXED);
 }
 
 /* Shut down every connection past its deadline.  Returns how many. */
@@ -245,9 +268,11 @@ metrics_render(struct server *srv, size_t *len)
 	static const unsigned char produced[ROUTE_COUNT][STATUS_COUNT] = {
 		{1, 0, 0, 1, 0, 2, 2, 2}, {1, 0, 1, 1, 0, 0, 0, 0},
 		{1, 0, 0, 1, 0, 0, 0, 0}, {1, 0, 0, 1, 1, 0, 0, 0},
-		{0, 1, 1, 0, 0, 0, 0, 0}};
+		{0, 0, 1, 0, 0, 0, 0, 0}};
+	static const char *const verdicts[GUARD_VERDICT_COUNT] = {
+		NULL, "400", "413", "414", "431", "501", "505"};
 	unsigned long n[ROUTE_COUNT][STATUS_COUNT], ok, failed;
-	const union MHD_DaemonInfo *info;
+	unsigned long rejected[GUARD_VERDICT_COUNT];
 	char *body = NULL;
 	size_t users;
 	time_t last;
@@ -261,8 +286,7 @@ metrics_render(struct server *srv, size_t *len)
 	failed = srv->reloads_failed;
 	last = srv->last_reload;
 	pthread_mutex_unlock(&srv->reload_lock);
-	info = MHD_get_daemon_info(srv->daemon,
-	                           MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+	wire_rejected(srv->wire, rejected);
 
 	f = open_memstream(&body, len);
 	if (f == NULL)
@@ -296,9 +320,22 @@ metrics_render(struct server *srv, size_t *len)
 	        "# TYPE avatar_api_build_info gauge\n"
 	        "avatar_api_build_info{version=\"%s\",libmicrohttpd=\"%s\","
 	        "jansson=\"%s\"} 1\n",
-	        info != NULL ? info->num_connections : 0, users, ok, failed,
+	        __atomic_load_n(&srv->open, __ATOMIC_RELAXED), users, ok, failed,
 	        (long long)last, PACKAGE_VERSION, MHD_get_version(),
 	        jansson_version_str());
+	fprintf(f, "# HELP avatar_api_connections_refused_total Connections "
+	        "refused at accept, with a 503, by reason.\n"
+	        "# TYPE avatar_api_connections_refused_total counter\n"
+	        "avatar_api_connections_refused_total{reason=\"limit\"} %lu\n"
+	        "avatar_api_connections_refused_total{reason=\"fds\"} %lu\n"
+	        "# HELP avatar_api_requests_rejected_total Requests whose "
+	        "framing or size was refused before routing, by status.\n"
+	        "# TYPE avatar_api_requests_rejected_total counter\n",
+	        __atomic_load_n(&srv->refused_limit, __ATOMIC_RELAXED),
+	        __atomic_load_n(&srv->refused_fds, __ATOMIC_RELAXED));
+	for (s = 1; s < GUARD_VERDICT_COUNT; s++)
+		fprintf(f, "avatar_api_requests_rejected_total{status=\"%s\"} "
+		        "%lu\n", verdicts[s], rejected[s]);
 	if (srv->relay != NULL)
 		relay_metrics(srv->relay, f);
 	if (fclose(f) != 0) {
@@ -308,9 +345,10 @@ metrics_render(struct server *srv, size_t *len)
 	return body;
 }
 
-/* Answer GET or HEAD /metrics.  Allocates: scrapes are rare. */
+/* Answer GET or HEAD /metrics, with "Connection: close" if CLOSING.
+ * Allocates: scrapes are rare. */
 static enum MHD_Result
-metrics_answer(struct server *srv, struct MHD_Connection *conn)
+metrics_answer(struct server *srv, struct MHD_Connection *conn, int closing)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result ret;
@@ -321,66 +359,13 @@ metrics_answer(struct server *srv, struct MHD_Connection *conn)
 	if (body == NULL)
 		return MHD_NO; /* out of memory: MHD closes the connection */
 	resp = routes_response(body, len, "text/plain; version=0.0.4; "
-	                       "charset=utf-8",
-	                       __atomic_load_n(&srv->active,
-	                                       __ATOMIC_ACQUIRE)->closing);
+	                       "charset=utf-8", closing);
 	free(body);
 	if (resp == NULL)
 		return MHD_NO;
 	ret = MHD_queue_response(conn, MHD_HTTP_OK, resp);
 	MHD_destroy_response(resp);
 	return ret;
-}
-
-/* What request_check counts in the request's headers. */
-struct header_count {
-	unsigned host;
-	unsigned content_length;
-	unsigned transfer_encoding;
-	int bad_name;
-};
-
-static enum MHD_Result
-header_scan(void *cls, enum MHD_ValueKind kind, const char *key,
-            const char *value)
-{
-	struct header_count *h = cls;
-	size_t n = strlen(key);
-
-	(void)kind;
-	(void)value;
-	if (n == 0 || key[n - 1] == ' ' || key[n - 1] == '\t')
-		h->bad_name = 1;
-	else if (strcasecmp(key, MHD_HTTP_HEADER_HOST) == 0)
-		h->host++;
-	else if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
-		h->content_length++;
-	else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
-		h->transfer_encoding++;
-	return MHD_YES;
-}
-
-/*
- * Requests RFC 9112 says to reject, which libmicrohttpd 0.9.75 accepts:
- * no Host or several on HTTP/1.1, several Content-Length or
- * Transfer-Encoding headers, both of them, or whitespace before a
- * header's colon.  MHD would read such a body by one of the lengths and
- * could answer a request hidden in it (smuggling through a proxy that
- * reads the other).  Returns 0 if the request is acceptable.
- */
-static int
-request_check(struct MHD_Connection *conn, const char *version)
-{
-	struct header_count h = {0, 0, 0, 0};
-
-	MHD_get_connection_values(conn, MHD_HEADER_KIND, header_scan, &h);
-	if (h.bad_name || h.content_length > 1 || h.transfer_encoding > 1 ||
-	    (h.content_length && h.transfer_encoding))
-		return -1;
-	if (strcmp(version, MHD_HTTP_VERSION_1_0) == 0 ? h.host > 1
-	    : h.host != 1)
-		return -1;
-	return 0;
 }
 
 /* Decode %HH escapes in the path and query like MHD's default, except
@@ -468,7 +453,8 @@ relay_answer(struct server *srv, struct MHD_Connection *conn,
 
 /* MHD_OPTION_NOTIFY_COMPLETED: a request ended.  Once its response is
  * sent, the next request's deadline clock starts (a connection that ends
- * instead is closed next).  In relay mode, return the request's slot if
+ * instead is closed next), and a connection whose peer has half-closed
+ * is shut down if nothing more is pending (wire_completed).  In relay mode, return the request's slot if
  * it still holds one (the client left before the answer). */
 static void
 server_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
@@ -476,12 +462,35 @@ server_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 {
 	struct server *srv = cls;
 
-	if (code == MHD_REQUEST_TERMINATED_COMPLETED_OK &&
-	    srv->deadlines != NULL)
-		deadline_arm(srv, conn);
+	if (code == MHD_REQUEST_TERMINATED_COMPLETED_OK) {
+		int fd = connection_fd(conn);
+
+		deadline_arm(srv, fd);
+		wire_completed(fd);
+	}
 	if (*req_cls != NULL && *req_cls != &request_seen)
 		relay_release(*req_cls);
 	*req_cls = NULL;
+}
+
+/* The path of an absolute-form request target (RFC 9112 3.2.2:
+ * "http://host:port/path", which a server must accept): what follows the
+ * authority, or "/" if nothing does.  Other targets are returned as they
+ * are.  The authority is not checked against Host: RFC 9112 3.2.2 says
+ * the target's wins, and there is one site here. */
+static const char *
+origin_form(const char *url)
+{
+	const char *p;
+
+	if (strncasecmp(url, "http://", 7) == 0)
+		p = url + 7;
+	else if (strncasecmp(url, "https://", 8) == 0)
+		p = url + 8;
+	else
+		return url;
+	p = strchr(p, '/');
+	return p != NULL ? p : "/";
 }
 
 /*
@@ -489,11 +498,20 @@ server_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
  * response queued in the first call for a request (the request counts as
  * not fully received), so the first call only marks the request and the
  * response is queued on the second, as MHD's minimal_example.c does.  A
- * request body, if any, is read and dropped.  A request whose headers
- * are ambiguous (request_check) is answered 400 at once, which closes the
- * connection.  Per request this does a scan of the headers, a few string
- * compares, a binary search and three stores to this thread's own cache
- * lines: no allocation, no lock, no JSON, no I/O.
+ * request body, if any, is read and dropped.  The framing has been
+ * checked already, byte by byte, before MHD parsed it (wire.c), so no
+ * ambiguous request reaches this handler.
+ *
+ * One exception to "queue on the second call": a request with an Expect
+ * field is answered on the first, as RFC 9110 10.1.1 allows (a final
+ * status instead of 100 Continue).  MHD 0.9.75 otherwise sends
+ * "100 Continue" even when there is no body, then takes the next
+ * pipelined request for that body and closes the connection with the
+ * request unanswered.  The answer then carries "Connection: close".
+ *
+ * Per request this does one header lookup, a few string compares, a
+ * binary search and three stores to this thread's own cache lines: no
+ * allocation, no lock, no JSON, no I/O.
  */
 static enum MHD_Result
 server_handle(void *cls, struct MHD_Connection *conn, const char *url,
@@ -511,25 +529,21 @@ server_handle(void *cls, struct MHD_Connection *conn, const char *url,
 	unsigned status;
 
 	(void)upload_data;
+	(void)version;
 	if (*req_cls == NULL) {
 		*req_cls = &request_seen;
-		if (request_check(conn, version) == 0)
+		if (MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+		                                MHD_HTTP_HEADER_EXPECT) == NULL)
 			return MHD_YES;
-		/* Answering now also makes MHD close the connection after. */
-		slot = stats_enter(srv->stats);
-		r = __atomic_load_n(&srv->active, __ATOMIC_ACQUIRE);
-		stats_count(srv->stats, slot, ROUTE_OTHER, STATUS_400);
-		ret = MHD_queue_response(conn, MHD_HTTP_BAD_REQUEST,
-		                         r->bad_request);
-		stats_leave(srv->stats, slot);
-		return ret;
-	}
-	if (*req_cls != &request_seen) /* relay mode: a resumed request */
+	} else if (*req_cls != &request_seen) {
+		/* relay mode: a resumed request */
 		return relay_answer(srv, conn, *req_cls, req_cls);
-	if (*upload_data_size != 0) {
+	} else if (*upload_data_size != 0) {
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
+	if (url[0] != '/')
+		url = origin_form(url);
 	deadline_clear(srv, conn);
 	/* Between enter and leave the set R cannot be freed by a reload. */
 	slot = stats_enter(srv->stats);
@@ -543,8 +557,10 @@ server_handle(void *cls, struct MHD_Connection *conn, const char *url,
 	stats_count(srv->stats, slot, route, index);
 #endif
 	if (resp == NULL) {
+		int closing = r->closing; /* R may be freed after the leave */
+
 		stats_leave(srv->stats, slot);
-		return metrics_answer(srv, conn);
+		return metrics_answer(srv, conn, closing);
 	}
 	ret = MHD_queue_response(conn, status, resp);
 	stats_leave(srv->stats, slot);
@@ -699,13 +715,28 @@ fit_connections(unsigned wanted, unsigned threads)
 	return wanted;
 }
 
+/*
+ * libmicrohttpd's own connection limit must never be reached: in 0.9.75,
+ * new_connection_process_ returns from that check with
+ * cleanup_connection_mutex still locked (fixed upstream after 0.9.75),
+ * and every thread then waits on that mutex for ever, MHD_stop_daemon
+ * included.  And with a thread pool it splits the limit between the
+ * threads, picking a thread by descriptor number, so that a thread can be
+ * full long before the daemon is.  So the limit that counts is ours
+ * (srv->open, checked by the acceptor), and MHD's is set where it cannot
+ * be reached: each of its connections holds a descriptor until after its
+ * count goes down, so no thread can hold more than the open-file limit.
+ */
 static unsigned
-current_connections(struct MHD_Daemon *d)
+mhd_connection_limit(unsigned threads)
 {
-	const union MHD_DaemonInfo *info;
+	struct rlimit rl;
+	unsigned long long n = 1ull << 20; /* Linux's default fs.nr_open */
 
-	info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
-	return info != NULL ? info->num_connections : 0;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY)
+		n = (unsigned long long)rl.rlim_max;
+	n = (n + 64) * threads;
+	return n > UINT_MAX / 2 ? UINT_MAX / 2 : (unsigned)n;
 }
 
 /*
@@ -719,9 +750,9 @@ current_connections(struct MHD_Daemon *d)
  */
 
 /* Out of descriptors (EMFILE, ENFILE): free the spare one, accept the
- * next client with it and close that at once, then take the spare back.
+ * next client with it, answer 503 and close, then take the spare back.
  * The client learns at once that it was refused, instead of waiting in
- * the backlog, and poll() stops reporting a backlog that we cannot take
+ * the backlog, and epoll stops reporting a backlog that we cannot take
  * (a busy loop).  Returns 0, or -1 with errno set: EAGAIN if the backlog
  * is empty, EMFILE if the spare is gone (taken by another thread). */
 static int
@@ -737,18 +768,59 @@ accept_refuse(struct server *srv)
 	cfd = accept4(srv->fd, NULL, NULL, SOCK_CLOEXEC);
 	e = errno;
 	if (cfd >= 0) {
-		close(cfd);
-		srv->refused_fds++;
+		wire_refuse(cfd);
+		__atomic_add_fetch(&srv->refused_fds, 1, __ATOMIC_RELAXED);
 	}
 	srv->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	errno = e;
 	return cfd >= 0 ? 0 : -1;
 }
 
-/* Accept every connection waiting on the listening socket and hand each
- * to MHD; over the connection limit, or out of descriptors, close it at
- * once.  Returns the errno that ended the loop: EAGAIN once the backlog
- * is empty. */
+/* Hand the new client CFD (address SS of LEN bytes) to MHD: check its
+ * bytes from now on (wire_attach), count it, and watch for its peer
+ * half-closing; at the connection limit, or beyond the descriptors the
+ * wire table covers, answer 503 and close it instead. */
+static void
+accept_one(struct server *srv, int cfd, struct sockaddr_storage *ss,
+           socklen_t len)
+{
+	struct epoll_event ev;
+	uint32_t gen;
+	int stale;
+
+	if (__atomic_load_n(&srv->open, __ATOMIC_RELAXED) >=
+	    srv->max_connections) {
+		wire_refuse(cfd);
+		__atomic_add_fetch(&srv->refused_limit, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	gen = wire_attach(srv->wire, cfd, &stale);
+	if (gen == 0) {
+		wire_refuse(cfd);
+		__atomic_add_fetch(&srv->refused_fds, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	if (!stale)
+		__atomic_add_fetch(&srv->open, 1, __ATOMIC_RELAXED);
+	/* One-shot: a half-close is reported once.  Failure only loses the
+	 * early close of a half-closed peer (the timeout still applies). */
+	ev.events = EPOLLRDHUP | EPOLLONESHOT;
+	ev.data.u64 = (uint64_t)gen << 32 | (uint32_t)cfd;
+	if (srv->epfd >= 0)
+		epoll_ctl(srv->epfd, EPOLL_CTL_ADD, cfd, &ev);
+	if (MHD_add_connection(srv->daemon, cfd, (struct sockaddr *)ss, len)
+	    != MHD_YES) {
+		/* MHD closed CFD and will not notify its close. */
+		pthread_mutex_lock(&srv->deadline_lock);
+		wire_detach(cfd);
+		pthread_mutex_unlock(&srv->deadline_lock);
+		__atomic_sub_fetch(&srv->open, 1, __ATOMIC_RELAXED);
+	}
+}
+
+/* Accept every connection waiting on the listening socket (accept_one).
+ * Returns the errno that ended the loop: EAGAIN once the backlog is
+ * empty. */
 static int
 accept_backlog(struct server *srv)
 {
@@ -761,19 +833,10 @@ accept_backlog(struct server *srv)
 		if (cfd < 0 && (errno == EMFILE || errno == ENFILE) &&
 		    accept_refuse(srv) == 0)
 			continue;
-		if (cfd >= 0) {
-			/* MHD would close it too, but log each one. */
-			if (current_connections(srv->daemon) >=
-			    srv->max_connections) {
-				close(cfd);
-				srv->refused_limit++;
-			} else {
-				MHD_add_connection(srv->daemon, cfd,
-				                   (struct sockaddr *)&ss, len);
-			}
-		} else if (errno != EINTR && errno != ECONNABORTED) {
+		if (cfd >= 0)
+			accept_one(srv, cfd, &ss, len);
+		else if (errno != EINTR && errno != ECONNABORTED)
 			return errno;
-		}
 	}
 }
 
@@ -782,8 +845,10 @@ accept_backlog(struct server *srv)
 static void
 acceptor_report(struct server *srv)
 {
-	const unsigned long n[4] = {srv->refused_limit, srv->refused_fds,
-	                            srv->closed_slow, srv->accept_failed};
+	const unsigned long n[4] = {
+		__atomic_load_n(&srv->refused_limit, __ATOMIC_RELAXED),
+		__atomic_load_n(&srv->refused_fds, __ATOMIC_RELAXED),
+		srv->closed_slow, srv->accept_failed};
 	unsigned long d[4];
 	time_t now = time(NULL);
 	int i, any = 0;
@@ -825,17 +890,34 @@ sweep_ms(uint64_t timeout_ms)
 	return timeout_ms == 0 || ms > 1000 ? 1000 : ms < 100 ? 100 : ms;
 }
 
+/* The acceptor's epoll tags for the listening and stop descriptors;
+ * those of client connections are generation << 32 | descriptor, the
+ * generation being non-zero. */
+#define TAG_LISTEN 0u
+#define TAG_STOP 1u
+
+/* A client's peer half-closed (or reset): see wire_peer_closed.  The
+ * lock keeps MHD from closing the descriptor (server_connection) while
+ * it is checked. */
+static void
+acceptor_peer_closed(struct server *srv, uint64_t tag)
+{
+	pthread_mutex_lock(&srv->deadline_lock);
+	wire_peer_closed((int)(uint32_t)tag, (uint32_t)(tag >> 32));
+	pthread_mutex_unlock(&srv->deadline_lock);
+}
+
 static void *
 server_accept_loop(void *arg)
 {
 	struct server *srv = arg;
-	struct pollfd pfd[2] = {{srv->fd, POLLIN, 0}, {srv->stop_fd, POLLIN, 0}};
+	struct epoll_event ev[64];
 	struct timespec nap = {0, 10L * 1000 * 1000};
 	uint64_t period = sweep_ms(srv->timeout_ms);
 	uint64_t next_sweep = clock_ms() + period;
-	int e;
+	int e, i, listen_ready, stop = 0;
 
-	for (;;) {
+	while (!stop) {
 		uint64_t now = clock_ms();
 		int n;
 
@@ -846,15 +928,22 @@ server_accept_loop(void *arg)
 			next_sweep = now + period;
 		}
 		acceptor_report(srv);
-		n = poll(pfd, 2, (int)(next_sweep - now));
+		n = epoll_wait(srv->epfd, ev, 64, (int)(next_sweep - now));
 		if (n < 0) {
 			if (errno != EINTR)
 				nanosleep(&nap, NULL);
 			continue;
 		}
-		if (pfd[1].revents != 0)
-			break;
-		if (pfd[0].revents == 0)
+		listen_ready = 0;
+		for (i = 0; i < n; i++) {
+			if (ev[i].data.u64 == TAG_STOP)
+				stop = 1;
+			else if (ev[i].data.u64 == TAG_LISTEN)
+				listen_ready = 1;
+			else
+				acceptor_peer_closed(srv, ev[i].data.u64);
+		}
+		if (stop || !listen_ready)
 			continue;
 		e = accept_backlog(srv);
 		if (e == EAGAIN || e == EWOULDBLOCK)
@@ -885,6 +974,7 @@ server_start(const struct config *cfg, struct fixture *fx, struct error *err)
 	}
 	srv->fd = -1;
 	srv->stop_fd = -1;
+	srv->epfd = -1;
 	srv->spare_fd = -1;
 	srv->path = cfg->path;
 	srv->last_reload = time(NULL);
@@ -896,6 +986,15 @@ server_start(const struct config *cfg, struct fixture *fx, struct error *err)
 	if (srv->serving == NULL || srv->stats == NULL) {
 		error_set(err, EXIT_OSERR, "cannot build responses: out of "
 		          "memory");
+		goto fail;
+	}
+	srv->wire = wire_new(POOL_SIZE, err);
+	if (srv->wire == NULL)
+		goto fail;
+	if (!wire_recv_hooked()) {
+		error_set(err, EXIT_OSERR, "the framing check is not in "
+		          "libmicrohttpd's path: recv() is not bound to "
+		          "avatar-api's own (a build or link problem)");
 		goto fail;
 	}
 	srv->active = srv->serving;
@@ -933,6 +1032,21 @@ server_start(const struct config *cfg, struct fixture *fx, struct error *err)
 		error_set(err, EXIT_OSERR, "eventfd: %s", strerror(errno));
 		goto fail;
 	}
+	srv->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (srv->epfd < 0) {
+		error_set(err, EXIT_OSERR, "epoll_create1: %s", strerror(errno));
+		goto fail;
+	} else {
+		struct epoll_event ev = {EPOLLIN, {.u64 = TAG_LISTEN}};
+		struct epoll_event sv = {EPOLLIN, {.u64 = TAG_STOP}};
+
+		if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, srv->fd, &ev) < 0 ||
+		    epoll_ctl(srv->epfd, EPOLL_CTL_ADD, srv->stop_fd, &sv) < 0) {
+			error_set(err, EXIT_OSERR, "epoll_ctl: %s",
+			          strerror(errno));
+			goto fail;
+		}
+	}
 
 	/* No listening socket: the acceptor thread hands connections over,
 	 * which MHD_USE_ITC makes the workers pick up at once. */
@@ -963,14 +1077,11 @@ server_start(const struct config *cfg, struct fixture *fx, struct error *err)
 		flags, 0, NULL, NULL, server_handle, srv,
 		MHD_OPTION_EXTERNAL_LOGGER, server_log_mhd, srv,
 		MHD_OPTION_UNESCAPE_CALLBACK, server_unescape, NULL,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned int)srv->max_connections,
+		MHD_OPTION_CONNECTION_LIMIT, mhd_connection_limit(threads),
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)cfg->timeout,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)POOL_SIZE,
-		MHD_OPTION_NOTIFY_CONNECTION,
-		srv->deadlines != NULL ? deadline_connection : NULL, srv,
-		MHD_OPTION_NOTIFY_COMPLETED,
-		srv->deadlines != NULL || srv->relay != NULL
-		? server_completed : NULL, srv,
+		MHD_OPTION_NOTIFY_CONNECTION, server_connection, srv,
+		MHD_OPTION_NOTIFY_COMPLETED, server_completed, srv,
 		MHD_OPTION_ARRAY, extra,
 		MHD_OPTION_END);
 	if (srv->daemon == NULL) {
@@ -992,8 +1103,11 @@ fail:
 		close(srv->fd);
 	if (srv->stop_fd >= 0)
 		close(srv->stop_fd);
+	if (srv->epfd >= 0)
+		close(srv->epfd);
 	if (srv->spare_fd >= 0)
 		close(srv->spare_fd);
+	wire_free(srv->wire);
 	if (srv->serving == NULL)
 		fixture_free(fx);
 	routes_free(srv->serving);
@@ -1088,7 +1202,9 @@ server_stop(struct server *srv, unsigned drain_ms)
 	shutdown(srv->fd, SHUT_RDWR);
 	close(srv->fd);
 	close(srv->stop_fd);
-	while ((left = current_connections(srv->daemon)) > 0 &&
+	close(srv->epfd);
+	srv->epfd = -1;
+	while ((left = __atomic_load_n(&srv->open, __ATOMIC_RELAXED)) > 0 &&
 	       waited < drain_ms) {
 		nanosleep(&nap, NULL);
 		waited += 5;
@@ -1100,7 +1216,7 @@ server_stop(struct server *srv, unsigned drain_ms)
 		relay_stop(srv->relay);
 		for (waited = 0; left > 0 && waited < RELAY_STOP_MS; waited += 5) {
 			nanosleep(&nap, NULL);
-			left = current_connections(srv->daemon);
+			left = __atomic_load_n(&srv->open, __ATOMIC_RELAXED);
 		}
 	}
 	MHD_stop_daemon(srv->daemon);
@@ -1110,6 +1226,7 @@ server_stop(struct server *srv, unsigned drain_ms)
 	routes_free(srv->closing);
 	routes_free(srv->serving);
 	stats_free(srv->stats);
+	wire_free(srv->wire);
 	free(srv->deadlines);
 	pthread_mutex_destroy(&srv->reload_lock);
 	pthread_mutex_destroy(&srv->deadline_lock);

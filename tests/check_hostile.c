@@ -2,15 +2,19 @@
  *
  * A table of malformed, ambiguous and oversized requests is sent byte for
  * byte to the real server (in process, port 0), in epoll and in
- * thread-per-connection mode.  For each case the table gives what
- * libmicrohttpd 0.9.75 and our handler actually answer: the statuses, in
- * order, of the responses on that connection (Location checked where it
- * tells which request was answered: request smuggling), then whether the
- * connection is closed, stays usable (a GET /healthz sent on it next must
- * be the next answer) or stays silent (the server waits for more input).
- * After every case no response may contain "<script>" (every hostile
- * payload carries it: nothing is echoed) and a fresh client must still
- * get the list.
+ * thread-per-connection mode.  For each case the table gives what the
+ * server must answer: the statuses, in order, of the responses on that
+ * connection (Location checked where it tells which request was
+ * answered: request smuggling), then whether the connection is closed,
+ * stays usable (a GET /healthz sent on it next must be the next answer)
+ * or stays silent (the server waits for more input).  Every error answer
+ * must be one JSON response with Engine: never libmicrohttpd's HTML, and
+ * never two heads (what libmicrohttpd 0.9.75 sent before wire.c's
+ * framing check).  After every case no response may contain "<script>"
+ * (every hostile payload carries it: nothing is echoed) and a fresh
+ * client must still get the list.  Cases named after issue 11's list
+ * (cl_obs_fold, cl_nul, te_chunked_identity, expect_100_pipelined, ...)
+ * each failed before the framing check.
  *
  * Where the actual behaviour departs from RFC 9110/9112 the case says so
  * (DIVERGES, or UNACCEPTABLE when a request that must be rejected is
@@ -41,7 +45,6 @@ enum end {
 
 /* Flags. */
 #define F_OR_RESET    1u  /* the whole answer may be lost to a reset */
-#define F_DOUBLE_HEAD 2u  /* MHD 0.9.75 bug: the error head is sent twice */
 #define F_DIVERGES    4u  /* acceptable, but not what RFC 9112 says */
 #define F_BAD         8u  /* UNACCEPTABLE: must be rejected, is not */
 
@@ -51,7 +54,9 @@ enum gen {
 	GEN_HEADER_1MB,     /* one 1 MiB header value */
 	GEN_URL_100K,       /* a 100 KB path */
 	GEN_HEADERS_10000,  /* 10,000 small header lines */
-	GEN_METHOD_10K      /* a 10,000-character method */
+	GEN_METHOD_10K,     /* a 10,000-character method */
+	GEN_HEADERS_8K,     /* 8 KB of header lines */
+	GEN_COOKIES_6K      /* 6 KB of cookies and 2 KB of other fields */
 };
 
 struct want {
@@ -95,16 +100,15 @@ static const struct hostile_case cases[] = {
 	{"line_no_version", R("GET /v1/user<script>\r\n" HOST "\r\n"),
 	 GEN_NONE, {{400, NULL}}, END_CLOSE, 0, 0, NULL, END_ANY},
 	{"line_extra_spaces", R("GET  /v1/user  HTTP/1.1\r\n" HOST "\r\n"),
-	 GEN_NONE, {{404, NULL}}, END_OPEN, F_DIVERGES, 400,
-	 "invalid request line: 400 (or parse on whitespace: 200)", END_ANY},
+	 GEN_NONE, {{400, NULL}}, END_CLOSE, 0, 0, NULL, END_ANY},
 	{"line_tabs", R("GET\t/v1/user\tHTTP/1.1\r\n" HOST "\r\n"),
-	 GEN_NONE, {{0, NULL}}, END_CLOSE, 0, 0, NULL, END_ANY},
+	 GEN_NONE, {{400, NULL}}, END_CLOSE, 0, 0, NULL, END_ANY},
 	{"line_method_only", R("GET\r\n\r\n"),
-	 GEN_NONE, {{0, NULL}}, END_CLOSE, 0, 0, NULL, END_ANY},
+	 GEN_NONE, {{400, NULL}}, END_CLOSE, 0, 0, NULL, END_ANY},
 	{"line_empty_then_garbage", R("\r\n\x01\x02<script>\r\n\r\n"),
-	 GEN_NONE, {{0, NULL}}, END_CLOSE, 0, 0, NULL, END_ANY},
+	 GEN_NONE, {{400, NULL}}, END_CLOSE, 0, 0, NULL, END_ANY},
 	{"line_leading_space", R(" GET /v1/user HTTP/1.1\r\n" HOST "\r\n"),
-	 GEN_NONE, {{0, NULL}}, END_CLOSE, 0, 0, NULL, END_ANY},
+	 GEN_NONE, {{400, NULL}}, END_CLOSE, 0, 0, NULL, END_ANY},
 	{"line_empty_then_valid", R("\r\nGET /v1/user HTTP/1.1\r\n" HOST "\r\n"),
 	 GEN_NONE, {LIST}, END_OPEN, 0, 0, NULL, END_ANY},
 	/* --- methods --- */
@@ -115,8 +119,7 @@ static const struct hostile_case cases[] = {
 	{"method_BREW", R("BREW /v1/user HTTP/1.1\r\n" HOST "\r\n"),
 	 GEN_NONE, {{405, NULL}}, END_OPEN, 0, 0, NULL, END_ANY},
 	{"method_control_char", R("G\x01T /v1/user HTTP/1.1\r\n" HOST "\r\n"),
-	 GEN_NONE, {{405, NULL}}, END_OPEN, F_DIVERGES, 400,
-	 "a method is a token: 400", END_ANY},
+	 GEN_NONE, {{400, NULL}}, END_CLOSE, 0, 0, NULL, END_ANY},
 	{"method_10k", NULL, 0, GEN_METHOD_10K,
 	 {{414, NULL}}, END_CLOSE, F_OR_RESET, 0, NULL, END_ANY},
 	/* --- versions --- */
@@ -132,58 +135,76 @@ static const struct hostile_case cases[] = {
 	 GEN_NONE, {{400, NULL}}, END_CLOSE, 0, 0, NULL, END_ANY},
 	{"http_1_0_no_host", R("GET /v1/user HTTP/1.0\r\n\r\n" V3),
 	 GEN_NONE, {LIST}, END_CLOSE, 0, 0, NULL, END_ANY},
+	/* RFC 9112 3.2.2: a server must accept the absolute form. */
 	{"absolute_form",
 	 R("GET http://127.0.0.1/v1/user HTTP/1.1\r\n" HOST "\r\n"),
-	 GEN_NONE, {{404, NULL}}, END_OPEN, F_DIVERGES, 200,
-	 "absolute-form must be accepted: 200", END_OPEN},
-	/* --- Host --- */
+	 GEN_NONE, {LIST}, END_OPEN, 0, 0, NULL, END_ANY},
+	{"absolute_form_user",
+	 R("GET HTTP://x:8080/v1/user/3 HTTP/1.1\r\n" HOST "\r\n"),
+	 GEN_NONE, {USER3}, END_OPEN, 0, 0, NULL, END_ANY},
+	/* --- Host (RFC 9112 3.2: MUST 400) --- */
 	{"host_missing", R("GET /v1/user HTTP/1.1\r\n\r\n"),
-	 GEN_NONE, {{400, NULL}}, END_CLOSE, 0, 0,
-	 "HTTP/1.1 without Host: MUST 400 (RFC 9112 3.2)", END_ANY},
+	 GEN_NONE, {{400, NULL}}, END_CLOSE, 0, 0, NULL, END_ANY},
 	{"host_duplicate", R("GET /v1/user HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"),
-	 GEN_NONE, {{400, NULL}}, END_CLOSE, 0, 0,
-	 "more than one Host: MUST 400 (RFC 9112 3.2)", END_ANY},
-	/* --- Content-Length --- */
+	 GEN_NONE, {{400, NULL}}, END_CLOSE, 0, 0, NULL, END_ANY},
+	{"host_invalid", R("GET /v1/user HTTP/1.1\r\nHost: a b/<c>\r\n\r\n" V3),
+	 GEN_NONE, {{400, NULL}}, END_CLOSE, 0, 0, NULL, END_ANY},
+	{"host_ipv6_port", R("GET /v1/user HTTP/1.1\r\nHost: [::1]:80\r\n\r\n"),
+	 GEN_NONE, {LIST}, END_OPEN, 0, 0, NULL, END_ANY},
+	/* --- Content-Length (RFC 9112 6.3: MUST 400 and close) --- */
 	{"cl_duplicate_equal",
 	 R(POST "Content-Length: " S5_LEN "\r\nContent-Length: " S5_LEN
 	   "\r\n\r\n" S5 V3),
 	 GEN_NONE, {{400, NULL}}, END_CLOSE, 0, 0, NULL, END_ANY},
-	/* (RFC 9110 8.6 lets a server reject equal duplicates too; ours
-	 * rejects every repeated Content-Length.) */
 	{"cl_duplicate_different",
 	 R(POST "Content-Length: 0\r\nContent-Length: " S5_LEN "\r\n\r\n"
 	   S5 V3),
-	 GEN_NONE, {{400, NULL}}, END_CLOSE, 0, 0,
-	 "different Content-Lengths: MUST 400 and close (RFC 9112 6.3); "
-	 "the first is used, the body is answered as a request (smuggling)", END_CLOSE},
+	 GEN_NONE, {{400, NULL}}, END_CLOSE, 0, 0, NULL, END_ANY},
 	{"cl_duplicate_different_rev",
 	 R(POST "Content-Length: " S5_LEN "\r\nContent-Length: 0\r\n\r\n"
 	   S5 V3),
-	 GEN_NONE, {{400, NULL}}, END_CLOSE, 0, 0,
-	 "different Content-Lengths: MUST 400 and close (RFC 9112 6.3); "
-	 "the first is used (smuggling behind a last-wins proxy)", END_CLOSE},
+	 GEN_NONE, {{400, NULL}}, END_CLOSE, 0, 0, NULL, END_ANY},
+	{"cl_obs_fold", R(POST "Content-Length: 3\r\n 6\r\n\r\n" S5 V3),
+	 GEN_NONE, {{400, NULL}}, END_CLOSE, 0, 0, NULL, END_ANY},
+	{"cl_duplicate_folded",
+	 R(POST "Content-Length: " S5_LEN "\r\nContent-Length:\r\n 0\r\n\r\n"
+	   S5 V3),
+	 GEN_NONE, {{400, NULL}}, END_CLOSE, 0, 0, NULL, END_ANY},
+	{"cl_nul", R(POST "Content-Length: 3\0" "6\r\n\r\n" S5 V3),
+	 GEN_NONE, {{400, NULL}}, END_CLOSE, 0, 0, NULL, END_ANY},
+	{"cl_vtab_before_colon",
+	 R(POST "Content-Length\v: " S5_LEN "\r\n\r\n" S5 V3),
+	 GEN_NONE, {{400, NULL}}, END_CLOSE, 0, 0, NULL, END_ANY},
 	{"cl_negative", R(POST "Content-Length: -1\r\n\r\n<script>" V3),
-	 GEN_NONE, {{400, NULL}}, END_CLOSE, F_DOUBLE_HEAD, 0, NULL, END_ANY},
+	 GEN_NONE, {{400, NULL}}, END_CLOSE, 0, 0, NULL, END_ANY},
 	{"cl_plus_sign", R(POST "Content-Length: +" S5_LEN "\r\n\r\n" S5 V3),
-	 GEN_NONE, {{400, NULL}}, END_CLOSE, F_DOUBLE_HEAD, 0, NULL, END_ANY},
-	{"cl_surrounding_space",
+	 GEN_NONE, {{400, NULL}}, END_CLOSE, 0, 0, NULL, END_ANY},
+	{"cl_inner_space", R(POST "Content-Length: 3 6\r\n\r\n" S5 V3),
+	 GEN_NONE, {{400, NULL}}, END_CLOSE, 0, 0, NULL, END_ANY},
+	{"cl_hex", R(POST "Content-Length: 0x" S5_HEX "\r\n\r\n" S5 V3),
+	 GEN_NONE, {{400, NULL}}, END_CLOSE, 0, 0, NULL, END_ANY},
+	{"cl_list", R(POST "Content-Length: 36, 36\r\n\r\n" S5 V3),
+	 GEN_NONE, {{400, NULL}}, END_CLOSE, 0, 0, NULL, END_ANY},
+	/* Whitespace around a field value is not part of it, but
+	 * libmicrohttpd 0.9.75 does not trim it after a length (guard.c):
+	 * refused.  Before it: a length is fine. */
+	{"cl_trailing_space",
 	 R(POST "Content-Length:  " S5_LEN " \r\n\r\n" S5 V3),
-	 GEN_NONE, {{400, NULL}}, END_CLOSE, F_DOUBLE_HEAD | F_DIVERGES, 405,
-	 "whitespace around a field value is not part of it: 405, then "
-	 "/v1/user/3", END_ANY},
+	 GEN_NONE, {{400, NULL}}, END_CLOSE, 0, 0, NULL, END_ANY},
+	{"cl_leading_space",
+	 R(POST "Content-Length: \t " S5_LEN "\r\n\r\n" S5 V3),
+	 GEN_NONE, {{405, NULL}, USER3}, END_OPEN, 0, 0, NULL, END_ANY},
 	{"cl_overflow",
 	 R("GET /v1/user HTTP/1.1\r\n" HOST
 	   "Content-Length: 99999999999999999999999\r\n\r\n"),
-	 GEN_NONE, {{413, NULL}}, END_CLOSE, F_DOUBLE_HEAD, 0, NULL, END_ANY},
+	 GEN_NONE, {{413, NULL}}, END_CLOSE, 0, 0, NULL, END_ANY},
 	{"cl_huge_no_body",
 	 R("GET /v1/user HTTP/1.1\r\n" HOST
 	   "Content-Length: 99999999999\r\n\r\n<script>"),
-	 GEN_NONE, {{0, NULL}}, END_SILENT, 0, 0, NULL, END_ANY},
+	 GEN_NONE, {{413, NULL}}, END_CLOSE, 0, 0, NULL, END_ANY},
 	{"space_before_colon_cl",
 	 R(POST "Content-Length : " S5_LEN "\r\n\r\n" S5 V3),
-	 GEN_NONE, {{400, NULL}}, END_CLOSE, 0, 0,
-	 "whitespace before the colon: MUST 400 (RFC 9112 5.1); the field "
-	 "is ignored and the body answered as a request (smuggling)", END_CLOSE},
+	 GEN_NONE, {{400, NULL}}, END_CLOSE, 0, 0, NULL, END_ANY},
 	/* --- bodies on GET: no smuggling --- */
 	{"get_body_cl",
 	 R("GET /v1/user HTTP/1.1\r\n" HOST "Content-Length: " S5_LEN
@@ -193,13 +214,18 @@ static const struct hostile_case cases[] = {
 	 R("GET /v1/user HTTP/1.1\r\n" HOST "Transfer-Encoding: chunked\r\n\r\n"
 	   S5_HEX "\r\n" S5 "\r\n0\r\n\r\n" V3),
 	 GEN_NONE, {LIST, USER3}, END_OPEN, 0, 0, NULL, END_ANY},
-	/* --- Transfer-Encoding --- */
+	/* --- Transfer-Encoding: only exactly "chunked" (else 501, as
+	 * nginx), only on HTTP/1.1, never beside Content-Length --- */
 	{"chunked_bad_size",
 	 R(POST "Transfer-Encoding: chunked\r\n\r\nZZ\r\n<script>\r\n0\r\n\r\n"
 	   V3),
 	 GEN_NONE, {{400, NULL}}, END_CLOSE, 0, 0, NULL, END_ANY},
 	{"chunked_negative_size",
 	 R(POST "Transfer-Encoding: chunked\r\n\r\n-5\r\nhello\r\n0\r\n\r\n" V3),
+	 GEN_NONE, {{400, NULL}}, END_CLOSE, 0, 0, NULL, END_ANY},
+	{"chunked_inner_space",
+	 R(POST "Transfer-Encoding: chunked\r\n\r\n2 0\r\n" S5 "\r\n0\r\n\r\n"
+	   V3),
 	 GEN_NONE, {{400, NULL}}, END_CLOSE, 0, 0, NULL, END_ANY},
 	{"chunked_size_overflow",
 	 R(POST "Transfer-Encoding: chunked\r\n\r\nfffffffffffffffffff\r\n"
@@ -212,41 +238,65 @@ static const struct hostile_case cases[] = {
 	 R(POST "Transfer-Encoding: chunked\r\n\r\n5;a=b\r\nhello\r\n0\r\n\r\n"
 	   V3),
 	 GEN_NONE, {{405, NULL}, USER3}, END_OPEN, 0, 0, NULL, END_ANY},
+	{"chunked_trailer",
+	 R(POST "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n"
+	   "X-T: v\r\n\r\n" V3),
+	 GEN_NONE, {{405, NULL}, USER3}, END_OPEN, 0, 0, NULL, END_ANY},
+	{"chunked_trailer_fold",
+	 R(POST "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n"
+	   "X-T: v\r\n w\r\n\r\n" V3),
+	 GEN_NONE, {{400, NULL}}, END_CLOSE, 0, 0, NULL, END_ANY},
 	{"te_and_cl",
 	 R(POST "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
 	   "0\r\n\r\n" S5 V3),
-	 GEN_NONE, {{400, NULL}}, END_CLOSE, 0, 0,
-	 "TE and CL: TE wins (done), but the server MUST close after "
-	 "responding (RFC 9112 6.3): keeps the connection (smuggling "
-	 "behind a CL proxy)", END_CLOSE},
+	 GEN_NONE, {{400, NULL}}, END_CLOSE, 0, 0, NULL, END_ANY},
 	{"te_unknown",
 	 R(POST "Transfer-Encoding: gzip\r\n\r\n<script>" V3),
-	 GEN_NONE, {{0, NULL}}, END_SILENT, F_DIVERGES, 400,
-	 "chunked not final: MUST 400 and close (RFC 9112 6.3); waits for "
-	 "the peer to close instead", END_CLOSE},
+	 GEN_NONE, {{501, NULL}}, END_CLOSE, 0, 0, NULL, END_ANY},
+	{"te_chunked_identity",
+	 R(POST "Transfer-Encoding: chunked, identity\r\n\r\n" S5 V3),
+	 GEN_NONE, {{501, NULL}}, END_CLOSE, 0, 0, NULL, END_ANY},
+	{"te_identity_chunked",
+	 R(POST "Transfer-Encoding: identity, chunked\r\n\r\n"
+	   S5_HEX "\r\n" S5 "\r\n0\r\n\r\n" V3),
+	 GEN_NONE, {{501, NULL}}, END_CLOSE, 0, 0, NULL, END_ANY},
+	{"te_gzip_chunked",
+	 R(POST "Transfer-Encoding: gzip, chunked\r\n\r\n"
+	   S5_HEX "\r\n" S5 "\r\n0\r\n\r\n" V3),
+	 GEN_NONE, {{501, NULL}}, END_CLOSE, 0, 0, NULL, END_ANY},
+	{"te_chunked_chunked",
+	 R(POST "Transfer-Encoding: chunked, chunked\r\n\r\n"
+	   S5_HEX "\r\n" S5 "\r\n0\r\n\r\n" V3),
+	 GEN_NONE, {{501, NULL}}, END_CLOSE, 0, 0, NULL, END_ANY},
+	{"te_chunked_comma",
+	 R(POST "Transfer-Encoding: chunked,\r\n\r\n"
+	   S5_HEX "\r\n" S5 "\r\n0\r\n\r\n" V3),
+	 GEN_NONE, {{501, NULL}}, END_CLOSE, 0, 0, NULL, END_ANY},
+	{"te_http_1_0",
+	 R("POST /v1/user HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n"
+	   S5_HEX "\r\n" S5 "\r\n0\r\n\r\n" V3),
+	 GEN_NONE, {{400, NULL}}, END_CLOSE, 0, 0, NULL, END_ANY},
 	{"te_trailing_space",
 	 R(POST "Transfer-Encoding: chunked \r\n\r\n0\r\n\r\n" V3),
-	 GEN_NONE, {{0, NULL}}, END_SILENT, F_DIVERGES, 405,
-	 "trailing whitespace is not part of the value: chunked, 405, then "
-	 "/v1/user/3; waits for the peer to close instead", END_ANY},
+	 GEN_NONE, {{400, NULL}}, END_CLOSE, 0, 0, NULL, END_ANY},
+	{"te_uppercase",
+	 R(POST "Transfer-Encoding: CHUNKED\r\n\r\n0\r\n\r\n" V3),
+	 GEN_NONE, {{405, NULL}, USER3}, END_OPEN, 0, 0, NULL, END_ANY},
 	{"te_duplicate",
 	 R(POST "Transfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n\r\n"
 	   "0\r\n\r\n" V3),
-	 GEN_NONE, {{400, NULL}}, END_CLOSE, 0, 0,
-	 "\"chunked, gzip\": chunked not final, MUST 400 and close (RFC 9112 "
-	 "6.3); the first field is used", END_CLOSE},
+	 GEN_NONE, {{400, NULL}}, END_CLOSE, 0, 0, NULL, END_ANY},
 	/* --- NUL, control and non-ASCII bytes --- */
 	{"nul_in_path", R("GET /v1/user\0<script> HTTP/1.1\r\n" HOST "\r\n"),
-	 GEN_NONE, {LIST}, END_OPEN, F_BAD, 400,
-	 "NUL in the request line: 400; the path is cut at the NUL", END_ANY},
+	 GEN_NONE, {{400, NULL}}, END_CLOSE, 0, 0, NULL, END_ANY},
 	{"nul_in_header",
 	 R("GET /v1/user HTTP/1.1\r\n" HOST "X-A: a\0<script>\r\n\r\n"),
-	 GEN_NONE, {LIST}, END_OPEN, 0, 0, NULL, END_ANY},
+	 GEN_NONE, {{400, NULL}}, END_CLOSE, 0, 0, NULL, END_ANY},
 	{"bare_cr_in_header",
 	 R("GET /v1/user HTTP/1.1\r\n" HOST "X-A: a\r<script>\r\n\r\n"),
-	 GEN_NONE, {LIST}, END_OPEN, 0, 0, NULL, END_ANY},
+	 GEN_NONE, {{400, NULL}}, END_CLOSE, 0, 0, NULL, END_ANY},
 	{"non_ascii_path", R("GET /v1/user/\xc3\xa9\xff HTTP/1.1\r\n" HOST "\r\n"),
-	 GEN_NONE, {{404, NULL}}, END_OPEN, 0, 0, NULL, END_ANY},
+	 GEN_NONE, {{400, NULL}}, END_CLOSE, 0, 0, NULL, END_ANY},
 	{"non_ascii_header",
 	 R("GET /v1/user HTTP/1.1\r\n" HOST "X-A: \xff\xfe\x80<script>\r\n\r\n"),
 	 GEN_NONE, {LIST}, END_OPEN, 0, 0, NULL, END_ANY},
@@ -276,53 +326,67 @@ static const struct hostile_case cases[] = {
 	{"path_script",
 	 R("GET /v1/<script>alert(1)</script> HTTP/1.1\r\n" HOST "\r\n"),
 	 GEN_NONE, {{404, NULL}}, END_OPEN, 0, 0, NULL, END_ANY},
-	/* --- sizes --- */
+	/* --- sizes: answered as JSON, never by libmicrohttpd --- */
 	{"header_1mb", NULL, 0, GEN_HEADER_1MB,
 	 {{431, NULL}}, END_CLOSE, F_OR_RESET, 0, NULL, END_ANY},
 	{"url_100k", NULL, 0, GEN_URL_100K,
 	 {{414, NULL}}, END_CLOSE, F_OR_RESET, 0, NULL, END_ANY},
 	{"headers_10000", NULL, 0, GEN_HEADERS_10000,
 	 {{431, NULL}}, END_CLOSE, F_OR_RESET, 0, NULL, END_ANY},
+	/* Issue 11: 8 KB of headers of any kind, 6 KB of them cookies. */
+	{"headers_8k", NULL, 0, GEN_HEADERS_8K,
+	 {LIST}, END_OPEN, 0, 0, NULL, END_ANY},
+	{"cookies_6k", NULL, 0, GEN_COOKIES_6K,
+	 {LIST}, END_OPEN, 0, 0, NULL, END_ANY},
 	/* --- header syntax --- */
 	{"header_no_colon",
 	 R("GET /v1/user HTTP/1.1\r\n" HOST "NoColon<script>\r\n\r\n"),
 	 GEN_NONE, {{400, NULL}}, END_CLOSE, 0, 0, NULL, END_ANY},
+	{"header_empty_name",
+	 R("GET /v1/user HTTP/1.1\r\n" HOST ": x\r\n\r\n" V3),
+	 GEN_NONE, {{400, NULL}}, END_CLOSE, 0, 0, NULL, END_ANY},
 	{"header_obs_fold",
 	 R("GET /v1/user HTTP/1.1\r\n" HOST "X-A: a\r\n <script>\r\n\r\n"),
-	 GEN_NONE, {LIST}, END_OPEN, 0, 0, NULL, END_ANY},
+	 GEN_NONE, {{400, NULL}}, END_CLOSE, 0, 0, NULL, END_ANY},
 	{"header_fold_first",
 	 R("GET /v1/user HTTP/1.1\r\n X-A: <script>\r\n" HOST "\r\n"),
-	 GEN_NONE, {LIST}, END_OPEN, 0, 0, NULL, END_ANY},
+	 GEN_NONE, {{400, NULL}}, END_CLOSE, 0, 0, NULL, END_ANY},
 	{"header_space_before_colon",
 	 R("GET /v1/user HTTP/1.1\r\n" HOST "X-A : <script>\r\n\r\n"),
-	 GEN_NONE, {{400, NULL}}, END_CLOSE, 0, 0,
-	 "whitespace before the colon: MUST 400 (RFC 9112 5.1)", END_ANY},
+	 GEN_NONE, {{400, NULL}}, END_CLOSE, 0, 0, NULL, END_ANY},
 	{"bare_lf", R("GET /v1/user HTTP/1.1\n" HOST "\n"),
 	 GEN_NONE, {LIST}, END_OPEN, 0, 0, NULL, END_ANY},
 	/* --- connection handling --- */
 	{"pipelined_garbage",
 	 R("GET /v1/user HTTP/1.1\r\n" HOST "\r\nGARBAGE<script>\r\n\r\n"),
-	 GEN_NONE, {LIST}, END_CLOSE, 0, 0, NULL, END_ANY},
+	 GEN_NONE, {LIST, {400, NULL}}, END_CLOSE, 0, 0, NULL, END_ANY},
 	{"pipelined_binary_garbage",
 	 R("GET /v1/user HTTP/1.1\r\n" HOST "\r\n\x01\x02 \xff<script> \x7f"
 	   "\r\n\r\n"),
 	 GEN_NONE, {LIST, {400, NULL}}, END_CLOSE, 0, 0, NULL, END_ANY},
 	{"pipelined_nul_garbage",
 	 R("GET /v1/user HTTP/1.1\r\n" HOST "\r\n\0\x01<script>\r\n\r\n"),
-	 GEN_NONE, {LIST}, END_SILENT, F_DIVERGES, 0,
-	 "garbage line after a request: 400 or close; a line starting with "
-	 "NUL is skipped like an empty line and the server waits",
-	 END_ANY},
+	 GEN_NONE, {LIST, {400, NULL}}, END_CLOSE, 0, 0, NULL, END_ANY},
 	{"garbage_nul_line", R("\0\x01<script>\r\n\r\n"),
-	 GEN_NONE, {{0, NULL}}, END_SILENT, F_DIVERGES, 400,
-	 "garbage line: 400 or close; a line starting with NUL is skipped "
-	 "like an empty line and the server waits", END_ANY},
+	 GEN_NONE, {{400, NULL}}, END_CLOSE, 0, 0, NULL, END_ANY},
 	{"connection_close",
 	 R("GET /v1/user HTTP/1.1\r\n" HOST "Connection: close\r\n\r\n" V3),
 	 GEN_NONE, {LIST}, END_CLOSE, 0, 0, NULL, END_ANY},
+	/* Expect: answered at once with the final status, then closed (no
+	 * "100 Continue" for a request with no body). */
 	{"expect_100_on_get",
 	 R("GET /v1/user HTTP/1.1\r\n" HOST "Expect: 100-continue\r\n\r\n"),
-	 GEN_NONE, {{100, NULL}, LIST}, END_OPEN, 0, 0, NULL, END_ANY},
+	 GEN_NONE, {LIST}, END_CLOSE, 0, 0, NULL, END_ANY},
+	{"expect_100_pipelined",
+	 R("GET /v1/user HTTP/1.1\r\n" HOST "Expect: 100-continue\r\n\r\n" V3),
+	 GEN_NONE, {LIST}, END_CLOSE, 0, 0, NULL, END_ANY},
+	{"expect_100_cl_0",
+	 R("GET /v1/user HTTP/1.1\r\n" HOST "Expect: 100-continue\r\n"
+	   "Content-Length: 0\r\n\r\n" V3),
+	 GEN_NONE, {LIST}, END_CLOSE, 0, 0, NULL, END_ANY},
+	{"expect_100_post_body",
+	 R(POST "Expect: 100-continue\r\nContent-Length: 5\r\n\r\nhello"),
+	 GEN_NONE, {{405, NULL}}, END_CLOSE, 0, 0, NULL, END_ANY},
 };
 
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
@@ -397,6 +461,29 @@ generate(enum gen gen, size_t *len)
 		n = 10000;
 		ADDS("<script> /v1/user HTTP/1.1\r\nHost: x\r\n\r\n");
 		break;
+	case GEN_HEADERS_8K:
+		/* 16 lines of 512 bytes each: 8,192 bytes of fields. */
+		ADDS("GET /v1/user HTTP/1.1\r\nHost: x\r\n");
+		for (i = 0; i < 16; i++) {
+			n += (size_t)sprintf(buf + n, "X-Field-%02zu: ", i);
+			memset(buf + n, 'v', 512 - 14 - 2);
+			n += 512 - 14 - 2;
+			ADDS("\r\n");
+		}
+		ADDS("\r\n");
+		break;
+	case GEN_COOKIES_6K:
+		/* A browser's: 200 cookies of 30 bytes (6,000), then 2 KB
+		 * of other fields. */
+		ADDS("GET /v1/user HTTP/1.1\r\nHost: x\r\nCookie: ");
+		for (i = 0; i < 200; i++)
+			n += (size_t)sprintf(buf + n, "%scookie%03zu=%018zu",
+			                     i == 0 ? "" : "; ", i, i);
+		ADDS("\r\nUser-Agent: ");
+		memset(buf + n, 'u', 2000);
+		n += 2000;
+		ADDS("\r\n\r\n");
+		break;
 	case GEN_NONE:
 	default:
 		ck_abort_msg("no generator");
@@ -444,7 +531,7 @@ read_one(struct tu_conn *c, struct tu_response *r, struct seen *s)
 /* Check what follows the expected responses.  Returns 1 if as expected;
  * otherwise 0 with a reason in WHY. */
 static int
-check_end(struct tu_conn *c, enum end end, unsigned flags, struct seen *s,
+check_end(struct tu_conn *c, enum end end, struct seen *s,
           char *why, size_t size)
 {
 	static const char probe[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -459,7 +546,7 @@ check_end(struct tu_conn *c, enum end end, unsigned flags, struct seen *s,
 			snprintf(why, size, "connection not closed");
 			return 0;
 		}
-		if (c->len != 0 && !(flags & F_DOUBLE_HEAD)) {
+		if (c->len != 0) {
 			snprintf(why, size, "%zu unexpected bytes before close: "
 			         "%.60s", c->len, c->buf);
 			return 0;
@@ -505,6 +592,17 @@ matches(const struct tu_response *r, const struct want *w, char *why,
 		snprintf(why, size, "status %d, want %d", r->status, w->status);
 		return 0;
 	}
+	/* Every error answer is the API's: JSON, with Engine (never
+	 * libmicrohttpd's HTML). */
+	if (r->status >= 400 &&
+	    (tu_header(r, "Content-Type", loc, sizeof(loc)) != 1 ||
+	     strcmp(loc, "application/json") != 0 ||
+	     tu_header(r, "Engine", loc, sizeof(loc)) != 1 ||
+	     r->body[0] != '{')) {
+		snprintf(why, size, "status %d is not a JSON answer with Engine",
+		         r->status);
+		return 0;
+	}
 	if (w->location != NULL &&
 	    (tu_header(r, "Location", loc, sizeof(loc)) != 1 ||
 	     strcmp(loc, w->location) != 0)) {
@@ -531,7 +629,7 @@ fixed_ok(const struct hostile_case *hc, struct tu_conn *c, int first,
 	if (hc->fixed_end == END_ANY)
 		return 1;
 	/* Nothing may have followed the first response. */
-	return got == 1 && check_end(c, hc->fixed_end, 0, s, why, size);
+	return got == 1 && check_end(c, hc->fixed_end, s, why, size);
 }
 
 /* A fresh client still gets the list. */
@@ -589,15 +687,10 @@ START_TEST(test_hostile)
 			first = r.status;
 		got++;
 		ok = matches(&r, &hc->want[i], why, sizeof(why));
-		if (ok && i == 0 && (hc->flags & F_DOUBLE_HEAD) &&
-		    strncmp(r.body, "HTTP/1.", 7) == 0)
-			fprintf(stderr, "hostile %s [%s]: libmicrohttpd sent the "
-			        "error response head twice (known 0.9.75 bug)\n",
-			        hc->name, mode_name);
 		tu_response_free(&r);
 	}
 	if (ok)
-		ok = check_end(&c, hc->end, hc->flags, &s, why, sizeof(why));
+		ok = check_end(&c, hc->end, &s, why, sizeof(why));
 
 	if (hc->flags & (F_DIVERGES | F_BAD)) {
 		if (ok)

@@ -1,0 +1,343 @@
+/* wire.c -- between a client's socket and libmicrohttpd: the framing
+ * check on every byte read, the answers written without libmicrohttpd,
+ * and the state kept per client descriptor (see wire.h). */
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include "routes.h"
+#include "wire.h"
+
+/* The largest table: descriptors beyond it are refused. */
+#define TABLE_MAX ((size_t)1 << 20)
+
+/* What a refused connection may still send that is read and dropped
+ * before the close, so that the close sends a FIN, not a reset that
+ * could destroy the answer before the client reads it. */
+#define DRAIN_BYTES 65536
+
+/* A verdict that has been answered: the connection reads as closed. */
+#define VERDICT_DONE 0xff
+
+struct wire {
+	struct guard_limits limits;
+	unsigned long rejected[GUARD_VERDICT_COUNT]; /* atomic */
+};
+
+/* One descriptor's state, a cache line of its own: only the thread
+ * serving the connection writes g, started and verdict. */
+struct wire_slot {
+	struct guard g;
+	struct wire *owner;    /* NULL: not a client connection */
+	uint32_t started;      /* g.requests, published for the acceptor */
+	uint32_t finished;     /* requests answered */
+	uint16_t gen;          /* bumped by each wire_attach */
+	uint8_t in_recv;       /* the serving thread is in recv */
+	uint8_t peer_closed;   /* the peer has half-closed */
+	uint8_t verdict;       /* a refusal to answer at the next recv */
+} __attribute__((aligned(64)));
+
+static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct wire_slot *table;  /* read without the lock: see wire_free */
+static size_t table_size;
+static unsigned table_users;
+
+static struct wire_slot *
+slot_get(int fd)
+{
+	struct wire_slot *t = __atomic_load_n(&table, __ATOMIC_ACQUIRE);
+
+	if (t == NULL || fd < 0 || (size_t)fd >= table_size)
+		return NULL;
+	return &t[fd];
+}
+
+struct wire *
+wire_new(size_t pool_size, struct error *err)
+{
+	struct wire *w = calloc(1, sizeof(*w));
+
+	if (w == NULL) {
+		error_set(err, EXIT_OSERR, "out of memory");
+		return NULL;
+	}
+	guard_limits_init(&w->limits, pool_size);
+	pthread_mutex_lock(&table_lock);
+	if (table == NULL) {
+		struct rlimit rl;
+		size_t n = TABLE_MAX;
+		struct wire_slot *t;
+
+		/* Sized to the hard limit, so that no descriptor can be
+		 * beyond it; calloc maps it lazily, so that only the pages
+		 * of descriptors in use take memory. */
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+		    rl.rlim_max != RLIM_INFINITY && rl.rlim_max < TABLE_MAX)
+			n = (size_t)rl.rlim_max;
+		t = calloc(n, sizeof(*t));
+		if (t == NULL) {
+			pthread_mutex_unlock(&table_lock);
+			free(w);
+			error_set(err, EXIT_OSERR, "out of memory");
+			return NULL;
+		}
+		table_size = n;
+		__atomic_store_n(&table, t, __ATOMIC_RELEASE);
+	}
+	table_users++;
+	pthread_mutex_unlock(&table_lock);
+	return w;
+}
+
+void
+wire_free(struct wire *w)
+{
+	if (w == NULL)
+		return;
+	pthread_mutex_lock(&table_lock);
+	/* The last server is gone, and with it every thread that served
+	 * a client connection: no recv can be looking at the table. */
+	if (--table_users == 0) {
+		free(table);
+		__atomic_store_n(&table, NULL, __ATOMIC_RELEASE);
+		table_size = 0;
+	}
+	pthread_mutex_unlock(&table_lock);
+	free(w);
+}
+
+int
+wire_recv_hooked(void)
+{
+	return dlsym(RTLD_DEFAULT, "recv") == (void *)recv;
+}
+
+uint32_t
+wire_attach(struct wire *w, int fd, int *stale)
+{
+	struct wire_slot *s = slot_get(fd);
+
+	*stale = 0;
+	if (s == NULL)
+		return 0;
+	*stale = __atomic_load_n(&s->owner, __ATOMIC_ACQUIRE) != NULL;
+	guard_reset(&s->g);
+	s->started = s->finished = 0;
+	s->in_recv = s->peer_closed = 0;
+	s->verdict = GUARD_OK;
+	if (++s->gen == 0)
+		s->gen = 1;
+	/* Published to the serving thread by libmicrohttpd's hand-over. */
+	__atomic_store_n(&s->owner, w, __ATOMIC_RELEASE);
+	return s->gen;
+}
+
+void
+wire_detach(int fd)
+{
+	struct wire_slot *s = slot_get(fd);
+
+	if (s != NULL)
+		__atomic_store_n(&s->owner, NULL, __ATOMIC_RELEASE);
+}
+
+static void answer_verdict(int fd, enum guard_verdict v);
+
+/* Bytes received on FD and not read yet. */
+static int
+unread(int fd)
+{
+	int n = 0;
+
+	return ioctl(fd, FIONREAD, &n) == 0 ? n : 1;
+}
+
+void
+wire_completed(int fd)
+{
+	struct wire_slot *s = slot_get(fd);
+	uint32_t done;
+
+	if (s == NULL || __atomic_load_n(&s->owner, __ATOMIC_ACQUIRE) == NULL)
+		return;
+	done = __atomic_add_fetch(&s->finished, 1, __ATOMIC_SEQ_CST);
+	if (s->verdict != GUARD_OK && s->verdict != VERDICT_DONE &&
+	    done == s->g.done) {
+		/* Every request before the bad one is answered: answer it
+		 * and shut the connection, which libmicrohttpd then closes
+		 * (it would not read again by itself: this socket's bytes
+		 * were all consumed, and its epoll is edge-triggered). */
+		answer_verdict(fd, (enum guard_verdict)s->verdict);
+		s->verdict = VERDICT_DONE;
+		shutdown(fd, SHUT_RDWR);
+		return;
+	}
+	/* Paired with wire_peer_closed: it stores peer_closed then loads
+	 * finished, this stores finished then loads peer_closed, so at
+	 * least one of the two sees the connection idle and half-closed. */
+	if (!__atomic_load_n(&s->peer_closed, __ATOMIC_SEQ_CST))
+		return;
+	/* This thread is the only reader of FD: nothing is in flight. */
+	if (s->g.requests == done && unread(fd) == 0)
+		shutdown(fd, SHUT_RDWR);
+}
+
+int
+wire_peer_closed(int fd, uint32_t gen)
+{
+	struct wire_slot *s = slot_get(fd);
+	uint32_t started;
+
+	if (s == NULL || __atomic_load_n(&s->owner, __ATOMIC_ACQUIRE) == NULL ||
+	    s->gen != gen)
+		return 0;
+	__atomic_store_n(&s->peer_closed, 1, __ATOMIC_SEQ_CST);
+	/* Idle: not in recv, every request begun has been answered, and
+	 * nothing unread (after the peer's FIN nothing more can come).  The
+	 * serving thread sets in_recv before it reads and publishes started
+	 * before it clears it, so a read that overlaps these checks is seen
+	 * by one of them. */
+	if (__atomic_load_n(&s->in_recv, __ATOMIC_SEQ_CST))
+		return 0;
+	started = __atomic_load_n(&s->started, __ATOMIC_SEQ_CST);
+	if (started != __atomic_load_n(&s->finished, __ATOMIC_SEQ_CST) ||
+	    unread(fd) != 0 ||
+	    __atomic_load_n(&s->in_recv, __ATOMIC_SEQ_CST) ||
+	    __atomic_load_n(&s->started, __ATOMIC_SEQ_CST) != started)
+		return 0;
+	shutdown(fd, SHUT_RDWR);
+	return 1;
+}
+
+/* Write a whole answer with STATUS (REASON), the JSON error MESSAGE and
+ * the header line EXTRA (may be "") to FD without blocking, then end the
+ * sending side and drop what the client still sent.  No allocation: this
+ * runs on the request path of a bad request and in the acceptor. */
+static void
+answer(int fd, unsigned status, const char *reason, const char *message,
+       const char *extra)
+{
+	char head[512], date[64], body[128], drain[4096];
+	struct tm tm;
+	time_t now = time(NULL);
+	int hn, bn;
+	size_t dropped = 0;
+	ssize_t r;
+
+	if (gmtime_r(&now, &tm) == NULL ||
+	    strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm) == 0)
+		date[0] = '\0';
+	bn = snprintf(body, sizeof(body), "{\"error\":\"%s\"}", message);
+	hn = snprintf(head, sizeof(head),
+	              "HTTP/1.1 %u %s\r\n"
+	              "Date: %s\r\n"
+	              "Content-Type: application/json\r\n"
+	              "Engine: " ROUTES_ENGINE "\r\n"
+	              "Connection: close\r\n"
+	              "%s"
+	              "Content-Length: %d\r\n"
+	              "\r\n%s", status, reason, date, extra, bn, body);
+	if (hn > 0 && (size_t)hn < sizeof(head) && bn > 0)
+		send(fd, head, (size_t)hn, MSG_NOSIGNAL | MSG_DONTWAIT);
+	shutdown(fd, SHUT_WR);
+	do {
+		r = recvfrom(fd, drain, sizeof(drain), MSG_DONTWAIT, NULL, NULL);
+		dropped += r > 0 ? (size_t)r : 0;
+	} while (r > 0 && dropped < DRAIN_BYTES);
+}
+
+void
+wire_refuse(int fd)
+{
+	answer(fd, 503, "Service Unavailable", "too many connections",
+	       "Retry-After: 1\r\n");
+	close(fd);
+}
+
+static void
+answer_verdict(int fd, enum guard_verdict v)
+{
+	static const char *const message[GUARD_VERDICT_COUNT] = {
+		"", "bad request", "request body too large",
+		"request target too long", "request header fields too large",
+		"transfer coding not implemented",
+		"HTTP version not supported"};
+
+	answer(fd, guard_status(v), guard_reason(v), message[v], "");
+}
+
+void
+wire_rejected(const struct wire *w, unsigned long out[GUARD_VERDICT_COUNT])
+{
+	int i;
+
+	for (i = 0; i < GUARD_VERDICT_COUNT; i++)
+		out[i] = __atomic_load_n(&w->rejected[i], __ATOMIC_RELAXED);
+}
+
+/* recv on a client connection: see wire.h. */
+static ssize_t
+slot_recv(struct wire_slot *s, int fd, char *buf, size_t len, int flags)
+{
+	size_t good;
+	ssize_t n;
+
+	if (s->verdict == VERDICT_DONE)
+		return 0;
+	if (s->verdict != GUARD_OK) {
+		/* The requests before the bad one have been answered:
+		 * libmicrohttpd reads again only once they are. */
+		answer_verdict(fd, (enum guard_verdict)s->verdict);
+		s->verdict = VERDICT_DONE;
+		return 0;
+	}
+	__atomic_store_n(&s->in_recv, 1, __ATOMIC_SEQ_CST);
+	n = recvfrom(fd, buf, len, flags, NULL, NULL);
+	if (n > 0) {
+		enum guard_verdict v = guard_feed(&s->g, &s->owner->limits, buf,
+		                                  (size_t)n, &good);
+
+		__atomic_store_n(&s->started, s->g.requests, __ATOMIC_SEQ_CST);
+		if (v != GUARD_OK) {
+			__atomic_add_fetch(&s->owner->rejected[v], 1,
+			                   __ATOMIC_RELAXED);
+			s->verdict = (uint8_t)v;
+			if (good > 0) {
+				/* Hand on the whole requests before the bad
+				 * one; their answers go first, and the
+				 * completion of the last of them answers the
+				 * bad one (wire_completed). */
+				n = (ssize_t)good;
+			} else {
+				answer_verdict(fd, v);
+				s->verdict = VERDICT_DONE;
+				n = 0;
+			}
+		}
+	}
+	__atomic_store_n(&s->in_recv, 0, __ATOMIC_SEQ_CST);
+	return n;
+}
+
+/* libmicrohttpd 0.9.75 reads every client socket with recv(s, b, l, 0)
+ * (mhd_sockets.h, MHD_recv_); a program's own definition of recv is the
+ * one its shared libraries bind to.  Other sockets, and MSG_PEEK, pass
+ * straight through to recvfrom. */
+ssize_t
+recv(int fd, void *buf, size_t len, int flags)
+{
+	struct wire_slot *s = slot_get(fd);
+
+	if (s == NULL || (flags & MSG_PEEK) != 0 ||
+	    __atomic_load_n(&s->owner, __ATOMIC_ACQUIRE) == NULL)
+		return recvfrom(fd, buf, len, flags, NULL, NULL);
+	return slot_recv(s, fd, buf, len, flags);
+}

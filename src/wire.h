@@ -1,0 +1,83 @@
+/* wire.h -- between a client's socket and libmicrohttpd: the framing
+ * check on every byte read, the answers written without libmicrohttpd,
+ * and the state kept per client descriptor.
+ *
+ * libmicrohttpd 0.9.75 reads client sockets with recv(2) and shows the
+ * handler only what it has parsed: by then an obsolete fold has been
+ * joined, a NUL has cut a value short, and its own error answers (two
+ * status lines, HTML) have been sent.  The one place where every raw
+ * byte can still be seen is that recv call, so this module defines
+ * recv() (libmicrohttpd's calls bind to the executable's definition;
+ * wire_recv_hooked says whether they did) and runs each client
+ * connection's bytes through guard_feed before libmicrohttpd gets them.
+ * Descriptors this module was not told about (wire_attach) pass
+ * straight through.  A request that breaks the rule is answered here
+ * (400, 413, 414, 431, 501 or 505, JSON, "Connection: close"), after
+ * the answers to the requests before it, and the connection is closed:
+ * libmicrohttpd reads the end of file.
+ *
+ * The state of each descriptor lives in a process-wide table, one cache
+ * line per descriptor, made by the first wire_new and sized to the
+ * hard open-file limit (so that no descriptor is beyond it).
+ *
+ * Thread rules: wire_attach and wire_peer_closed are the acceptor's;
+ * wire_detach is libmicrohttpd's close notification; the recv hook and
+ * wire_completed run on the thread that serves the connection.  Callers
+ * serialise wire_detach and wire_peer_closed (one lock), so that the
+ * latter never acts on a descriptor number that has been reused. */
+#ifndef AVATAR_WIRE_H
+#define AVATAR_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+#include "guard.h"
+
+struct wire;
+
+/* A new set of answers and counters for a server whose libmicrohttpd
+ * pool is POOL_SIZE bytes.  Returns NULL with ERR set (EXIT_OSERR) if
+ * out of memory. */
+struct wire *wire_new(size_t pool_size, struct error *err);
+
+/* Free W once none of its descriptors is attached.  W may be NULL. */
+void wire_free(struct wire *w);
+
+/* Non-zero if libmicrohttpd's recv calls come here (they do when the
+ * program is linked as the Makefile links it). */
+int wire_recv_hooked(void);
+
+/* FD is a new client connection of W: its bytes are checked from now
+ * on.  Returns the generation of FD's slot (non-zero) for
+ * wire_peer_closed, or 0 if FD cannot be watched (beyond the table:
+ * refuse it).  *STALE is set if the slot was still taken: a connection
+ * that libmicrohttpd closed without telling us (it does so only when
+ * it runs out of memory for a new one), so that it is not counted
+ * twice. */
+uint32_t wire_attach(struct wire *w, int fd, int *stale);
+
+/* FD's connection is closing (before its descriptor is closed). */
+void wire_detach(int fd);
+
+/* A request on FD has been answered (libmicrohttpd's completion).  If
+ * the peer has half-closed and nothing more is pending, shut FD down,
+ * so that libmicrohttpd reads the end of file and closes it. */
+void wire_completed(int fd);
+
+/* The acceptor saw FD's peer half-close (EPOLLRDHUP), for the slot of
+ * generation GEN.  If the connection is idle (every request answered,
+ * nothing unread), shut it down now; else wire_completed will.  Returns
+ * 1 if it shut FD down. */
+int wire_peer_closed(int fd, uint32_t gen);
+
+/* Write a "503 Service Unavailable" with Retry-After and a JSON body to
+ * FD (a client refused at the connection limit), without blocking, and
+ * close it. */
+void wire_refuse(int fd);
+
+/* Requests W answered itself, by verdict (index 0 unused). */
+void wire_rejected(const struct wire *w,
+                   unsigned long out[GUARD_VERDICT_COUNT]);
+
+#endif
