@@ -10,7 +10,10 @@
  * per client request, at most connections + --upstream-queue of them;
  * with none free the request gets 503 at once.  Jobs wait in a FIFO for
  * a connection; an idle connection is reused first (the most recent),
- * else a new one is opened while fewer than the limit are open.  In
+ * else a new one is opened while fewer than the limit are open.  A
+ * connection goes back to the idle list only after an answer that was
+ * whole and unambiguous with nothing read past it, and is reused only if
+ * nothing arrived on it since (conn_reusable); anything else closes it.  In
  * epoll mode the handler suspends the client connection and the relay
  * thread resumes it when the job is done; in thread-per-connection mode
  * the connection's own thread waits on the job.  The response head is
@@ -663,7 +666,8 @@ conn_read(struct relay *rl, struct upconn *c, int hup)
 			c->hlen += (size_t)r;
 			rc = upstream_head_parse(c->head, c->hlen, &c->scan, &c->h);
 			while (rc == 1 && c->h.status < 200) {
-				/* An interim answer (100, 103): skip it. */
+				/* An interim answer (100, 103): skip it.  (A 101 is
+				 * refused by the parser.) */
 				c->hlen -= c->h.size;
 				memmove(c->head, c->head + c->h.size, c->hlen);
 				c->scan = 0;
@@ -809,7 +813,9 @@ conn_event(struct relay *rl, struct upconn *c, uint32_t events)
 		conn_read(rl, c, hup);
 		return;
 	case CONN_IDLE:
-		/* The upstream closed it, or sent what nobody asked for. */
+		/* The upstream closed it, or sent what nobody asked for (as
+		 * nginx closes a cached upstream connection whose read event
+		 * fires; relay_dispatch looks again before reusing it). */
 		r = recv(c->fd, b, sizeof(b), MSG_DONTWAIT);
 		if (r >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK &&
 		               errno != EINTR))
@@ -821,10 +827,39 @@ conn_event(struct relay *rl, struct upconn *c, uint32_t events)
 }
 
 /*
- * Start waiting jobs, oldest first: on an idle connection (the latest),
- * else on a new one while fewer than --upstream-connections are open.
- * A job to be retried wants a fresh connection: an idle one is closed
- * to make room if need be.
+ * Whether the idle connection C may carry another request: nothing to
+ * read and no end or error on it.  Bytes there are what the upstream
+ * sent after the answer it was kept for (a second, unsolicited answer;
+ * one byte past a body read to its Content-Length), and would be taken
+ * for the next request's answer.  The idle event handler (conn_event)
+ * sees most of them, but not bytes that came with the answer's last
+ * read event (edge-triggered: read to the Content-Length, the rest
+ * raised no new event) nor those whose event is still queued behind
+ * this dispatch.  So look, as h2o's socket pool does before each reuse:
+ * one recv(MSG_PEEK | MSG_DONTWAIT) of a byte, only EAGAIN meaning
+ * clean.  That is one cheap system call (no copy, no wait) beside the
+ * send and reads of the request it guards, and far less than the
+ * connect it saves.  Bytes that come only after the request went out
+ * cannot be told from its answer (HTTP/1.1 has no request ids): that is
+ * why an answer whose end is a guess (204, 304, both framings) never
+ * leaves its connection idle at all (upstream_head_parse).
+ */
+static int
+conn_reusable(const struct upconn *c)
+{
+	char b;
+	ssize_t r = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+
+	return r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+/*
+ * Start waiting jobs, oldest first: on an idle connection (the latest)
+ * that is still clean (conn_reusable; one that is not is closed and the
+ * next tried, so the job goes out on a fresh connection rather than
+ * being retried), else on a new one while fewer than
+ * --upstream-connections are open.  A job to be retried wants a fresh
+ * connection: an idle one is closed to make room if need be.
  */
 static void
 relay_dispatch(struct relay *rl)
@@ -836,6 +871,10 @@ relay_dispatch(struct relay *rl)
 
 		if (!job->fresh && rl->idle != NULL) {
 			c = rl->idle;
+			if (!conn_reusable(c)) {
+				conn_close(rl, c); /* takes it off the idle list */
+				continue;
+			}
 			idle_remove(rl, c);
 		} else if (rl->nopen >= rl->nconns) {
 			if (rl->idle == NULL)

@@ -249,16 +249,35 @@ upstream_head_parse(const char *buf, size_t n, size_t *scan,
 			return -1;
 		}
 	}
+	/* A 101 switches to another protocol, which the relay never asks
+	 * for (no Upgrade): what follows is not an answer it can read.
+	 * Other 1xx are left to the caller to skip (RFC 9110 15.2: a client
+	 * must parse unexpected 1xx; 103 Early Hints is real). */
+	if (h->status == 101)
+		return -1;
+	/* Both: RFC 9112 6.3 lets chunked win but says the message "ought
+	 * to be handled as an error" (smuggling, response splitting); nginx
+	 * refuses it from an upstream too.  Where this answer ends would be
+	 * a guess, so nothing after it could be trusted. */
+	if (chunked && seen_length)
+		return -1;
 	if (h->minor == 0)
 		h->close = 1; /* no keep-alive with HTTP/1.0 */
-	if ((h->status >= 100 && h->status < 200) || h->status == 204 ||
-	    h->status == 304) {
+	if (h->status >= 100 && h->status < 200) {
 		h->framing = UPSTREAM_LENGTH;
 		h->length = 0;
+	} else if (h->status == 204 || h->status == 304) {
+		/* No body by their status, whatever the head says: an upstream
+		 * that sends one anyway (a Content-Length it means, a late
+		 * write) would have it read as the next request's answer.  The
+		 * relay asks an unconditional GET, so 304 is never right, and
+		 * 204 has no JSON body: both are errors, and closing costs one
+		 * connect on an error path. */
+		h->framing = UPSTREAM_LENGTH;
+		h->length = 0;
+		h->close = 1;
 	} else if (chunked) {
 		h->framing = UPSTREAM_CHUNKED;
-		if (seen_length)
-			h->close = 1; /* both: chunked wins, trust it once */
 	} else if (seen_length) {
 		h->framing = UPSTREAM_LENGTH;
 	} else {
@@ -272,6 +291,7 @@ upstream_head_parse(const char *buf, size_t n, size_t *scan,
 enum {
 	CH_SIZE0,     /* the first hex digit of a size */
 	CH_SIZE,      /* more hex digits */
+	CH_SIZE_WS,   /* blanks after the size: only ; or the line end next */
 	CH_EXT,       /* a chunk extension, up to the line end */
 	CH_SIZE_LF,   /* CR seen after the size line */
 	CH_DATA,
@@ -361,8 +381,10 @@ upstream_chunks_decode(struct upstream_chunks *c, char *buf, size_t n,
 				c->left = c->left * 16 + (unsigned)d;
 				c->state = CH_SIZE;
 			} else if (c->state == CH_SIZE) {
-				if (ch == ';' || ch == ' ' || ch == '\t')
+				if (ch == ';')
 					c->state = CH_EXT;
+				else if (ch == ' ' || ch == '\t')
+					c->state = CH_SIZE_WS;
 				else if (ch == '\r')
 					c->state = CH_SIZE_LF;
 				else if (ch == '\n')
@@ -372,6 +394,20 @@ upstream_chunks_decode(struct upstream_chunks *c, char *buf, size_t n,
 			} else {
 				rc = -1; /* no digit */
 			}
+			break;
+		case CH_SIZE_WS:
+			/* RFC 9112 7.1 allows blanks (BWS) before a ";": a digit
+			 * after them ("2 0") is 2 to one parser and 0x20 to
+			 * another, so it is refused.  Blanks before the line end
+			 * are tolerated, as before. */
+			if (ch == ';')
+				c->state = CH_EXT;
+			else if (ch == '\r')
+				c->state = CH_SIZE_LF;
+			else if (ch == '\n')
+				rc = chunk_size_done(c, limit);
+			else if (ch != ' ' && ch != '\t')
+				rc = -1;
 			break;
 		case CH_EXT:
 			if (ch == '\r')

@@ -32,7 +32,7 @@ struct upstream_head {
 	unsigned minor;               /* HTTP/1.MINOR */
 	enum upstream_framing framing;
 	unsigned long long length;    /* UPSTREAM_LENGTH: the body's size */
-	int close;                    /* the connection ends after this */
+	int close;                    /* not reused after this answer */
 	const char *type;             /* Content-Type value, or NULL */
 	size_t type_len;
 	size_t size;                  /* bytes of the head, blank line included */
@@ -56,9 +56,13 @@ int upstream_url_parse(const char *url, struct upstream_url *u,
  * line, so that a head arriving a byte at a time costs linear time.
  * Returns 1 with H filled in when the head is complete, 0 when more is
  * needed (the caller refuses a head over UPSTREAM_HEAD_MAX), -1 when it
- * is malformed: a bad status line or header line, a bad or conflicting
- * Content-Length, a transfer coding other than chunked, an obsolete
- * line fold.  Header names are matched without regard to case. */
+ * is malformed or ambiguous: a bad status line or header line, a bad or
+ * conflicting Content-Length, a transfer coding other than chunked,
+ * both Content-Length and Transfer-Encoding, an obsolete line fold, or
+ * a 101 (the relay never asks for an upgrade).  Other 1xx heads parse
+ * (the caller skips them).  H->close is also set after a 204 or 304,
+ * whose end the status alone decides: the connection is not reused.
+ * Header names are matched without regard to case. */
 int upstream_head_parse(const char *buf, size_t n, size_t *scan,
                         struct upstream_head *h);
 
@@ -72,7 +76,8 @@ void upstream_chunks_init(struct upstream_chunks *c);
  * (the data bytes still allowed) stops the decoding at its size line.
  * Returns 1 when the last chunk and its trailers are done, 0 when more
  * is needed, -1 when the framing is malformed (a bad or overlong size
- * line, no CRLF after a chunk's data, trailers over UPSTREAM_HEAD_MAX),
+ * line, blanks inside the size as in "2 0", no CRLF after a chunk's
+ * data, trailers over UPSTREAM_HEAD_MAX),
  * -2 when a chunk is over LIMIT.  Any split of the input gives the same
  * result.
  */

@@ -37,7 +37,16 @@ static const char *const mode_names[] = {"epoll", "thread-per-connection"};
  * a millisecond apart.  With PER_CONN a connection answers that many
  * requests, then closes on the next one without a byte (an upstream
  * closing an idle keep-alive connection as the request comes); with
- * ANSWER_MAX the same happens once that many were answered in all. */
+ * ANSWER_MAX the same happens once that many were answered in all.
+ * With ONCE (NONCE pieces) the first request is answered with those
+ * instead (an upstream that misbehaves once), every later one with
+ * REPLY. */
+struct fake_piece {
+	const char *data;    /* NUL-terminated */
+	unsigned nap_ms;     /* sent by its own send() this long after the
+	                      * piece before */
+};
+
 struct fake {
 	const char *reply;
 	size_t reply_len;
@@ -47,12 +56,15 @@ struct fake {
 	size_t split;
 	unsigned per_conn;
 	unsigned answer_max;
+	const struct fake_piece *once;
+	size_t nonce;
 	/* filled in */
 	int fd, stop[2];
 	unsigned port;
 	unsigned accepted;   /* atomic */
 	unsigned received;   /* atomic: requests whose headers arrived */
 	unsigned requests;   /* atomic: requests answered */
+	int once_sent;       /* atomic: the ONCE pieces were written */
 	pthread_t thread;
 };
 
@@ -80,12 +92,53 @@ fake_drop(struct fake_conn *c)
 	c->fd = -1;
 }
 
+/* Write F's ONCE pieces on C, each by its own send() after its nap; a
+ * peer that closed (the relay gave up on the connection) ends it.  Then
+ * once_sent is set, whatever happened. */
+static void
+fake_misbehave(struct fake *f, struct fake_conn *c)
+{
+	size_t i;
+
+	for (i = 0; i < f->nonce && c->fd >= 0; i++) {
+		const char *p = f->once[i].data;
+		size_t off = 0, len = strlen(p);
+		struct timespec nap = {(time_t)(f->once[i].nap_ms / 1000),
+		                       (long)(f->once[i].nap_ms % 1000) * 1000000L};
+
+		if (f->once[i].nap_ms > 0)
+			nanosleep(&nap, NULL);
+		while (off < len) {
+			ssize_t n = send(c->fd, p + off, len - off, MSG_NOSIGNAL);
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				fake_drop(c);
+				break;
+			}
+			off += (size_t)n;
+		}
+	}
+	if (c->fd >= 0) {
+		__atomic_add_fetch(&f->requests, 1, __ATOMIC_RELAXED);
+		c->answered++;
+	}
+	__atomic_store_n(&f->once_sent, 1, __ATOMIC_RELEASE);
+}
+
 /* Write all of the reply; a peer that gave up (the relay's size cap)
  * ends it. */
 static void
 fake_answer(struct fake *f, struct fake_conn *c)
 {
 	size_t off = 0;
+
+	if (f->once != NULL && !__atomic_load_n(&f->once_sent,
+	                                        __ATOMIC_ACQUIRE)) {
+		fake_misbehave(f, c);
+		return;
+	}
 
 	while (off < f->reply_len) {
 		size_t want = f->reply_len - off;
@@ -225,6 +278,7 @@ fake_start(struct fake *f)
 	f->accepted = 0;
 	f->received = 0;
 	f->requests = 0;
+	f->once_sent = 0;
 	f->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	ck_assert(f->fd >= 0);
 	memset(&sa, 0, sizeof(sa));
@@ -800,6 +854,157 @@ START_TEST(test_relay_idle_closed)
 }
 END_TEST
 
+/* ---- an upstream that misbehaves once (issue 11) ---- */
+
+/* An unsolicited answer, with a body no client asked for. */
+#define STRAY "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" \
+	"Content-Length: 14\r\n\r\n{\"stray\":true}"
+_Static_assert(sizeof(STRAY) - 1 == 85, "STRAY is 85 bytes");
+#define HEAD_3 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" \
+	"Content-Length: 3\r\n\r\n"
+#define BIG_BODY 20000
+
+/* The head, a 20,000-byte JSON body and one stray byte, in one write:
+ * filled in by test_relay_misbehave_once. */
+static char big_stray[BIG_BODY + 256];
+
+/* Each misbehaving first answer; the relay must never hand what it left
+ * behind to a later request.  STATUS and BODY (or MESSAGE) are what the
+ * first client gets; with WAIT the next request is made only once all
+ * of the pieces were written (so that they are there to be seen). */
+static const struct {
+	const char *name;
+	struct fake_piece piece[3];
+	size_t npieces;
+	int wait;
+	int status;
+	const char *body;    /* 200: the body, or NULL for the 20,000 bytes */
+	const char *message; /* 502: the error */
+} misbehave[] = {
+	/* The head first, then the body and, in a later write, a second
+	 * answer: the body is read to its Content-Length, the second answer
+	 * stays in the socket. */
+	{"stray answer in a later write",
+	 {{HEAD_3, 0}, {"[1]", 20}, {STRAY, 0}}, 3, 1, 200, "[1]", NULL},
+	{"stray answer in the body's write",
+	 {{HEAD_3, 0}, {"[1]" STRAY, 20}}, 2, 1, 200, "[1]", NULL},
+	/* A body larger than one head read, and one byte more. */
+	{"one stray byte after a 20 kB body",
+	 {{big_stray, 0}}, 1, 1, 200, NULL, NULL},
+	/* No body by their status, whatever the head says: where their
+	 * answer ends is anyone's guess, and what follows comes late. */
+	{"204 with a body after it",
+	 {{"HTTP/1.1 204 No Content\r\nContent-Type: application/json\r\n"
+	   "Content-Length: 85\r\n\r\n", 0}, {STRAY, 50}}, 2, 0, 502, NULL,
+	 "upstream body is not JSON"},
+	{"304 with a body after it",
+	 {{"HTTP/1.1 304 Not Modified\r\nContent-Length: 85\r\n\r\n", 0},
+	  {STRAY, 50}}, 2, 0, 502, NULL,
+	 "upstream answered a non-2xx status"},
+	/* An upgrade nobody asked for: what follows is not HTTP/1.1. */
+	{"unsolicited 101",
+	 {{"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
+	   "Upgrade: websocket\r\n\r\n" STRAY, 0}}, 1, 0, 502, NULL,
+	 "upstream connection failed"},
+	/* "2 0": 2 to one parser, 0x20 to another. */
+	{"chunk size with inner whitespace",
+	 {{"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+	   "Transfer-Encoding: chunked\r\n\r\n2 0\r\n[]\r\n0\r\n\r\n", 0}}, 1,
+	 0, 502, NULL, "upstream connection failed"},
+	{"Content-Length and Transfer-Encoding",
+	 {{"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+	   "Content-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n"
+	   "2\r\n[]\r\n0\r\n\r\n", 0}}, 1, 0, 502, NULL,
+	 "upstream connection failed"},
+	/* Already refused before issue 11; kept as a guard. */
+	{"two different Content-Lengths",
+	 {{"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+	   "Content-Length: 2\r\nContent-Length: 3\r\n\r\n[1]", 0}}, 1, 0, 502,
+	 NULL, "upstream connection failed"},
+};
+#define NMISBEHAVE (sizeof(misbehave) / sizeof(misbehave[0]))
+
+/* Wait until F has written its ONCE pieces (5 s at most). */
+static void
+fake_wait_once(struct fake *f)
+{
+	struct timespec nap = {0, 2L * 1000 * 1000};
+	int i;
+
+	for (i = 0; i < 2500; i++) {
+		if (__atomic_load_n(&f->once_sent, __ATOMIC_ACQUIRE))
+			return;
+		nanosleep(&nap, NULL);
+	}
+	ck_abort_msg("the upstream did not write its misbehaving answer");
+}
+
+/* With one upstream connection (so that the next request would reuse
+ * it), an upstream misbehaves once, then answers the fixture: the first
+ * client gets what that answer deserves, the next two the fixture, over
+ * a second connection that is then reused.  _i: the case times 2, plus
+ * the mode. */
+START_TEST(test_relay_misbehave_once)
+{
+	int mode = _i % 2;
+	size_t k = (size_t)_i / 2, len, glen, n;
+	const char *name = misbehave[k].name;
+	char *want = tu_expected_body(&len), *good;
+	struct fake f = {0};
+	struct server *srv;
+	struct tu_response r;
+	unsigned port;
+
+	n = (size_t)sprintf(big_stray, "HTTP/1.1 200 OK\r\nContent-Type: "
+	                    "application/json\r\nContent-Length: %u\r\n\r\n[",
+	                    BIG_BODY);
+	memset(big_stray + n, '1', BIG_BODY - 2);
+	memcpy(big_stray + n + BIG_BODY - 2, "]x", 3);
+	good = malloc(len + 128);
+	ck_assert(good != NULL);
+	glen = (size_t)sprintf(good, "HTTP/1.1 200 OK\r\nContent-Type: "
+	                       "application/json\r\nContent-Length: %zu\r\n\r\n",
+	                       len);
+	memcpy(good + glen, want, len);
+	glen += len;
+	f.once = misbehave[k].piece;
+	f.nonce = misbehave[k].npieces;
+	fake_serve(&f, good, glen);
+	srv = relay_server(mode, url, 2000, 1024 * 1024, 1, 4, NULL, &port);
+
+	tu_get(port, "GET", "/v1/user", &r);
+	ck_assert_msg(r.status == misbehave[k].status, "%s (%s): first "
+	              "answer %d, want %d: %.200s", name, mode_names[mode],
+	              r.status, misbehave[k].status, r.body);
+	if (misbehave[k].message != NULL)
+		assert_error(&r, 502, misbehave[k].message);
+	else if (misbehave[k].body != NULL)
+		ck_assert_str_eq(r.body, misbehave[k].body);
+	else
+		ck_assert_uint_eq(r.body_len, BIG_BODY);
+	tu_response_free(&r);
+	if (misbehave[k].wait)
+		fake_wait_once(&f);
+	for (n = 0; n < 2; n++) {
+		tu_get(port, "GET", "/v1/user", &r);
+		ck_assert_msg(r.status == 200 && r.body_len == len &&
+		              memcmp(r.body, want, len) == 0, "%s (%s): answer "
+		              "%zu after it: %d %.200s", name, mode_names[mode],
+		              n + 1, r.status, r.body);
+		tu_response_free(&r);
+	}
+	/* The misbehaving connection was dropped, the next one reused. */
+	ck_assert_msg(__atomic_load_n(&f.accepted, __ATOMIC_RELAXED) == 2,
+	              "%s (%s): %u upstream connections, want 2", name,
+	              mode_names[mode],
+	              __atomic_load_n(&f.accepted, __ATOMIC_RELAXED));
+	server_stop(srv, 1000);
+	fake_stop(&f);
+	free(good);
+	free(want);
+}
+END_TEST
+
 /* Answers that arrive a few bytes at a time, a millisecond apart. */
 START_TEST(test_relay_split)
 {
@@ -1224,6 +1429,7 @@ relay_suite(void)
 {
 	Suite *s = suite_create("relay");
 	TCase *tc = tcase_create("relay");
+	TCase *once = tcase_create("misbehave");
 	TCase *bin = tcase_create("binary");
 
 	tcase_set_timeout(tc, 60);
@@ -1244,6 +1450,11 @@ relay_suite(void)
 	tcase_add_loop_test(tc, test_relay_stop_in_flight, 0, 2);
 	tcase_add_loop_test(tc, test_relay_stop_deadline, 0, 2);
 	suite_add_tcase(s, tc);
+	/* Its own case, so that CK_RUN_CASE=misbehave runs it alone. */
+	tcase_set_timeout(once, 60);
+	tcase_add_loop_test(once, test_relay_misbehave_once, 0,
+	                    (int)(2 * NMISBEHAVE));
+	suite_add_tcase(s, once);
 	tcase_set_timeout(bin, 60);
 	tcase_add_loop_test(bin, test_relay_two_tiers, 0, 2);
 	tcase_add_loop_test(bin, test_relay_sigterm_in_flight, 0, 2);

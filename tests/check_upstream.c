@@ -115,11 +115,6 @@ START_TEST(test_head_kinds)
 	                       "Chunked\r\n\r\n", &h), 1);
 	ck_assert_int_eq(h.framing, UPSTREAM_CHUNKED);
 	ck_assert_int_eq(h.close, 0);
-	/* Chunked and a length: chunked wins, the connection is not reused. */
-	ck_assert_int_eq(parse("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
-	                       "Transfer-Encoding: chunked\r\n\r\n", &h), 1);
-	ck_assert_int_eq(h.framing, UPSTREAM_CHUNKED);
-	ck_assert_int_eq(h.close, 1);
 	/* HTTP/1.0 without a length: until the close. */
 	ck_assert_int_eq(parse("HTTP/1.0 200 OK\r\n\r\n", &h), 1);
 	ck_assert_int_eq(h.framing, UPSTREAM_CLOSE);
@@ -141,14 +136,31 @@ START_TEST(test_head_kinds)
 	ck_assert_int_eq(parse("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n"
 	                       "Connection: closed\r\n\r\n", &h), 1);
 	ck_assert_int_eq(h.close, 0);
-	/* No body for 204 and 304 whatever the headers say. */
+	/* No body for 204 and 304 whatever the headers say, and where
+	 * they end is the status's word only: never reused. */
 	ck_assert_int_eq(parse("HTTP/1.1 204 No Content\r\nContent-Length: 9"
 	                       "\r\n\r\n", &h), 1);
 	ck_assert_int_eq(h.framing, UPSTREAM_LENGTH);
 	ck_assert_uint_eq(h.length, 0);
+	ck_assert_int_eq(h.close, 1);
+	ck_assert_int_eq(parse("HTTP/1.1 204 No Content\r\n\r\n", &h), 1);
+	ck_assert_int_eq(h.close, 1);
+	ck_assert_int_eq(parse("HTTP/1.1 304 Not Modified\r\nContent-Length: "
+	                       "85\r\n\r\n", &h), 1);
+	ck_assert_int_eq(h.framing, UPSTREAM_LENGTH);
+	ck_assert_uint_eq(h.length, 0);
+	ck_assert_int_eq(h.close, 1);
 	/* An interim answer, and no reason phrase. */
 	ck_assert_int_eq(parse("HTTP/1.1 100\r\n\r\n", &h), 1);
 	ck_assert_uint_eq(h.status, 100);
+	ck_assert_int_eq(h.close, 0);
+	/* Early hints and other 1xx but 101 parse, for the caller to skip. */
+	ck_assert_int_eq(parse("HTTP/1.1 103 Early Hints\r\nLink: </s.css>; "
+	                       "rel=preload\r\n\r\n", &h), 1);
+	ck_assert_uint_eq(h.status, 103);
+	ck_assert_int_eq(h.framing, UPSTREAM_LENGTH);
+	ck_assert_uint_eq(h.length, 0);
+	ck_assert_int_eq(h.close, 0);
 	/* Bare LF line ends. */
 	ck_assert_int_eq(parse("HTTP/1.1 502 Bad Gateway\nContent-Length: 4\n"
 	                       "\nbody", &h), 1);
@@ -192,6 +204,17 @@ static const char *const bad_heads[] = {
 	"HTTP/1.1 200 OK\r\nX: a\001b\r\n\r\n",
 	"HTTP/1.1 200 OK\r\nX Y: z\r\n\r\n",
 	"\r\n\r\n",
+	/* An upgrade the relay never asked for. */
+	("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n"
+	 "Upgrade: websocket\r\n\r\n"),
+	"HTTP/1.1 101\r\n\r\n",
+	/* Both framings, in either order, even for a bodiless status. */
+	("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n"
+	 "Transfer-Encoding: chunked\r\n\r\n"),
+	("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n"
+	 "Content-Length: 5\r\n\r\n"),
+	("HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\n"
+	 "Content-Length: 0\r\n\r\n"),
 };
 
 START_TEST(test_head_bad)
@@ -277,6 +300,13 @@ static const struct {
 	{"A\r\n0123456789\r\na;ext=1;q=\"x\"\r\nabcdefghij\r\n0\r\n\r\n",
 	 "0123456789abcdefghij", 1},
 	{"3 \r\n[1]\r\n0\r\nX-Trailer: 1\r\nY: 2\r\n\r\n", "[1]", 1},
+	/* Blanks after the size: before a ";" or the line end only. */
+	{"2 \t;x=1\r\n[]\r\n0\t\n\r\n", "[]", 1},
+	{"2 0\r\n[]\r\n0\r\n\r\n", NULL, -1},
+	{"2\t0\r\n", NULL, -1},
+	{"2  a\r\n", NULL, -1},
+	{"2 x\r\n", NULL, -1},
+	{"0 0\r\n\r\n", NULL, -1},
 	{"2\n[]\n0\n\n", "[]", 1},
 	{"002\r\n{}\r\n000\r\n\r\n", "{}", 1},
 	{"zz\r\n", NULL, -1},

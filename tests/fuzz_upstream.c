@@ -8,14 +8,19 @@
  *           scan position kept between calls, as the relay reads it.  The
  *           first call that does not ask for more must give the whole
  *           parse's result, and the same head (status, version, framing,
- *           length, close, size and the Content-Type's place).
+ *           length, close, size and the Content-Type's place).  A head
+ *           that parses is never a 101, and a 204 or 304 is never
+ *           reusable (issue 11).
  *   chunks: decoded in place whole, and again in two reads split where
  *           the first input byte says, under a limit the second byte
  *           sets.  Both must give the same result and the same bytes.
+ *           A size line with blanks between hex digits ("2 0") never
+ *           decodes (issue 11).
  *
  * Built with -fsanitize=fuzzer,address,undefined; a mismatch aborts, and
  * so does any crash or sanitizer report.
  */
+#include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,9 +61,28 @@ check_head(const char *buf, size_t n)
 		fail("head: byte-at-a-time head differs from the whole parse");
 	if (whole.size > n || whole.status < 100 || whole.status > 599)
 		fail("head: size or status out of range");
+	if (whole.status == 101)
+		fail("head: a 101 accepted");
+	if ((whole.status == 204 || whole.status == 304) && !whole.close)
+		fail("head: a 204 or 304 left reusable");
 	if (whole.type != NULL &&
 	    (whole.type < buf || whole.type + whole.type_len > buf + whole.size))
 		fail("head: Content-Type outside the head");
+}
+
+/* Whether BUF (N bytes) starts with a chunk size, blanks and another
+ * hex digit, as in "2 0". */
+static int
+inner_blank(const uint8_t *buf, size_t n)
+{
+	size_t i = 0, digits;
+
+	while (i < n && isxdigit(buf[i]))
+		i++;
+	digits = i;
+	while (i < n && (buf[i] == ' ' || buf[i] == '\t'))
+		i++;
+	return digits > 0 && i > digits && i < n && isxdigit(buf[i]);
 }
 
 static void
@@ -99,6 +123,8 @@ check_chunks(const uint8_t *data, size_t n)
 	}
 	if (ra != rb)
 		fail("chunks: split result differs from the whole decode");
+	if (ra >= 0 && inner_blank(data, len))
+		fail("chunks: a size with blanks inside was taken");
 	if (ra < 0)
 		return;
 	if (outa != out1 + out2 || memcmp(a, b, outa) != 0)
