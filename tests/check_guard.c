@@ -175,7 +175,7 @@ static struct guard_limits lim;
 static void
 setup(void)
 {
-	guard_limits_init(&lim, 12 * 1024);
+	guard_limits_init(&lim, 10 * 1024);
 }
 
 /* Feed C->in cut at the offsets CUTS (ascending, within the input) and
@@ -298,7 +298,7 @@ START_TEST(test_cookie_renamed)
 }
 END_TEST
 
-/* What libmicrohttpd's pool would take: a 12 KiB pool takes 8 KB of
+/* What libmicrohttpd's pool would take: a 10 KiB pool takes 8 KB of
  * fields and a 6 KB cookie (renamed), but not 12 KB of fields, nor 200
  * fields, nor a cookie too big to copy when its name was split off. */
 START_TEST(test_limits)
