@@ -45,17 +45,20 @@ struct wire_slot {
 	uint8_t verdict;       /* a refusal to answer at the next recv */
 } __attribute__((aligned(64)));
 
+/* Made by the first wire_new and kept for the life of the process: a
+ * thread may be in recv on some other socket while the last server
+ * stops, and must not find it freed under it. */
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct wire_slot *table;  /* read without the lock: see wire_free */
+static struct wire_slot *table;  /* read without the lock */
 static size_t table_size;
-static unsigned table_users;
 
 static struct wire_slot *
 slot_get(int fd)
 {
 	struct wire_slot *t = __atomic_load_n(&table, __ATOMIC_ACQUIRE);
 
-	if (t == NULL || fd < 0 || (size_t)fd >= table_size)
+	if (t == NULL || fd < 0 ||
+	    (size_t)fd >= __atomic_load_n(&table_size, __ATOMIC_RELAXED))
 		return NULL;
 	return &t[fd];
 }
@@ -89,10 +92,9 @@ wire_new(size_t pool_size, struct error *err)
 			error_set(err, EXIT_OSERR, "out of memory");
 			return NULL;
 		}
-		table_size = n;
+		__atomic_store_n(&table_size, n, __ATOMIC_RELAXED);
 		__atomic_store_n(&table, t, __ATOMIC_RELEASE);
 	}
-	table_users++;
 	pthread_mutex_unlock(&table_lock);
 	return w;
 }
@@ -100,17 +102,6 @@ wire_new(size_t pool_size, struct error *err)
 void
 wire_free(struct wire *w)
 {
-	if (w == NULL)
-		return;
-	pthread_mutex_lock(&table_lock);
-	/* The last server is gone, and with it every thread that served
-	 * a client connection: no recv can be looking at the table. */
-	if (--table_users == 0) {
-		free(table);
-		__atomic_store_n(&table, NULL, __ATOMIC_RELEASE);
-		table_size = 0;
-	}
-	pthread_mutex_unlock(&table_lock);
 	free(w);
 }
 

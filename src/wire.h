@@ -17,8 +17,10 @@
  * libmicrohttpd reads the end of file.
  *
  * The state of each descriptor lives in a process-wide table, one cache
- * line per descriptor, made by the first wire_new and sized to the
- * hard open-file limit (so that no descriptor is beyond it).
+ * line per descriptor, made by the first wire_new, kept until the process
+ * ends, and sized to the hard open-file limit (so that no descriptor is
+ * beyond it; it is mapped lazily: only the pages of descriptors in use
+ * take memory).
  *
  * Thread rules: wire_attach and wire_peer_closed are the acceptor's;
  * wire_detach is libmicrohttpd's close notification; the recv hook and
@@ -41,7 +43,8 @@ struct wire;
  * out of memory. */
 struct wire *wire_new(size_t pool_size, struct error *err);
 
-/* Free W once none of its descriptors is attached.  W may be NULL. */
+/* Free W once none of its descriptors is attached (after
+ * MHD_stop_daemon).  W may be NULL. */
 void wire_free(struct wire *w);
 
 /* Non-zero if libmicrohttpd's recv calls come here (they do when the
