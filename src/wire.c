@@ -204,6 +204,10 @@ wire_peer_closed(int fd, uint32_t gen)
 	    __atomic_load_n(&s->in_recv, __ATOMIC_SEQ_CST) ||
 	    __atomic_load_n(&s->started, __ATOMIC_SEQ_CST) != started)
 		return 0;
+	/* A refusal still to be written (after the answers before it, by
+	 * wire_completed) or being written: the serving thread closes. */
+	if (__atomic_load_n(&s->verdict, __ATOMIC_SEQ_CST) != GUARD_OK)
+		return 0;
 	shutdown(fd, SHUT_RDWR);
 	return 1;
 }
@@ -300,7 +304,9 @@ slot_recv(struct wire_slot *s, int fd, char *buf, size_t len, int flags)
 		if (v != GUARD_OK) {
 			__atomic_add_fetch(&s->owner->rejected[v], 1,
 			                   __ATOMIC_RELAXED);
-			s->verdict = (uint8_t)v;
+			/* Before in_recv is cleared: see wire_peer_closed. */
+			__atomic_store_n(&s->verdict, (uint8_t)v,
+			                 __ATOMIC_SEQ_CST);
 			if (good > 0) {
 				/* Hand on the whole requests before the bad
 				 * one; their answers go first, and the
