@@ -1121,6 +1121,12 @@ fail:
 	return NULL;
 }
 
+size_t
+server_pool_size(void)
+{
+	return POOL_SIZE;
+}
+
 unsigned
 server_port(const struct server *srv)
 {
