@@ -37,6 +37,10 @@
  *     server_handle).  If request K is the first such, only "at least K
  *     answers" is asserted, and that the last answer, if not the
  *     refusal, says "Connection: close".
+ *   - Expect also means that a request is answered as soon as its head
+ *     is read: a request begun after the whole ones, with its head
+ *     whole and an Expect field, may get an answer too (one more is
+ *     allowed, and no count is exact).
  *   - The server's guard sees the bytes as its recv calls cut them, and
  *     a Cookie field whose name is cut costs more in the pool model than
  *     one renamed whole (guard.h).  So the input is also fed byte by
@@ -299,16 +303,33 @@ server_rqueue(unsigned lport)
 	return found;
 }
 
+/* The answers being checked, shown when a check fails. */
+static const char *shown;
+static size_t shown_len;
+
 static void __attribute__((noreturn, format(printf, 1, 2)))
 fail(const char *fmt, ...)
 {
 	va_list ap;
+	size_t i;
 
 	fprintf(diag, "fuzz_request: ");
 	va_start(ap, fmt);
 	vfprintf(diag, fmt, ap);
 	va_end(ap);
 	fputc('\n', diag);
+	if (shown != NULL) {
+		fprintf(diag, "fuzz_request: received %zu bytes: \"", shown_len);
+		for (i = 0; i < shown_len && i < 1024; i++) {
+			unsigned char c = (unsigned char)shown[i];
+
+			if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
+				fputc(c, diag);
+			else
+				fprintf(diag, "\\x%02x", c);
+		}
+		fprintf(diag, "\"%s\n", shown_len > 1024 ? "..." : "");
+	}
 	abort();
 }
 
@@ -320,6 +341,7 @@ struct expect {
 	int certain;         /* the outcome does not depend on the cuts */
 	uint32_t done_max;   /* the most whole requests any cut could give */
 	size_t first_close;  /* 1 + the first request that may close, or 0 */
+	int early;           /* the request after them may be answered early */
 	unsigned char *head; /* [D]: request I is a HEAD (no body answered) */
 };
 
@@ -362,7 +384,8 @@ line_at(const char *p, size_t len, size_t *next)
 /* The head of a whole, valid request at P: is it HEAD, may the server
  * close the connection after answering it (see the top of the file)? */
 static void
-request_kind(const char *p, size_t len, int *head, int *may_close)
+request_kind(const char *p, size_t len, int *head, int *may_close,
+             int *expect)
 {
 	size_t n, next, at;
 	const char *sp = memchr(p, ' ', len);
@@ -370,6 +393,7 @@ request_kind(const char *p, size_t len, int *head, int *may_close)
 	*head = sp != NULL && sp - p == 4 && memcmp(p, "HEAD", 4) == 0;
 	n = line_at(p, len, &next);
 	*may_close = n == 0 || p[n - 1] != '1';  /* "HTTP/1.1" */
+	*expect = 0;
 	for (at = next; at < len; at = next) {
 		const char *l = p + at;
 
@@ -377,9 +401,10 @@ request_kind(const char *p, size_t len, int *head, int *may_close)
 		next += at;
 		if (n == 0)
 			break;
-		if ((n >= 11 && strncasecmp(l, "connection:", 11) == 0) ||
-		    (n >= 7 && strncasecmp(l, "expect:", 7) == 0))
+		if (n >= 11 && strncasecmp(l, "connection:", 11) == 0)
 			*may_close = 1;
+		if (n >= 7 && strncasecmp(l, "expect:", 7) == 0)
+			*may_close = *expect = 1;
 	}
 }
 
@@ -421,11 +446,34 @@ expect_of(const uint8_t *data, size_t size, struct expect *ex)
 	ex->head = malloc(ex->done + 1);
 	if (ex->head == NULL)
 		fail("out of memory");
+	/* A request with an Expect field is answered on the first handler
+	 * call, as soon as its head is read (server_handle): the request
+	 * after the whole ones may be answered too if its head is whole in
+	 * the bytes that may be handed on (with GUARD_OK all of them; else
+	 * those before the offending byte, if the server's reads cut the
+	 * input there). */
+	ex->early = 0;
+	if (g.requests > ex->done) {
+		size_t from = starts[ex->done];
+		size_t upto = ex->v == GUARD_OK ? size : bad;
+		int head, may_close, expect;
+
+		for (i = from; i + 1 < upto; i++) {
+			if (copy[i] == '\n' && (copy[i + 1] == '\n' ||
+			    (i + 2 < upto && copy[i + 1] == '\r' &&
+			     copy[i + 2] == '\n'))) {
+				request_kind(copy + from, size - from, &head,
+				             &may_close, &expect);
+				ex->early = expect;
+				break;
+			}
+		}
+	}
 	for (i = 0; i < ex->done; i++) {
-		int head, may_close;
+		int head, may_close, expect;
 
 		request_kind(copy + starts[i], size - starts[i], &head,
-		             &may_close);
+		             &may_close, &expect);
 		ex->head[i] = (unsigned char)head;
 		if (may_close && ex->first_close == 0)
 			ex->first_close = i + 1;
@@ -571,6 +619,8 @@ check_answers(const char *buf, size_t len, int truncated, enum ending end,
 	size_t at = 0, count = 0, max;
 	int whole = 1, closed = end == END_EOF || end == END_RESET;
 
+	shown = buf;
+	shown_len = len;
 	if (ex->v != GUARD_OK && !closed)
 		fail("(a) verdict %u, but the server did not close (%s)",
 		     guard_status(ex->v),
@@ -579,7 +629,8 @@ check_answers(const char *buf, size_t len, int truncated, enum ending end,
 		return;
 	if (has_caseless(buf, len, "<html"))
 		fail("(b) \"<html\" in the answers");
-	max = (ex->certain ? ex->done : ex->done_max) + (ex->v != GUARD_OK);
+	max = (ex->certain ? ex->done : ex->done_max) + (ex->v != GUARD_OK) +
+	      ex->early;
 	memset(&last, 0, sizeof(last));
 	while (at < len) {
 		if (count == max)
@@ -603,7 +654,7 @@ check_answers(const char *buf, size_t len, int truncated, enum ending end,
 			     count + 1);
 		return;
 	}
-	if (end != END_EOF || !ex->certain)
+	if (end != END_EOF || !ex->certain || ex->early)
 		return;
 	if (ex->first_close == 0) {
 		size_t want = ex->done + (ex->v != GUARD_OK);
