@@ -1122,6 +1122,12 @@ fail:
 	return NULL;
 }
 
+size_t
+server_pool_size(void)
+{
+	return POOL_SIZE;
+}
+
 unsigned
 server_port(const struct server *srv)
 {

@@ -37,6 +37,10 @@ size_t server_users(struct server *srv);
 /* The TCP port the server listens on. */
 unsigned server_port(const struct server *srv);
 
+/* The size of libmicrohttpd's per-connection memory pool, in bytes (the
+ * framing check's limits derive from it: guard_limits_init). */
+size_t server_pool_size(void);
+
 /* The connection limit in force: --max-connections, lowered to fit the
  * open-file limit. */
 unsigned server_max_connections(const struct server *srv);

@@ -10,6 +10,49 @@
  * connections is a failure.  The server thread is built with the same
  * sanitizers: a report from there ends the process too.
  *
+ * Then the answer is checked against the framing rule (guard.h), end to
+ * end (issue 11).  guard_feed over the whole input, under the server's
+ * limits, gives the verdict V and the count D of whole requests before
+ * it; the bytes received are cut into responses by Content-Length (none
+ * after a HEAD), and:
+ *
+ *   (b) every response is this service's: a status line
+ *       "HTTP/1.1 NNN", a Content-Type of application/json or the
+ *       metrics text type, the Engine header, one Content-Length; and
+ *       "<html" appears nowhere (libmicrohttpd's own error pages);
+ *   (c) no interim (1xx) status line, no more responses than requests
+ *       (D, plus one for a bad request), nothing after the last that is
+ *       not a response: never two status lines for one request;
+ *   (a) if V is not GUARD_OK the server closes (EOF or reset within
+ *       CLOSE_TIMEOUT_MS; the quiet rule is not used), and, when the
+ *       close was clean, response D+1 is the refusal: status
+ *       guard_status(V), JSON {"error":"..."}, Engine, Connection: close,
+ *       and the last bytes on the wire.
+ *
+ * What is not certain is not asserted:
+ *   - A whole request may legitimately end the connection after its
+ *     answer: HTTP/1.0 (or 1.2 and later, which libmicrohttpd may not
+ *     read as 1.1), a Connection field (close), an Expect field (answered
+ *     on the first handler call with "Connection: close", see
+ *     server_handle).  If request K is the first such, only "at least K
+ *     answers" is asserted, and that the last answer, if not the
+ *     refusal, says "Connection: close".
+ *   - Expect also means that a request is answered as soon as its head
+ *     is read: a request begun after the whole ones, with its head
+ *     whole and an Expect field, may get an answer too (one more is
+ *     allowed, and no count is exact).
+ *   - The server's guard sees the bytes as its recv calls cut them, and
+ *     a Cookie field whose name is cut costs more in the pool model than
+ *     one renamed whole (guard.h).  So the input is also fed byte by
+ *     byte without renaming (every Cookie at full cost): only if that
+ *     gives the same verdict, count and offending byte as the whole feed
+ *     is the outcome independent of the cuts; else only (b) and (c),
+ *     with the larger count, are checked.
+ *   - Counts are exact only when the server closed cleanly (EOF): after
+ *     the quiet rule or a reset, answers may still be in flight or lost,
+ *     and an incomplete last response is then not an error.
+ *   - Over RECV_MAX bytes of answers, only the close is checked.
+ *
  * The fixture is $AVATAR_API_FIXTURE if set, else the one in the source
  * tree "make fuzz" was built from (FUZZ_FIXTURE), else data/users.json
  * next to or above the directory holding this program.
@@ -18,10 +61,12 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -35,6 +80,8 @@
 #include "config.h"
 #include "error.h"
 #include "fixture.h"
+#include "guard.h"
+#include "routes.h"
 #include "server.h"
 
 #define READ_TIMEOUT_MS 1000
@@ -46,6 +93,15 @@
  * empty) and has then written nothing for this long, the exchange is
  * over.  Without sock_diag only READ_TIMEOUT_MS ends it. */
 #define QUIET_MS 5
+
+/* How long the server may take to close after a bad request. */
+#define CLOSE_TIMEOUT_MS 3000
+
+/* The answers kept for checking. */
+#define RECV_MAX ((size_t)4 << 20)
+
+/* How the exchange ended. */
+enum ending { END_EOF, END_RESET, END_QUIET, END_DEADLINE };
 
 static struct server *srv;
 static unsigned port;
@@ -247,19 +303,409 @@ server_rqueue(unsigned lport)
 	return found;
 }
 
+/* The answers being checked, shown when a check fails. */
+static const char *shown;
+static size_t shown_len;
+
+static void __attribute__((noreturn, format(printf, 1, 2)))
+fail(const char *fmt, ...)
+{
+	va_list ap;
+	size_t i;
+
+	fprintf(diag, "fuzz_request: ");
+	va_start(ap, fmt);
+	vfprintf(diag, fmt, ap);
+	va_end(ap);
+	fputc('\n', diag);
+	if (shown != NULL) {
+		fprintf(diag, "fuzz_request: received %zu bytes: \"", shown_len);
+		for (i = 0; i < shown_len && i < 1024; i++) {
+			unsigned char c = (unsigned char)shown[i];
+
+			if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\')
+				fputc(c, diag);
+			else
+				fprintf(diag, "\\x%02x", c);
+		}
+		fprintf(diag, "\"%s\n", shown_len > 1024 ? "..." : "");
+	}
+	abort();
+}
+
+/* What the framing rule says of an input. */
+struct expect {
+	enum guard_verdict v;
+	uint32_t done;       /* D: whole requests before the verdict */
+	int idle;            /* GUARD_OK: no partial request at the end */
+	int certain;         /* the outcome does not depend on the cuts */
+	uint32_t done_max;   /* the most whole requests any cut could give */
+	size_t first_close;  /* 1 + the first request that may close, or 0 */
+	int early;           /* the request after them may be answered early */
+	unsigned char *head; /* [D]: request I is a HEAD (no body answered) */
+};
+
+/* Feed IN[0..N) to a guard byte by byte.  *BAD: the offending byte's
+ * offset (N if none); STARTS, if not NULL: where each request begins. */
+static enum guard_verdict
+feed_bytewise(const struct guard_limits *lim, const char *in, size_t n,
+              struct guard *g, size_t *bad, size_t *starts)
+{
+	enum guard_verdict v = GUARD_OK;
+	size_t i, good;
+
+	guard_reset(g);
+	for (i = 0; i < n; i++) {
+		char c = in[i];
+		uint32_t begun = g->requests;
+
+		v = guard_feed(g, lim, &c, 1, &good);
+		if (starts != NULL && g->requests != begun)
+			starts[begun] = i;
+		if (v != GUARD_OK)
+			break;
+	}
+	*bad = i;
+	return v;
+}
+
+/* Length of the line at P (up to LEN bytes) without its line end, and
+ * in *NEXT the offset after the line end. */
+static size_t
+line_at(const char *p, size_t len, size_t *next)
+{
+	const char *nl = memchr(p, '\n', len);
+	size_t n = nl != NULL ? (size_t)(nl - p) : len;
+
+	*next = nl != NULL ? n + 1 : len;
+	return n > 0 && p[n - 1] == '\r' ? n - 1 : n;
+}
+
+/* The head of a whole, valid request at P: is it HEAD, may the server
+ * close the connection after answering it (see the top of the file)? */
+static void
+request_kind(const char *p, size_t len, int *head, int *may_close,
+             int *expect)
+{
+	size_t n, next, at;
+	const char *sp = memchr(p, ' ', len);
+
+	*head = sp != NULL && sp - p == 4 && memcmp(p, "HEAD", 4) == 0;
+	n = line_at(p, len, &next);
+	*may_close = n == 0 || p[n - 1] != '1';  /* "HTTP/1.1" */
+	*expect = 0;
+	for (at = next; at < len; at = next) {
+		const char *l = p + at;
+
+		n = line_at(l, len - at, &next);
+		next += at;
+		if (n == 0)
+			break;
+		if (n >= 11 && strncasecmp(l, "connection:", 11) == 0)
+			*may_close = 1;
+		if (n >= 7 && strncasecmp(l, "expect:", 7) == 0)
+			*may_close = *expect = 1;
+	}
+}
+
+/* Work out what the framing rule says of DATA: see struct expect. */
+static void
+expect_of(const uint8_t *data, size_t size, struct expect *ex)
+{
+	static struct guard_limits lim;
+	static int lim_ready;
+	struct guard g, gb;
+	char *copy = malloc(size + 1);
+	size_t *starts = malloc((size + 1) * sizeof(*starts));
+	size_t good, bad, bad_full, i;
+	enum guard_verdict vb, vfull;
+
+	if (copy == NULL || starts == NULL)
+		fail("out of memory");
+	if (!lim_ready) {
+		guard_limits_init(&lim, server_pool_size());
+		lim_ready = 1;
+	}
+	memcpy(copy, data, size);
+	guard_reset(&g);
+	ex->v = guard_feed(&g, &lim, copy, size, &good);
+	ex->done = g.done;
+	ex->idle = guard_idle(&g);
+	/* The renamed bytes, byte by byte: where each request begins (and
+	 * the same outcome, which fuzz_guard checks at length). */
+	vb = feed_bytewise(&lim, copy, size, &gb, &bad, starts);
+	if (vb != ex->v || gb.done != g.done)
+		fail("guard: whole and bytewise differ (%d/%u, %d/%u)",
+		     (int)ex->v, (unsigned)g.done, (int)vb, (unsigned)gb.done);
+	/* Every Cookie at full cost, as when each name is cut. */
+	vfull = feed_bytewise(&lim, (const char *)data, size, &gb, &bad_full,
+	                      NULL);
+	ex->certain = vfull == ex->v && gb.done == g.done && bad_full == bad;
+	ex->done_max = gb.done > g.done ? gb.done : g.done;
+	ex->first_close = 0;
+	ex->head = malloc(ex->done + 1);
+	if (ex->head == NULL)
+		fail("out of memory");
+	/* A request with an Expect field is answered on the first handler
+	 * call, as soon as its head is read (server_handle): the request
+	 * after the whole ones may be answered too if its head is whole in
+	 * the bytes that may be handed on (with GUARD_OK all of them; else
+	 * those before the offending byte, if the server's reads cut the
+	 * input there). */
+	ex->early = 0;
+	if (g.requests > ex->done) {
+		size_t from = starts[ex->done];
+		size_t upto = ex->v == GUARD_OK ? size : bad;
+		int head, may_close, expect;
+
+		for (i = from; i + 1 < upto; i++) {
+			if (copy[i] == '\n' && (copy[i + 1] == '\n' ||
+			    (i + 2 < upto && copy[i + 1] == '\r' &&
+			     copy[i + 2] == '\n'))) {
+				request_kind(copy + from, size - from, &head,
+				             &may_close, &expect);
+				ex->early = expect;
+				break;
+			}
+		}
+	}
+	for (i = 0; i < ex->done; i++) {
+		int head, may_close, expect;
+
+		request_kind(copy + starts[i], size - starts[i], &head,
+		             &may_close, &expect);
+		ex->head[i] = (unsigned char)head;
+		if (may_close && ex->first_close == 0)
+			ex->first_close = i + 1;
+	}
+	free(starts);
+	free(copy);
+}
+
+/* One response on the wire. */
+struct response {
+	unsigned status;
+	int json, metrics, engine, close;
+	size_t body_at, body_len;
+};
+
+static int
+header_is(const char *l, size_t n, const char *name, const char **value,
+          size_t *vlen)
+{
+	size_t k = strlen(name);
+
+	if (n <= k || strncasecmp(l, name, k) != 0 || l[k] != ':')
+		return 0;
+	*value = l + k + 1;
+	*vlen = n - k - 1;
+	while (*vlen > 0 && (**value == ' ' || **value == '\t')) {
+		(*value)++;
+		(*vlen)--;
+	}
+	return 1;
+}
+
+/* Parse the response at BUF[*AT..LEN) into R, the INDEX-th (from 1).
+ * Returns 1 and moves *AT past it; 0 if it is cut short; fails on
+ * anything that breaks (b) or (c). */
+static int
+response_at(const char *buf, size_t len, size_t *at,
+            const struct expect *ex, size_t index, struct response *r)
+{
+	const char *p = buf + *at, *end, *value;
+	size_t left = len - *at, n, next, off, vlen, lengths = 0;
+	unsigned long long clen = 0;
+	int bodyless;
+
+	memset(r, 0, sizeof(*r));
+	if (left < 13)
+		goto cut_short_or_bad;
+	if (memcmp(p, "HTTP/1.1 ", 9) != 0 || p[9] < '1' || p[9] > '5' ||
+	    p[10] < '0' || p[10] > '9' || p[11] < '0' || p[11] > '9' ||
+	    p[12] != ' ')
+		fail("(c) response %zu: no status line at byte %zu: \"%.40s\"",
+		     index, *at, p);
+	r->status = (unsigned)((p[9] - '0') * 100 + (p[10] - '0') * 10 +
+	                       (p[11] - '0'));
+	if (r->status < 200)
+		fail("(c) response %zu: an interim %u status line", index,
+		     r->status);
+	end = memmem(p, left, "\r\n\r\n", 4);
+	if (end == NULL)
+		return 0;
+	line_at(p, left, &next);
+	for (off = next; off < (size_t)(end - p) + 2; off = next) {
+		const char *l = p + off;
+
+		n = line_at(l, left - off, &next);
+		next += off;
+		if (header_is(l, n, "Content-Type", &value, &vlen)) {
+			r->json = vlen >= 16 &&
+			          memcmp(value, "application/json", 16) == 0;
+			r->metrics = vlen >= 25 &&
+			             memcmp(value, "text/plain; version=0.0.4", 25)
+			             == 0;
+		} else if (header_is(l, n, "Engine", &value, &vlen)) {
+			r->engine = vlen == strlen(ROUTES_ENGINE) &&
+			            memcmp(value, ROUTES_ENGINE, vlen) == 0;
+		} else if (header_is(l, n, "Connection", &value, &vlen)) {
+			r->close = vlen == 5 && strncasecmp(value, "close", 5) == 0;
+		} else if (header_is(l, n, "Content-Length", &value, &vlen)) {
+			size_t k;
+
+			lengths++;
+			clen = 0;
+			for (k = 0; k < vlen && k < 12; k++) {
+				if (value[k] < '0' || value[k] > '9')
+					fail("(b) response %zu: Content-Length "
+					     "\"%.*s\"", index, (int)vlen, value);
+				clen = clen * 10 + (unsigned)(value[k] - '0');
+			}
+			if (vlen == 0 || vlen >= 12)
+				fail("(b) response %zu: Content-Length \"%.*s\"",
+				     index, (int)vlen, value);
+		} else if (header_is(l, n, "Transfer-Encoding", &value, &vlen)) {
+			fail("(b) response %zu: Transfer-Encoding", index);
+		}
+	}
+	if (!r->json && !r->metrics)
+		fail("(b) response %zu (%u): not application/json nor the "
+		     "metrics type", index, r->status);
+	if (!r->engine)
+		fail("(b) response %zu (%u): no Engine: " ROUTES_ENGINE, index,
+		     r->status);
+	if (lengths != 1)
+		fail("(b) response %zu (%u): %zu Content-Length fields", index,
+		     r->status, lengths);
+	bodyless = (index <= ex->done && ex->head[index - 1]) ||
+	           r->status == 204 || r->status == 304;
+	r->body_at = (size_t)(end - buf) + 4;
+	r->body_len = bodyless ? 0 : (size_t)clen;
+	if (r->body_len > len - r->body_at)
+		return 0;
+	*at = r->body_at + r->body_len;
+	return 1;
+
+cut_short_or_bad:
+	if (memcmp(p, "HTTP/1.1 ", left < 9 ? left : 9) != 0)
+		fail("(c) response %zu: no status line at byte %zu", index, *at);
+	return 0;
+}
+
+/* A case-insensitive search for NEEDLE (lower case) in BUF[0..LEN). */
+static int
+has_caseless(const char *buf, size_t len, const char *needle)
+{
+	size_t k = strlen(needle), i, j;
+
+	for (i = 0; i + k <= len; i++) {
+		for (j = 0; j < k; j++)
+			if ((buf[i + j] | 0x20) != needle[j])
+				break;
+		if (j == k)
+			return 1;
+	}
+	return 0;
+}
+
+/* Check the LEN bytes received (all of them unless TRUNCATED), which
+ * ended as END, against EX: see the top of the file. */
+static void
+check_answers(const char *buf, size_t len, int truncated, enum ending end,
+              const struct expect *ex)
+{
+	struct response r, last;
+	size_t at = 0, count = 0, max;
+	int whole = 1, closed = end == END_EOF || end == END_RESET;
+
+	shown = buf;
+	shown_len = len;
+	if (ex->v != GUARD_OK && !closed)
+		fail("(a) verdict %u, but the server did not close (%s)",
+		     guard_status(ex->v),
+		     end == END_QUIET ? "quiet" : "deadline");
+	if (truncated)
+		return;
+	if (has_caseless(buf, len, "<html"))
+		fail("(b) \"<html\" in the answers");
+	max = (ex->certain ? ex->done : ex->done_max) + (ex->v != GUARD_OK) +
+	      ex->early;
+	memset(&last, 0, sizeof(last));
+	while (at < len) {
+		if (count == max)
+			fail("(c) more than %zu responses (verdict %u, %u "
+			     "requests before it): \"%.40s\"", max,
+			     ex->v != GUARD_OK ? guard_status(ex->v) : 0,
+			     (unsigned)ex->done, buf + at);
+		if (!response_at(buf, len, &at, ex, count + 1, &r)) {
+			whole = 0;
+			break;
+		}
+		last = r;
+		count++;
+	}
+	/* Exact counts only after a clean close with every byte parsed and
+	 * an outcome that does not depend on how the server's reads cut
+	 * the input. */
+	if (!whole) {
+		if (end == END_EOF)
+			fail("response %zu cut short before a clean close",
+			     count + 1);
+		return;
+	}
+	if (end != END_EOF || !ex->certain || ex->early)
+		return;
+	if (ex->first_close == 0) {
+		size_t want = ex->done + (ex->v != GUARD_OK);
+
+		/* GUARD_OK with a partial request: it gets no answer. */
+		if (count != want)
+			fail("%zu responses, want %zu (verdict %u, %u requests "
+			     "before it, none closing)", count, want,
+			     ex->v != GUARD_OK ? guard_status(ex->v) : 0,
+			     (unsigned)ex->done);
+	} else if (count < ex->first_close) {
+		fail("%zu responses, but request %zu is the first that may "
+		     "close", count, ex->first_close);
+	}
+	if (ex->v != GUARD_OK && count == ex->done + 1) {
+		if (last.status != guard_status(ex->v))
+			fail("(a) the last response is %u, want %u", last.status,
+			     guard_status(ex->v));
+		if (!last.json || !last.close)
+			fail("(a) the refusal (%u) is not JSON with "
+			     "Connection: close", last.status);
+		if (last.body_len < 12 ||
+		    memcmp(buf + last.body_at, "{\"error\":\"", 10) != 0 ||
+		    memcmp(buf + last.body_at + last.body_len - 2, "\"}", 2) != 0)
+			fail("(a) the refusal's body is not {\"error\":...}");
+	} else if (count > 0 && count < ex->done + (ex->v != GUARD_OK) &&
+	           !last.close) {
+		fail("the server closed after response %zu (%u) of %u without "
+		     "Connection: close", count, last.status,
+		     (unsigned)(ex->done + (ex->v != GUARD_OK)));
+	}
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static char buf[65536];
+	static char *buf;
 	unsigned lport = 0;
 	struct pollfd pfd;
+	struct expect ex;
+	enum ending end = END_DEADLINE;
 	long deadline;
-	size_t done = 0;
+	size_t done = 0, got = 0;
 	struct linger lg = {1, 0};
-	int fd;
+	int fd, truncated = 0;
 
 	if (srv == NULL)
 		LLVMFuzzerInitialize(NULL, NULL);
+	if (buf == NULL && (buf = malloc(RECV_MAX)) == NULL)
+		fail("out of memory");
+	expect_of(data, size, &ex);
 	fd = conn_open();
 	{
 		struct sockaddr_in me;
@@ -280,7 +726,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		done += (size_t)n;
 	}
 	shutdown(fd, SHUT_WR);
-	deadline = now_ms() + READ_TIMEOUT_MS;
+	/* After a bad request the server must close: wait for that, not
+	 * for quiet. */
+	deadline = now_ms() + (ex.v != GUARD_OK ? CLOSE_TIMEOUT_MS
+	                                        : READ_TIMEOUT_MS);
 	for (;;) {
 		long left = deadline - now_ms();
 		ssize_t n;
@@ -288,7 +737,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		if (left <= 0)
 			break;
-		if (left > QUIET_MS && diag_fd >= 0)
+		if (left > QUIET_MS && diag_fd >= 0 && ex.v == GUARD_OK)
 			left = QUIET_MS;
 		pfd.events = POLLIN;
 		r = poll(&pfd, 1, (int)left);
@@ -297,20 +746,37 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (r < 0)
 			break;
 		if (r == 0) {
-			if (now_ms() >= deadline || server_rqueue(lport) == 0)
+			if (now_ms() >= deadline)
+				break;
+			if (ex.v == GUARD_OK && server_rqueue(lport) == 0) {
+				end = END_QUIET;
 				break; /* all read, nothing more written */
+			}
 			continue;
 		}
-		n = recv(fd, buf, sizeof(buf), 0);
+		if (got == RECV_MAX) {
+			static char drop[65536];
+
+			truncated = 1;
+			n = recv(fd, drop, sizeof(drop), 0);
+		} else {
+			n = recv(fd, buf + got, RECV_MAX - got, 0);
+		}
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			break; /* EOF or reset: the server closed */
+			/* EOF or reset: the server closed */
+			end = n == 0 ? END_EOF : END_RESET;
+			break;
 		}
+		if (!truncated)
+			got += (size_t)n;
 	}
 	/* An abortive close: a connection the server still holds (see
 	 * QUIET_MS) is reset and dropped at once. */
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	close(fd);
+	check_answers(buf, got, truncated, end, &ex);
+	free(ex.head);
 	return 0;
 }
