@@ -913,6 +913,133 @@ START_TEST(test_burst)
 }
 END_TEST
 
+/*
+ * Issue 11, point 3: clients that send their requests and then half-close
+ * (shutdown(SHUT_WR), as "nc -N" or a load balancer's health check does)
+ * must get every answer and then the end of file, promptly.  Before, in
+ * epoll mode 37 to 40 of 40 such clients stayed open for seconds, their
+ * sockets in CLOSE-WAIT on the server, some until --timeout.
+ *
+ * HALF_CLIENTS clients at once, each sending PIPELINE[_i / 2] requests in
+ * one write and then SHUT_WR; all are watched together, so that each
+ * one's end of file is timed from its own half-close.
+ */
+#define HALF_CLIENTS 40
+/* How soon the server must close a half-closed client after answering. */
+#define HALF_CLOSE_MS 1000
+/* How long the clients are watched, to report how late the late ones are. */
+#define HALF_WATCH_MS 3000
+
+static const unsigned pipeline[] = {1, 2};
+
+START_TEST(test_half_close)
+{
+	static struct tu_conn c[HALF_CLIENTS];
+	static const char req[] = "GET /v1/user HTTP/1.1\r\nHost: x\r\n\r\n";
+	unsigned nreq = pipeline[_i / 2];
+	struct timespec t0[HALF_CLIENTS], start;
+	long eof_ms[HALF_CLIENTS], worst = 0;
+	int reset[HALF_CLIENTS];
+	struct srv s;
+	size_t expect_len;
+	char *expect = tu_expected_body(&expect_len);
+	char buf[2 * sizeof(req)];
+	unsigned i, k, open, late = 0, resets = 0, still_open = 0;
+
+	memcpy(buf, req, sizeof(req) - 1);
+	memcpy(buf + sizeof(req) - 1, req, sizeof(req) - 1);
+	srv_start(&s, _i % 2, 0, NULL);
+	for (i = 0; i < HALF_CLIENTS; i++) {
+		ck_assert_msg(tu_connect(&c[i], s.port) == 0, "connect %u: %s",
+		              i, strerror(errno));
+		ck_assert(tu_send(&c[i], buf, nreq * (sizeof(req) - 1)) == 0);
+		ck_assert(shutdown(c[i].fd, SHUT_WR) == 0);
+		clock_gettime(CLOCK_MONOTONIC, &t0[i]);
+		eof_ms[i] = -1;
+		reset[i] = 0;
+	}
+	/* Read every client until its end of file (or reset). */
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (open = HALF_CLIENTS; open > 0 && ms_since(&start) < HALF_WATCH_MS;) {
+		struct pollfd pfd[HALF_CLIENTS];
+		unsigned map[HALF_CLIENTS], n = 0;
+
+		for (i = 0; i < HALF_CLIENTS; i++)
+			if (eof_ms[i] < 0) {
+				pfd[n].fd = c[i].fd;
+				pfd[n].events = POLLIN;
+				map[n++] = i;
+			}
+		if (poll(pfd, n, 50) <= 0)
+			continue;
+		for (k = 0; k < n; k++) {
+			struct tu_conn *cc = &c[map[k]];
+			ssize_t got;
+
+			if (pfd[k].revents == 0)
+				continue;
+			got = recv(cc->fd, cc->buf + cc->len,
+			           sizeof(cc->buf) - cc->len, MSG_DONTWAIT);
+			if (got > 0) {
+				cc->len += (size_t)got;
+				continue;
+			}
+			if (got < 0 && (errno == EAGAIN || errno == EINTR))
+				continue;
+			reset[map[k]] = got < 0;
+			eof_ms[map[k]] = ms_since(&t0[map[k]]);
+			open--;
+		}
+	}
+	/* Each: NREQ whole answers with the fixture, nothing after them,
+	 * then the end of file within HALF_CLOSE_MS. */
+	for (i = 0; i < HALF_CLIENTS; i++) {
+		for (k = 0; k < nreq; k++) {
+			struct tu_response r;
+
+			ck_assert_msg(tu_read_response(&c[i], &r, 0) == 0,
+			              "%s, %u request(s): client %u: answer %u "
+			              "missing or cut short (%zu bytes left)",
+			              modes[_i % 2], nreq, i, k + 1, c[i].len);
+			ck_assert_msg(r.status == 200 && r.body_len == expect_len &&
+			              memcmp(r.body, expect, expect_len) == 0,
+			              "%s: client %u: answer %u:\n%s", modes[_i % 2],
+			              i, k + 1, r.head);
+			tu_response_free(&r);
+		}
+		ck_assert_msg(c[i].len == 0, "%s: client %u: %zu bytes after "
+		              "its answers", modes[_i % 2], i, c[i].len);
+		resets += (unsigned)reset[i];
+		if (eof_ms[i] < 0 || eof_ms[i] > HALF_CLOSE_MS)
+			late++;
+		still_open += eof_ms[i] < 0;
+		if (eof_ms[i] < 0 || (worst >= 0 && eof_ms[i] > worst))
+			worst = eof_ms[i];
+		tu_close(&c[i]);
+	}
+	if (worst >= 0)
+		fprintf(stderr, "%s: %d clients, %u request(s) each, then "
+		        "SHUT_WR: all answered, all closed, the last after %ld "
+		        "ms; %u later than %d ms, %u by a reset\n",
+		        modes[_i % 2], HALF_CLIENTS, nreq, worst, late,
+		        HALF_CLOSE_MS, resets);
+	else
+		fprintf(stderr, "%s: %d clients, %u request(s) each, then "
+		        "SHUT_WR: all answered; %u not closed within %d ms, of "
+		        "which %u still open after %d ms\n", modes[_i % 2],
+		        HALF_CLIENTS, nreq, late, HALF_CLOSE_MS, still_open,
+		        HALF_WATCH_MS);
+	ck_assert_msg(late == 0, "%s: %u of %d half-closed clients not closed "
+	              "within %d ms of their half-close", modes[_i % 2], late,
+	              HALF_CLIENTS, HALF_CLOSE_MS);
+	ck_assert_msg(resets == 0, "%s: %u clients reset", modes[_i % 2],
+	              resets);
+	get_ok(s.port);
+	srv_stop(&s);
+	free(expect);
+}
+END_TEST
+
 static Suite *
 slow_suite(void)
 {
@@ -920,6 +1047,7 @@ slow_suite(void)
 	TCase *slow = tcase_create("slow");
 	TCase *limits = tcase_create("limits");
 	TCase *burst = tcase_create("burst");
+	TCase *half_close = tcase_create("half-close");
 	int n = (int)(sizeof(modes) / sizeof(modes[0]));
 
 	tcase_set_timeout(slow, 20);
@@ -942,10 +1070,15 @@ slow_suite(void)
 #endif
 	suite_add_tcase(s, limits);
 
-	/* Issue 11: bursts over the limit (20 rounds each). */
+	/* Issue 11: bursts over the limit (20 rounds each) and half-closed
+	 * clients. */
 	tcase_set_timeout(burst, 60);
 	tcase_add_loop_test(burst, test_burst, 0, n);
 	suite_add_tcase(s, burst);
+	tcase_set_timeout(half_close, 20);
+	tcase_add_loop_test(half_close, test_half_close, 0,
+	                    2 * (int)(sizeof(pipeline) / sizeof(pipeline[0])));
+	suite_add_tcase(s, half_close);
 	return s;
 }
 
