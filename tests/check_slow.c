@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 
 #include <check.h>
@@ -621,12 +622,432 @@ START_TEST(test_no_thread)
 END_TEST
 #endif
 
+/*
+ * Issue 11, point 1: bursts over --max-connections.  libmicrohttpd
+ * 0.9.75's own limit leaves a mutex locked when it is hit; bursts of 80
+ * clients against --max-connections 50 used to wedge the server for
+ * good (every time in thread-per-connection mode, 2 runs in 6 in epoll
+ * mode) and SIGTERM then hung in MHD_stop_daemon.  The server now counts
+ * connections itself and answers the surplus 503 with Retry-After.
+ *
+ * Each round waits until the server holds no connection but the scrape
+ * asking it, then opens BURST_CLIENTS connections at once, sending GET
+ * /v1/user on each as soon as it is connected, holds them all while it
+ * reads every answer (so the first BURST_LIMIT stay counted), closes
+ * them, and a new client must then get 200.  Every answer must be the
+ * fixture (200) or the JSON 503; /metrics must count as refused exactly
+ * the 503s seen; SIGTERM at the end must exit 0 within the drain time.
+ */
+#define BURST_LIMIT 50
+#define BURST_CLIENTS 80
+#define BURST_ROUNDS 20
+/* Time for one round's answers; a wedged server answers none. */
+#define BURST_ANSWER_MS 3000
+/* Time for the server to count the previous round's clients out, or to
+ * take a new client after a round. */
+#define BURST_SETTLE_MS 3000
+/* SERVER_DRAIN_MS (5 s) and a second for the rest of the exit. */
+#define BURST_EXIT_MS 6000
+
+static const char refused_body[] = "{\"error\":\"too many connections\"}";
+
+/* What a burst saw. */
+struct burst_count {
+	unsigned ok;       /* 200 with the fixture */
+	unsigned busy;     /* the 503 */
+	unsigned reset;    /* reset before a whole answer */
+	unsigned missing;  /* end of file or timeout before a whole answer */
+	unsigned bad;      /* any other answer */
+	char why[512];     /* the first bad or missing answer */
+};
+
+/* The value of the metric line NAME in a /metrics BODY, or -1. */
+static double
+metric_value(const char *body, const char *name)
+{
+	char key[256];
+	const char *p;
+
+	snprintf(key, sizeof(key), "\n%s ", name);
+	p = strstr(body, key);
+	return p != NULL ? strtod(p + strlen(key), NULL) : -1;
+}
+
+/* Sort R, the answer to a GET /v1/user or /metrics, into N: the 503 is
+ * checked whole (status, Retry-After, Content-Type, body).  Returns
+ * 503, 200, or 0 for anything else (described in N->why). */
+static int
+burst_sort(struct burst_count *n, const struct tu_response *r,
+           const char *expect, size_t expect_len)
+{
+	char ra[16], ct[64];
+
+	if (r->status == 503 &&
+	    tu_header(r, "Retry-After", ra, sizeof(ra)) == 1 &&
+	    strcmp(ra, "1") == 0 &&
+	    tu_header(r, "Content-Type", ct, sizeof(ct)) == 1 &&
+	    strcmp(ct, "application/json") == 0 &&
+	    strcmp(r->body, refused_body) == 0) {
+		n->busy++;
+		return 503;
+	}
+	if (r->status == 200 && (expect == NULL ||
+	    (r->body_len == expect_len &&
+	     memcmp(r->body, expect, expect_len) == 0))) {
+		n->ok++;
+		return 200;
+	}
+	n->bad++;
+	if (n->why[0] == '\0')
+		tu_say(n->why, sizeof(n->why), "unexpected answer:\n%s%.200s",
+		       r->head, r->body);
+	return 0;
+}
+
+/* Set C's receive timeout to what is left of MS since T0 (at least 1 ms). */
+static void
+recv_deadline(struct tu_conn *c, const struct timespec *t0, long ms)
+{
+	long left = ms - ms_since(t0);
+	struct timeval tv;
+
+	if (left < 1)
+		left = 1;
+	tv.tv_sec = left / 1000;
+	tv.tv_usec = (left % 1000) * 1000;
+	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+}
+
+/* GET PATH on a new connection to PORT until it is answered 200 (a 503
+ * is counted in N and tried again 20 ms later), for up to MS.  The 200
+ * goes to R (free it).  Returns 0, or -1 (a failure, or still 503). */
+static int
+burst_get(unsigned port, const char *path, const char *expect,
+          size_t expect_len, struct burst_count *n, struct tu_response *r,
+          long ms)
+{
+	struct timespec t0;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		struct tu_conn c;
+		int rc = -1, sorted = 0;
+
+		if (tu_connect(&c, port) == 0) {
+			recv_deadline(&c, &t0, ms);
+			if (tu_request(&c, "GET", path, NULL) == 0)
+				rc = tu_read_response(&c, r, 0);
+			tu_close(&c);
+		}
+		if (rc == 0) {
+			sorted = burst_sort(n, r, expect, expect_len);
+			if (sorted == 200)
+				return 0;
+			tu_response_free(r);
+		}
+		if (sorted != 503 || ms_since(&t0) >= ms)
+			return -1;
+		sleep_ms(20);
+	}
+}
+
+/* Wait until the server counts no connection but the scrape asking it
+ * (the previous round's clients are counted out asynchronously). */
+static void
+burst_settle(unsigned port, struct burst_count *total)
+{
+	struct timespec t0;
+	struct tu_response r;
+	double open = -1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (ms_since(&t0) < BURST_SETTLE_MS) {
+		ck_assert_msg(burst_get(port, "/metrics", NULL, 0, total, &r,
+		                        BURST_SETTLE_MS) == 0,
+		              "/metrics unanswered: %s", total->why);
+		open = metric_value(r.body, "avatar_api_connections");
+		tu_response_free(&r);
+		if (open == 1)
+			return;
+		sleep_ms(10);
+	}
+	ck_abort_msg("the server still counts %.0f connections %d ms after "
+	             "their clients left", open - 1, BURST_SETTLE_MS);
+}
+
+/* One round: BURST_CLIENTS at once, each answered, counted in N. */
+static void
+burst_round(unsigned port, const char *expect, size_t expect_len,
+            struct burst_count *n)
+{
+	static struct tu_conn c[BURST_CLIENTS];
+	struct timespec t0;
+	unsigned i;
+
+	/* Each sends its request as soon as it is connected: one refused
+	 * before its request is in would have the request land on a closed
+	 * socket (a reset; see burst_check). */
+	for (i = 0; i < BURST_CLIENTS; i++) {
+		ck_assert_msg(tu_connect(&c[i], port) == 0, "connect %u: %s",
+		              i, strerror(errno));
+		/* A refused client may be closed before this is sent. */
+		(void)tu_request(&c[i], "GET", "/v1/user", NULL);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (i = 0; i < BURST_CLIENTS; i++) {
+		struct tu_response r;
+
+		recv_deadline(&c[i], &t0, BURST_ANSWER_MS);
+		if (tu_read_response(&c[i], &r, 0) == 0) {
+			burst_sort(n, &r, expect, expect_len);
+			tu_response_free(&r);
+		} else if (errno == ECONNRESET) {
+			n->reset++;
+		} else {
+			n->missing++;
+			if (n->why[0] == '\0')
+				tu_say(n->why, sizeof(n->why), "client %u: no "
+				       "whole answer within %d ms (%s)", i,
+				       BURST_ANSWER_MS, c[i].len == 0 ?
+				       "nothing" : "part of one");
+		}
+	}
+	for (i = 0; i < BURST_CLIENTS; i++)
+		tu_close(&c[i]);
+}
+
+START_TEST(test_burst)
+{
+	const char *extra[] = {"--max-connections=50", NULL};
+	struct burst_count total;
+	struct tu_response r;
+	struct timespec t0, t1;
+	struct srv s;
+	size_t expect_len;
+	char *expect = tu_expected_body(&expect_len);
+	double refused;
+	unsigned round, burst_ok = 0, burst_busy = 0;
+	int status = 0;
+	long stop_ms = -1;
+
+	memset(&total, 0, sizeof(total));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	srv_start(&s, _i, 0, extra);
+	for (round = 0; round < BURST_ROUNDS; round++) {
+		struct burst_count n;
+
+		burst_settle(s.port, &total);
+		memset(&n, 0, sizeof(n));
+		burst_round(s.port, expect, expect_len, &n);
+		/* Resets: a client whose request reached the server after it
+		 * was refused and closed.  Each sends its request at once,
+		 * and the answer it gets is in its receive queue before the
+		 * reset, so none is expected: none is allowed. */
+		ck_assert_msg(n.missing == 0 && n.bad == 0 && n.reset == 0,
+		              "%s: round %u: %u answered 200, %u 503, %u reset, "
+		              "%u unanswered, %u wrong; %s", modes[_i], round + 1,
+		              n.ok, n.busy, n.reset, n.missing, n.bad, n.why);
+		/* The round began with no connection open (the settling
+		 * scrape's own may not be counted out yet). */
+		ck_assert_msg(n.ok >= BURST_LIMIT - 1 && n.ok <= BURST_LIMIT &&
+		              n.ok + n.busy == BURST_CLIENTS, "%s: round %u: %u "
+		              "answered 200, %u 503", modes[_i], round + 1, n.ok,
+		              n.busy);
+		burst_ok += n.ok;
+		burst_busy += n.busy;
+		/* The server must still answer a new client. */
+		ck_assert_msg(burst_get(s.port, "/v1/user", expect, expect_len,
+		                        &total, &r, BURST_SETTLE_MS) == 0,
+		              "%s: after round %u, GET /v1/user got no 200 "
+		              "within %d ms: %s", modes[_i], round + 1,
+		              BURST_SETTLE_MS, total.why);
+		tu_response_free(&r);
+	}
+	ck_assert(burst_get(s.port, "/metrics", NULL, 0, &total, &r,
+	                    BURST_SETTLE_MS) == 0);
+	refused = metric_value(r.body, "avatar_api_connections_refused_total"
+	                       "{reason=\"limit\"}");
+	tu_response_free(&r);
+	/* Every 503 seen: the bursts' and any the scrapes and probes
+	 * between rounds got. */
+	ck_assert_msg(refused == burst_busy + total.busy, "%s: /metrics "
+	              "counts %.0f connections refused at the limit; the "
+	              "clients saw %u 503s", modes[_i], refused,
+	              burst_busy + total.busy);
+
+	/* SIGTERM: exit 0 within the drain time. */
+	ck_assert_msg(waitpid(s.pid, &status, WNOHANG) == 0,
+	              "the server died; stderr: %s", s.log);
+	ck_assert(kill(s.pid, SIGTERM) == 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	while (ms_since(&t1) < BURST_EXIT_MS) {
+		int st;
+
+		if (waitpid(s.pid, &st, WNOHANG) == s.pid) {
+			stop_ms = ms_since(&t1);
+			status = st;
+			break;
+		}
+		/* Keep its stderr flowing (until s.log is full). */
+		(void)srv_log_has(&s, NULL, 20);
+		sleep_ms(2);
+	}
+	if (stop_ms < 0) {
+		kill(s.pid, SIGKILL);
+		waitpid(s.pid, NULL, 0);
+	}
+	close(s.errfd);
+	ck_assert_msg(stop_ms >= 0, "%s: the server did not exit within %d ms "
+	              "of SIGTERM; stderr: %s", modes[_i], BURST_EXIT_MS,
+	              s.log);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	              "%s: exit status 0x%x after SIGTERM; stderr: %s",
+	              modes[_i], status, s.log);
+	fprintf(stderr, "%s: %d bursts of %d against --max-connections=%d: "
+	        "%u answered 200, %u 503, 0 reset; %u more 503 between "
+	        "rounds; /metrics: %.0f refused; SIGTERM: exit 0 after %ld "
+	        "ms; %ld ms in all\n", modes[_i], BURST_ROUNDS, BURST_CLIENTS,
+	        BURST_LIMIT, burst_ok, burst_busy, total.busy, refused,
+	        stop_ms, ms_since(&t0));
+	free(expect);
+}
+END_TEST
+
+/*
+ * Issue 11, point 3: clients that send their requests and then half-close
+ * (shutdown(SHUT_WR), as "nc -N" or a load balancer's health check does)
+ * must get every answer and then the end of file, promptly.  Before, in
+ * epoll mode 37 to 40 of 40 such clients stayed open for seconds, their
+ * sockets in CLOSE-WAIT on the server, some until --timeout.
+ *
+ * HALF_CLIENTS clients at once, each sending PIPELINE[_i / 2] requests in
+ * one write and then SHUT_WR; all are watched together, so that each
+ * one's end of file is timed from its own half-close.
+ */
+#define HALF_CLIENTS 40
+/* How soon the server must close a half-closed client after answering. */
+#define HALF_CLOSE_MS 1000
+/* How long the clients are watched, to report how late the late ones are. */
+#define HALF_WATCH_MS 3000
+
+static const unsigned pipeline[] = {1, 2};
+
+START_TEST(test_half_close)
+{
+	static struct tu_conn c[HALF_CLIENTS];
+	static const char req[] = "GET /v1/user HTTP/1.1\r\nHost: x\r\n\r\n";
+	unsigned nreq = pipeline[_i / 2];
+	struct timespec t0[HALF_CLIENTS], start;
+	long eof_ms[HALF_CLIENTS], worst = 0;
+	int reset[HALF_CLIENTS];
+	struct srv s;
+	size_t expect_len;
+	char *expect = tu_expected_body(&expect_len);
+	char buf[2 * sizeof(req)];
+	unsigned i, k, open, late = 0, resets = 0, still_open = 0;
+
+	memcpy(buf, req, sizeof(req) - 1);
+	memcpy(buf + sizeof(req) - 1, req, sizeof(req) - 1);
+	srv_start(&s, _i % 2, 0, NULL);
+	for (i = 0; i < HALF_CLIENTS; i++) {
+		ck_assert_msg(tu_connect(&c[i], s.port) == 0, "connect %u: %s",
+		              i, strerror(errno));
+		ck_assert(tu_send(&c[i], buf, nreq * (sizeof(req) - 1)) == 0);
+		ck_assert(shutdown(c[i].fd, SHUT_WR) == 0);
+		clock_gettime(CLOCK_MONOTONIC, &t0[i]);
+		eof_ms[i] = -1;
+		reset[i] = 0;
+	}
+	/* Read every client until its end of file (or reset). */
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (open = HALF_CLIENTS; open > 0 && ms_since(&start) < HALF_WATCH_MS;) {
+		struct pollfd pfd[HALF_CLIENTS];
+		unsigned map[HALF_CLIENTS], n = 0;
+
+		for (i = 0; i < HALF_CLIENTS; i++)
+			if (eof_ms[i] < 0) {
+				pfd[n].fd = c[i].fd;
+				pfd[n].events = POLLIN;
+				map[n++] = i;
+			}
+		if (poll(pfd, n, 50) <= 0)
+			continue;
+		for (k = 0; k < n; k++) {
+			struct tu_conn *cc = &c[map[k]];
+			ssize_t got;
+
+			if (pfd[k].revents == 0)
+				continue;
+			got = recv(cc->fd, cc->buf + cc->len,
+			           sizeof(cc->buf) - cc->len, MSG_DONTWAIT);
+			if (got > 0) {
+				cc->len += (size_t)got;
+				continue;
+			}
+			if (got < 0 && (errno == EAGAIN || errno == EINTR))
+				continue;
+			reset[map[k]] = got < 0;
+			eof_ms[map[k]] = ms_since(&t0[map[k]]);
+			open--;
+		}
+	}
+	/* Each: NREQ whole answers with the fixture, nothing after them,
+	 * then the end of file within HALF_CLOSE_MS. */
+	for (i = 0; i < HALF_CLIENTS; i++) {
+		for (k = 0; k < nreq; k++) {
+			struct tu_response r;
+
+			ck_assert_msg(tu_read_response(&c[i], &r, 0) == 0,
+			              "%s, %u request(s): client %u: answer %u "
+			              "missing or cut short (%zu bytes left)",
+			              modes[_i % 2], nreq, i, k + 1, c[i].len);
+			ck_assert_msg(r.status == 200 && r.body_len == expect_len &&
+			              memcmp(r.body, expect, expect_len) == 0,
+			              "%s: client %u: answer %u:\n%s", modes[_i % 2],
+			              i, k + 1, r.head);
+			tu_response_free(&r);
+		}
+		ck_assert_msg(c[i].len == 0, "%s: client %u: %zu bytes after "
+		              "its answers", modes[_i % 2], i, c[i].len);
+		resets += (unsigned)reset[i];
+		if (eof_ms[i] < 0 || eof_ms[i] > HALF_CLOSE_MS)
+			late++;
+		still_open += eof_ms[i] < 0;
+		if (eof_ms[i] < 0 || (worst >= 0 && eof_ms[i] > worst))
+			worst = eof_ms[i];
+		tu_close(&c[i]);
+	}
+	if (worst >= 0)
+		fprintf(stderr, "%s: %d clients, %u request(s) each, then "
+		        "SHUT_WR: all answered, all closed, the last after %ld "
+		        "ms; %u later than %d ms, %u by a reset\n",
+		        modes[_i % 2], HALF_CLIENTS, nreq, worst, late,
+		        HALF_CLOSE_MS, resets);
+	else
+		fprintf(stderr, "%s: %d clients, %u request(s) each, then "
+		        "SHUT_WR: all answered; %u not closed within %d ms, of "
+		        "which %u still open after %d ms\n", modes[_i % 2],
+		        HALF_CLIENTS, nreq, late, HALF_CLOSE_MS, still_open,
+		        HALF_WATCH_MS);
+	ck_assert_msg(late == 0, "%s: %u of %d half-closed clients not closed "
+	              "within %d ms of their half-close", modes[_i % 2], late,
+	              HALF_CLIENTS, HALF_CLOSE_MS);
+	ck_assert_msg(resets == 0, "%s: %u clients reset", modes[_i % 2],
+	              resets);
+	get_ok(s.port);
+	srv_stop(&s);
+	free(expect);
+}
+END_TEST
+
 static Suite *
 slow_suite(void)
 {
 	Suite *s = suite_create("slow");
 	TCase *slow = tcase_create("slow");
 	TCase *limits = tcase_create("limits");
+	TCase *burst = tcase_create("burst");
+	TCase *half_close = tcase_create("half-close");
 	int n = (int)(sizeof(modes) / sizeof(modes[0]));
 
 	tcase_set_timeout(slow, 20);
@@ -648,6 +1069,16 @@ slow_suite(void)
 	tcase_add_test(limits, test_no_thread);
 #endif
 	suite_add_tcase(s, limits);
+
+	/* Issue 11: bursts over the limit (20 rounds each) and half-closed
+	 * clients. */
+	tcase_set_timeout(burst, 60);
+	tcase_add_loop_test(burst, test_burst, 0, n);
+	suite_add_tcase(s, burst);
+	tcase_set_timeout(half_close, 20);
+	tcase_add_loop_test(half_close, test_half_close, 0,
+	                    2 * (int)(sizeof(pipeline) / sizeof(pipeline[0])));
+	suite_add_tcase(s, half_close);
 	return s;
 }
 
