@@ -299,6 +299,44 @@ guard_feed(struct guard *g, const struct guard_limits *lim, char *buf,
 			}
 			continue;
 		}
+		/* Runs of bytes that change nothing but the counts: a target,
+		 * a value of a field not recognised.  The limits are checked
+		 * after the run, as they would be at its last byte. */
+		if (g->state == S_TARGET ||
+		    (g->state == S_VALUE && g->field == F_OTHER)) {
+			size_t j = i, room = (size_t)lim->head_max + 1 - g->head;
+			uint32_t args = 0, cost;
+
+			if (g->state == S_TARGET) {
+				while (j < n && j - i < room && IS(buf[j], C_VCHAR)) {
+					args += buf[j] == '?' || buf[j] == '&';
+					j++;
+				}
+			} else {
+				while (j < n && j - i < room &&
+				       IS(buf[j], C_VCHAR | C_OBS | C_WS))
+					j++;
+			}
+			if (j > i) {
+				g->line = (uint16_t)(g->line + (j - i));
+				g->head = (uint16_t)(g->head + (j - i));
+				cost = g->cost + args * lim->field_cost;
+				/* Saturated: over any budget (GUARD_BUDGET_MAX). */
+				g->cost = cost > 0xffff ? 0xffff : (uint16_t)cost;
+				i = j;
+				if (g->state == S_TARGET && g->line > lim->line_max) {
+					v = GUARD_414;
+					break;
+				}
+				if (g->head > lim->head_max ||
+				    g->head + g->cost > lim->pool_budget) {
+					v = g->state == S_TARGET ? GUARD_414
+					    : GUARD_431;
+					break;
+				}
+				continue;
+			}
+		}
 		if (g->state <= S_END_CR) {
 			/* In a head: its limits. */
 			g->line++;

@@ -165,7 +165,10 @@ compare(const struct outcome *ref, const struct outcome *o, size_t n)
 	if (guard_idle(&o->g) != guard_idle(&ref->g))
 		fail("idle %d, bytewise %d", guard_idle(&o->g),
 		     guard_idle(&ref->g));
-	if (!same_state(&o->g, &ref->g))
+	/* After a verdict the state is dead (guard.h: not fed again), and
+	 * its counts may differ: a run of target or value bytes is counted
+	 * whole before the limits are checked. */
+	if (o->v == GUARD_OK && !same_state(&o->g, &ref->g))
 		fail("parser state differs from bytewise");
 	if (o->v == GUARD_OK) {
 		want = n;
