@@ -1,6 +1,7 @@
 /* guard.c -- the framing rule: a strict, incremental check of every byte
  * a client sends, before libmicrohttpd parses it (see guard.h). */
 #include <string.h>
+#include <strings.h>
 
 #include "guard.h"
 
@@ -63,7 +64,6 @@ enum field { F_OTHER, F_HOST, F_LENGTH, F_CODING, F_COOKIE, F_COUNT };
 static const char *const names[F_COUNT] = {
 	"", "host", "content-length", "transfer-encoding", "cookie"};
 static const unsigned char name_len[F_COUNT] = {0, 4, 14, 17, 6};
-#define ALL_NAMES 0x1e
 
 /* The longest chunk size read: 7 hex digits, more than body_max can
  * be (more digits: 413). */
@@ -269,11 +269,205 @@ trailer_begin(struct guard *g)
 	g->fields = 0;
 }
 
+/* The Host value V (LEN bytes) at once: value_byte's rule for F_HOST
+ * without the per-byte dispatch.  Returns the sub-state value_byte would
+ * end in (9: bad). */
+static uint8_t
+host_check(const char *v, size_t len)
+{
+	size_t k = 0, e = len;
+	uint8_t sub;
+
+	while (k < e && (v[k] == ' ' || v[k] == '\t'))
+		k++;
+	if (k == e)
+		return 0;
+	while (e > k && (v[e - 1] == ' ' || v[e - 1] == '\t'))
+		e--;
+	if (v[k] == '[') {
+		for (k++; k < e && v[k] != ']'; k++)
+			if (!IS(v[k], C_HOST) && v[k] != ':')
+				return 9;
+		if (k == e)  /* "[" never closed: value_end finds it */
+			return e < len ? 9 : 2;
+		k++;
+		sub = 3;
+	} else {
+		while (k < e && IS(v[k], C_HOST))
+			k++;
+		sub = 1;
+	}
+	if (k < e && v[k] == ':') {
+		for (k++; k < e; k++)
+			if (!IS(v[k], C_DIGIT))
+				return 9;
+		sub = 4;
+	}
+	if (k < e)
+		return 9;
+	return e < len ? 5 : sub;
+}
+
+/* A request line that lies whole in P (N bytes from its first byte),
+ * valid and within the limits: taken at once, as the byte-by-byte path
+ * would, and *USED set to its length with its line end; else *USED is
+ * 0 and nothing is done (the byte-by-byte path gives the verdict). */
+static void
+request_line(struct guard *g, const struct guard_limits *lim,
+             const char *p, size_t n, size_t *used)
+{
+	const char *lf = memchr(p, '\n', n);
+	size_t len, end, k = 0;
+	uint32_t args = 0;
+
+	*used = 0;
+	if (lf == NULL)
+		return;
+	len = (size_t)(lf - p) + 1;
+	end = len - 1;
+	if (end > 0 && p[end - 1] == '\r')
+		end--;
+	while (k < end && IS(p[k], C_TCHAR))
+		k++;
+	if (k == 0 || k >= end || p[k++] != ' ' || k >= end || p[k] == ' ')
+		return;
+	while (k < end && IS(p[k], C_VCHAR)) {
+		args += p[k] == '?' || p[k] == '&';
+		k++;
+	}
+	/* What is left must be " HTTP/1." DIGIT. */
+	if (k + 9 != end || memcmp(p + k, " HTTP/1.", 8) != 0 ||
+	    !IS(p[k + 8], C_DIGIT))
+		return;
+	if (len > lim->line_max || g->head + len > lim->head_max ||
+	    g->head + len + g->cost + (size_t)args * lim->field_cost >
+	    lim->pool_budget)
+		return;
+	g->requests++;
+	g->http10 = p[k + 8] == '0';
+	g->cost = (uint16_t)(g->cost + args * lim->field_cost);
+	g->head = (uint16_t)(g->head + len);
+	g->line = 0;
+	g->sub = 9;  /* as S_VERSION leaves it */
+	g->state = S_LINE;
+	*used = len;
+}
+
+/*
+ * A field line that lies whole in P (N bytes from the start of the
+ * name), checked at once: what the byte-by-byte path would do to G, in
+ * one pass with no per-byte dispatch.  Sets *USED to the line's length
+ * with its line end, or to 0 (nothing done) if the line is not whole in
+ * P or is not valid: the byte-by-byte path then takes it and gives the
+ * verdict at the right byte.  Returns GUARD_OK, or the verdict of a
+ * limit the line crosses.
+ */
+static enum guard_verdict
+field_line(struct guard *g, const struct guard_limits *lim, char *p,
+           size_t n, size_t *used)
+{
+	const char *lf = memchr(p, '\n', n);
+	size_t len, end, name = 0, k;
+
+	*used = 0;
+	if (lf == NULL)
+		return GUARD_OK;
+	len = (size_t)(lf - p) + 1;
+	end = len - 1;  /* the value ends before the line end */
+	if (end > 0 && p[end - 1] == '\r')
+		end--;
+	while (name < end && IS(p[name], C_TCHAR))
+		name++;
+	if (name == end || p[name] != ':')
+		return GUARD_OK;
+	for (k = name + 1; k < end; k++)
+		if (!IS(p[k], C_VCHAR | C_OBS | C_WS))
+			return GUARD_OK;
+	if (g->head + len > lim->head_max ||
+	    (size_t)g->fields + 1 > lim->fields_max)
+		return GUARD_OK;  /* the byte-by-byte path says which limit */
+	/* As the byte-by-byte path leaves G after the line. */
+	g->fields++;
+	g->cost = (uint16_t)(g->cost + lim->field_cost);
+	g->head = (uint16_t)(g->head + len);
+	g->field = F_OTHER;
+	if (!g->trailer) {
+		int f;
+
+		for (f = 1; f < F_COUNT; f++)
+			if (name == name_len[f] &&
+			    strncasecmp(p, names[f], name) == 0)
+				g->field = (uint8_t)f;
+	}
+	if (g->field == F_HOST)
+		g->hosts += g->hosts < 2;
+	else if (g->field == F_LENGTH)
+		g->lengths += g->lengths < 2;
+	else if (g->field == F_CODING)
+		g->codings += g->codings < 2;
+	else if (g->field == F_COOKIE) {
+		p[0] = 'X';  /* whole in P: renamed, as in guard_feed */
+		g->field = F_OTHER;
+	}
+	if (g->field == F_LENGTH)
+		g->num = 0;
+	g->sub = 0;
+	if (g->field == F_HOST) {
+		g->sub = host_check(p + name + 1, end - name - 1);
+		g->bad_value |= g->sub == 9;
+	} else if (g->field != F_OTHER) {
+		for (k = name + 1; k < end; k++)
+			value_byte(g, lim, (unsigned char)p[k]);
+	}
+	value_end(g);
+	g->match = 0;
+	g->npos = name > 255 ? 255 : (uint8_t)name;
+	g->line = 0;
+	*used = len;
+	if (g->head + g->cost > lim->pool_budget)
+		return GUARD_431;
+	return GUARD_OK;
+}
+
+/* Whether G is in a state whose bytes guard_feed may take as a run. */
+static int
+run_state(const struct guard *g)
+{
+	switch (g->state) {
+	case S_METHOD:
+	case S_TARGET:
+		return 1;
+	case S_NAME:
+		return g->match == 0;
+	case S_VALUE:
+		return g->field == F_OTHER || (g->field == F_HOST && g->sub == 1);
+	default:
+		return 0;
+	}
+}
+
+/* The recognised names a field name starting with C may be. */
+static uint8_t
+names_from(unsigned char c)
+{
+	switch (c | 0x20) {
+	case 'h':
+		return 1u << F_HOST;
+	case 'c':
+		return 1u << F_LENGTH | 1u << F_COOKIE;
+	case 't':
+		return 1u << F_CODING;
+	default:
+		return 0;
+	}
+}
+
 enum guard_verdict
 guard_feed(struct guard *g, const struct guard_limits *lim, char *buf,
            size_t n, size_t *good)
 {
-	size_t i = 0, name_at = 0, last_end = 0;
+	size_t i = 0, name_at = 0, last_end = 0, j_run = 0;
+	uint32_t args = 0;
 	int name_here = 0;
 	enum guard_verdict v = GUARD_OK;
 
@@ -299,43 +493,81 @@ guard_feed(struct guard *g, const struct guard_limits *lim, char *buf,
 			}
 			continue;
 		}
-		/* Runs of bytes that change nothing but the counts: a target,
-		 * a value of a field not recognised.  The limits are checked
-		 * after the run, as they would be at its last byte. */
-		if (g->state == S_TARGET ||
-		    (g->state == S_VALUE && g->field == F_OTHER)) {
+		/* A whole request line in BUF: checked at once. */
+		if (g->state == S_START && IS(c, C_TCHAR)) {
+			size_t used;
+
+			request_line(g, lim, buf + i, n - i, &used);
+			if (used > 0) {
+				i += used;
+				continue;
+			}
+		}
+		/* A whole field line in BUF: checked at once (field_line). */
+		if (g->state == S_LINE && IS(c, C_TCHAR)) {
+			size_t used;
+
+			v = field_line(g, lim, buf + i, n - i, &used);
+			if (v != GUARD_OK)
+				break;
+			if (used > 0) {
+				i += used;
+				continue;
+			}
+		}
+		/* Runs of bytes that change nothing but the counts (a method,
+		 * a target, a field name that is not recognised, a value of
+		 * such a field, a host name), and "HTTP/1.x" whole: counted at
+		 * once, the limits checked after the run as they would be at
+		 * its last byte.  Every other byte takes the switch below.
+		 * (The request of wrk, 48 bytes: 190 ns byte by byte, 60 ns.) */
+		if (g->state == S_VERSION && g->sub == 0 && n - i >= 8 &&
+		    memcmp(buf + i, "HTTP/1.", 7) == 0 && IS(buf[i + 7], C_DIGIT)) {
+			g->http10 = buf[i + 7] == '0';
+			g->sub = 8;
+			j_run = 8;
+		} else if (run_state(g)) {
 			size_t j = i, room = (size_t)lim->head_max + 1 - g->head;
-			uint32_t args = 0, cost;
+			unsigned k = g->state == S_TARGET ? C_VCHAR
+			             : g->state == S_VALUE
+			             ? (g->field == F_HOST ? C_HOST
+			                : C_VCHAR | C_OBS | C_WS)
+			             : C_TCHAR;
 
 			if (g->state == S_TARGET) {
-				while (j < n && j - i < room && IS(buf[j], C_VCHAR)) {
+				while (j < n && j - i < room && IS(buf[j], k)) {
 					args += buf[j] == '?' || buf[j] == '&';
 					j++;
 				}
 			} else {
-				while (j < n && j - i < room &&
-				       IS(buf[j], C_VCHAR | C_OBS | C_WS))
+				while (j < n && j - i < room && IS(buf[j], k))
 					j++;
 			}
-			if (j > i) {
-				g->line = (uint16_t)(g->line + (j - i));
-				g->head = (uint16_t)(g->head + (j - i));
-				cost = g->cost + args * lim->field_cost;
-				/* Saturated: over any budget (GUARD_BUDGET_MAX). */
-				g->cost = cost > 0xffff ? 0xffff : (uint16_t)cost;
-				i = j;
-				if (g->state == S_TARGET && g->line > lim->line_max) {
-					v = GUARD_414;
-					break;
-				}
-				if (g->head > lim->head_max ||
-				    g->head + g->cost > lim->pool_budget) {
-					v = g->state == S_TARGET ? GUARD_414
-					    : GUARD_431;
-					break;
-				}
-				continue;
+			j_run = j - i;
+			if (g->state == S_NAME)
+				g->npos = (uint8_t)(g->npos + j_run > 255 ? 255
+				                    : g->npos + j_run);
+		}
+		if (j_run > 0) {
+			uint32_t cost = g->cost + args * lim->field_cost;
+
+			/* Saturated: over any budget (GUARD_BUDGET_MAX). */
+			g->cost = cost > 0xffff ? 0xffff : (uint16_t)cost;
+			g->line = (uint16_t)(g->line + j_run);
+			g->head = (uint16_t)(g->head + j_run);
+			i += j_run;
+			j_run = 0;
+			args = 0;
+			if (g->state <= S_RL_CR && g->line > lim->line_max) {
+				v = GUARD_414;
+				break;
 			}
+			if (g->head > lim->head_max ||
+			    g->head + g->cost > lim->pool_budget) {
+				v = g->state <= S_RL_CR ? GUARD_414 : GUARD_431;
+				break;
+			}
+			continue;
 		}
 		if (g->state <= S_END_CR) {
 			/* In a head: its limits. */
@@ -443,7 +675,7 @@ guard_feed(struct guard *g, const struct guard_limits *lim, char *buf,
 			}
 			g->cost = (uint16_t)(g->cost + lim->field_cost);
 			g->state = S_NAME;
-			g->match = g->trailer ? 0 : ALL_NAMES;
+			g->match = g->trailer ? 0 : names_from(c);
 			g->npos = 0;
 			name_at = i;
 			name_here = 1;
