@@ -269,6 +269,26 @@ trailer_begin(struct guard *g)
 	g->fields = 0;
 }
 
+/* The name of the field line being read is known (g->field): count it,
+ * and rename a Cookie field whose name starts at FIRST (NULL: it began in
+ * an earlier read, and is not renamed), as guard.h says. */
+static void
+field_named(struct guard *g, char *first)
+{
+	if (g->field == F_HOST) {
+		g->hosts += g->hosts < 2;
+	} else if (g->field == F_LENGTH) {
+		g->lengths += g->lengths < 2;
+		g->num = 0;
+	} else if (g->field == F_CODING) {
+		g->codings += g->codings < 2;
+	} else if (g->field == F_COOKIE && first != NULL) {
+		*first = 'X';
+		g->field = F_OTHER;
+	}
+	g->sub = 0;
+}
+
 /* The Host value V (LEN bytes) at once: value_byte's rule for F_HOST
  * without the per-byte dispatch.  Returns the sub-state value_byte would
  * end in (9: bad). */
@@ -399,19 +419,7 @@ field_line(struct guard *g, const struct guard_limits *lim, char *p,
 			    strncasecmp(p, names[f], name) == 0)
 				g->field = (uint8_t)f;
 	}
-	if (g->field == F_HOST)
-		g->hosts += g->hosts < 2;
-	else if (g->field == F_LENGTH)
-		g->lengths += g->lengths < 2;
-	else if (g->field == F_CODING)
-		g->codings += g->codings < 2;
-	else if (g->field == F_COOKIE) {
-		p[0] = 'X';  /* whole in P: renamed, as in guard_feed */
-		g->field = F_OTHER;
-	}
-	if (g->field == F_LENGTH)
-		g->num = 0;
-	g->sub = 0;
+	field_named(g, p);
 	if (g->field == F_HOST) {
 		g->sub = host_check(p + name + 1, end - name - 1);
 		g->bad_value |= g->sub == 9;
@@ -690,19 +698,7 @@ guard_feed(struct guard *g, const struct guard_limits *lim, char *buf,
 					if ((g->match & (1u << f)) &&
 					    name_len[f] == g->npos)
 						g->field = (uint8_t)f;
-				if (g->field == F_HOST)
-					g->hosts += g->hosts < 2;
-				else if (g->field == F_LENGTH)
-					g->lengths += g->lengths < 2;
-				else if (g->field == F_CODING)
-					g->codings += g->codings < 2;
-				else if (g->field == F_COOKIE && name_here) {
-					buf[name_at] = 'X';
-					g->field = F_OTHER;
-				}
-				if (g->field == F_LENGTH)
-					g->num = 0;
-				g->sub = 0;
+				field_named(g, name_here ? buf + name_at : NULL);
 				g->state = S_VALUE;
 				break;
 			}

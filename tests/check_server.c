@@ -462,19 +462,6 @@ START_TEST(test_server_healthz)
 }
 END_TEST
 
-/* The value of the sample NAME (with labels, as written) in a metrics
- * body, or -1 if absent. */
-static double
-metric(const char *body, const char *name)
-{
-	char key[256];
-	const char *p;
-
-	snprintf(key, sizeof(key), "\n%s ", name);
-	p = strstr(body, key);
-	return p != NULL ? strtod(p + strlen(key), NULL) : -1;
-}
-
 START_TEST(test_server_metrics)
 {
 	static const struct {
@@ -506,32 +493,32 @@ START_TEST(test_server_metrics)
 	ck_assert_msg(strncmp(r.body, "# HELP avatar_api_requests_total ", 33)
 	              == 0, "%s", r.body);
 	ck_assert(strstr(r.body, "# TYPE avatar_api_requests_total counter\n"));
-	ck_assert(metric(r.body, "avatar_api_requests_total{route=\"list\","
+	ck_assert(tu_metric(r.body, "avatar_api_requests_total{route=\"list\","
 	                 "status=\"200\"}") == 4);
-	ck_assert(metric(r.body, "avatar_api_requests_total{route=\"list\","
+	ck_assert(tu_metric(r.body, "avatar_api_requests_total{route=\"list\","
 	                 "status=\"405\"}") == 1);
-	ck_assert(metric(r.body, "avatar_api_requests_total{route=\"user\","
+	ck_assert(tu_metric(r.body, "avatar_api_requests_total{route=\"user\","
 	                 "status=\"200\"}") == 2);
-	ck_assert(metric(r.body, "avatar_api_requests_total{route=\"user\","
+	ck_assert(tu_metric(r.body, "avatar_api_requests_total{route=\"user\","
 	                 "status=\"404\"}") == 1);
-	ck_assert(metric(r.body, "avatar_api_requests_total{route=\"user\","
+	ck_assert(tu_metric(r.body, "avatar_api_requests_total{route=\"user\","
 	                 "status=\"405\"}") == 1);
-	ck_assert(metric(r.body, "avatar_api_requests_total{route=\"other\","
+	ck_assert(tu_metric(r.body, "avatar_api_requests_total{route=\"other\","
 	                 "status=\"404\"}") == 4);
-	ck_assert(metric(r.body, "avatar_api_requests_total{route=\"healthz\","
+	ck_assert(tu_metric(r.body, "avatar_api_requests_total{route=\"healthz\","
 	                 "status=\"200\"}") == 2);
-	ck_assert(metric(r.body, "avatar_api_requests_total{route=\"metrics\","
+	ck_assert(tu_metric(r.body, "avatar_api_requests_total{route=\"metrics\","
 	                 "status=\"405\"}") == 1);
 	/* The scrape counts itself. */
-	ck_assert(metric(r.body, "avatar_api_requests_total{route=\"metrics\","
+	ck_assert(tu_metric(r.body, "avatar_api_requests_total{route=\"metrics\","
 	                 "status=\"200\"}") == 1);
-	ck_assert(metric(r.body, "avatar_api_users") == 20);
-	ck_assert(metric(r.body, "avatar_api_connections") >= 1);
-	ck_assert(metric(r.body, "avatar_api_reloads_total{result=\"ok\"}")
+	ck_assert(tu_metric(r.body, "avatar_api_users") == 20);
+	ck_assert(tu_metric(r.body, "avatar_api_connections") >= 1);
+	ck_assert(tu_metric(r.body, "avatar_api_reloads_total{result=\"ok\"}")
 	          == 0);
-	ck_assert(metric(r.body, "avatar_api_reloads_total{result=\"failed\"}")
+	ck_assert(tu_metric(r.body, "avatar_api_reloads_total{result=\"failed\"}")
 	          == 0);
-	ck_assert(labs((long)metric(r.body, "avatar_api_last_reload_success_"
+	ck_assert(labs((long)tu_metric(r.body, "avatar_api_last_reload_success_"
 	                            "timestamp_seconds") - (long)time(NULL))
 	          < 60);
 	snprintf(want, sizeof(want), "avatar_api_build_info{version=\"%s\",",
@@ -540,7 +527,7 @@ START_TEST(test_server_metrics)
 	ck_assert(r.body[r.body_len - 1] == '\n');
 	tu_response_free(&r);
 	tu_get(port, "GET", "/metrics", &r);
-	ck_assert(metric(r.body, "avatar_api_requests_total{route=\"metrics\","
+	ck_assert(tu_metric(r.body, "avatar_api_requests_total{route=\"metrics\","
 	                 "status=\"200\"}") == 2);
 	tu_response_free(&r);
 }
@@ -583,8 +570,8 @@ START_TEST(test_server_reload_swaps_data)
 	ck_assert_int_eq(r.status, 404);
 	tu_response_free(&r);
 	tu_get(port, "GET", "/metrics", &r);
-	ck_assert(metric(r.body, "avatar_api_users") == 3);
-	ck_assert(metric(r.body, "avatar_api_reloads_total{result=\"ok\"}")
+	ck_assert(tu_metric(r.body, "avatar_api_users") == 3);
+	ck_assert(tu_metric(r.body, "avatar_api_reloads_total{result=\"ok\"}")
 	          == 1);
 	tu_response_free(&r);
 	unlink(path);
@@ -614,9 +601,9 @@ START_TEST(test_server_reload_bad_file_keeps_data)
 	          memcmp(r.body, expected_body, expected_len) == 0);
 	tu_response_free(&r);
 	tu_get(port, "GET", "/metrics", &r);
-	ck_assert(metric(r.body, "avatar_api_reloads_total{result=\"failed\"}")
+	ck_assert(tu_metric(r.body, "avatar_api_reloads_total{result=\"failed\"}")
 	          == 2);
-	ck_assert(metric(r.body, "avatar_api_reloads_total{result=\"ok\"}")
+	ck_assert(tu_metric(r.body, "avatar_api_reloads_total{result=\"ok\"}")
 	          == 0);
 	tu_response_free(&r);
 }
@@ -702,7 +689,7 @@ race_check_metrics(const struct tu_response *r, char *why, size_t size)
 	         != 0 || r->body_len == 0 || r->body[r->body_len - 1] != '\n' ||
 	         strstr(r->body, "\navatar_api_build_info{") == NULL)
 		tu_say(why, size, "body cut or garbled");
-	else if ((users = metric(r->body, "avatar_api_users")) != 20 &&
+	else if ((users = tu_metric(r->body, "avatar_api_users")) != 20 &&
 	         users != 3)
 		tu_say(why, size, "avatar_api_users %g", users);
 	if (why[0] != '\0') {

@@ -667,18 +667,6 @@ struct burst_count {
 	char why[512];     /* the first bad or missing answer */
 };
 
-/* The value of the metric line NAME in a /metrics BODY, or -1. */
-static double
-metric_value(const char *body, const char *name)
-{
-	char key[256];
-	const char *p;
-
-	snprintf(key, sizeof(key), "\n%s ", name);
-	p = strstr(body, key);
-	return p != NULL ? strtod(p + strlen(key), NULL) : -1;
-}
-
 /* Sort R, the answer to a GET /v1/user or /metrics, into N: the 503 is
  * checked whole (status, Retry-After, Content-Type, body).  Returns
  * 503, 200, or 0 for anything else (described in N->why). */
@@ -771,7 +759,7 @@ burst_settle(unsigned port, struct burst_count *total)
 		ck_assert_msg(burst_get(port, "/metrics", NULL, 0, total, &r,
 		                        BURST_SETTLE_MS) == 0,
 		              "/metrics unanswered: %s", total->why);
-		open = metric_value(r.body, "avatar_api_connections");
+		open = tu_metric(r.body, "avatar_api_connections");
 		tu_response_free(&r);
 		if (open == 1)
 			return;
@@ -871,7 +859,7 @@ START_TEST(test_burst)
 	}
 	ck_assert(burst_get(s.port, "/metrics", NULL, 0, &total, &r,
 	                    BURST_SETTLE_MS) == 0);
-	refused = metric_value(r.body, "avatar_api_connections_refused_total"
+	refused = tu_metric(r.body, "avatar_api_connections_refused_total"
 	                       "{reason=\"limit\"}");
 	tu_response_free(&r);
 	/* Every 503 seen: the bursts' and any the scrapes and probes

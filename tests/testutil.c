@@ -602,3 +602,14 @@ tu_free_port(void)
 	close(fd);
 	return port;
 }
+
+double
+tu_metric(const char *body, const char *name)
+{
+	char key[256];
+	const char *p;
+
+	snprintf(key, sizeof(key), "\n%s ", name);
+	p = strstr(body, key);
+	return p != NULL ? strtod(p + strlen(key), NULL) : -1;
+}

@@ -162,4 +162,8 @@ void tu_tmpdir_remove(char *dir);
 /* A TCP port on 127.0.0.1 that was free a moment ago. */
 unsigned tu_free_port(void);
 
+/* The value of the sample NAME (with its labels, as written) in a
+ * Prometheus text BODY, or -1 if absent. */
+double tu_metric(const char *body, const char *name);
+
 #endif
