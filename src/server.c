@@ -160,6 +160,14 @@ clock_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+/* FD's connection no longer counts against --max-connections (once). */
+static void
+server_count_out(struct server *srv, int fd)
+{
+	if (wire_count_out(fd))
+		__atomic_sub_fetch(&srv->open, 1, __ATOMIC_RELAXED);
+}
+
 /* CONN's descriptor, or -1. */
 static int
 connection_fd(struct MHD_Connection *conn)
@@ -227,9 +235,9 @@ server_connection(void *cls, struct MHD_Connection *conn,
 	pthread_mutex_lock(&srv->deadline_lock);
 	if (slot != NULL)
 		__atomic_store_n(slot, 0, __ATOMIC_RELAXED);
+	server_count_out(srv, fd);
 	wire_detach(fd);
 	pthread_mutex_unlock(&srv->deadline_lock);
-	__atomic_sub_fetch(&srv->open, 1, __ATOMIC_RELAXED);
 }
 
 /* Shut down every connection past its deadline.  Returns how many. */
@@ -248,6 +256,7 @@ deadline_sweep(struct server *srv)
 		if (d != 0 && d <= now) {
 			__atomic_store_n(slot, 0, __ATOMIC_RELAXED);
 			shutdown((int)fd, SHUT_RDWR);
+			server_count_out(srv, (int)fd);
 			n++;
 		}
 	}
@@ -467,7 +476,8 @@ server_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 		int fd = connection_fd(conn);
 
 		deadline_arm(srv, fd);
-		wire_completed(fd);
+		if (wire_completed(fd))
+			server_count_out(srv, fd);
 	}
 	if (*req_cls != NULL && *req_cls != &request_seen)
 		relay_release(*req_cls);
@@ -813,9 +823,9 @@ accept_one(struct server *srv, int cfd, struct sockaddr_storage *ss,
 	    != MHD_YES) {
 		/* MHD closed CFD and will not notify its close. */
 		pthread_mutex_lock(&srv->deadline_lock);
+		server_count_out(srv, cfd);
 		wire_detach(cfd);
 		pthread_mutex_unlock(&srv->deadline_lock);
-		__atomic_sub_fetch(&srv->open, 1, __ATOMIC_RELAXED);
 	}
 }
 
@@ -904,7 +914,8 @@ static void
 acceptor_peer_closed(struct server *srv, uint64_t tag)
 {
 	pthread_mutex_lock(&srv->deadline_lock);
-	wire_peer_closed((int)(uint32_t)tag, (uint32_t)(tag >> 32));
+	if (wire_peer_closed((int)(uint32_t)tag, (uint32_t)(tag >> 32)))
+		server_count_out(srv, (int)(uint32_t)tag);
 	pthread_mutex_unlock(&srv->deadline_lock);
 }
 

@@ -43,6 +43,7 @@ struct wire_slot {
 	uint8_t in_recv;       /* the serving thread is in recv */
 	uint8_t peer_closed;   /* the peer has half-closed */
 	uint8_t verdict;       /* a refusal to answer at the next recv */
+	uint8_t counted;       /* counted in the server's open connections */
 } __attribute__((aligned(64)));
 
 /* Made by the first wire_new and kept for the life of the process: a
@@ -119,7 +120,8 @@ wire_attach(struct wire *w, int fd, int *stale)
 	*stale = 0;
 	if (s == NULL)
 		return 0;
-	*stale = __atomic_load_n(&s->owner, __ATOMIC_ACQUIRE) != NULL;
+	/* Still counted: its connection was never counted out. */
+	*stale = __atomic_exchange_n(&s->counted, 1, __ATOMIC_SEQ_CST);
 	guard_reset(&s->g);
 	s->started = s->finished = 0;
 	s->in_recv = s->peer_closed = 0;
@@ -129,6 +131,14 @@ wire_attach(struct wire *w, int fd, int *stale)
 	/* Published to the serving thread by libmicrohttpd's hand-over. */
 	__atomic_store_n(&s->owner, w, __ATOMIC_RELEASE);
 	return s->gen;
+}
+
+int
+wire_count_out(int fd)
+{
+	struct wire_slot *s = slot_get(fd);
+
+	return s != NULL && __atomic_exchange_n(&s->counted, 0, __ATOMIC_SEQ_CST);
 }
 
 void
@@ -151,14 +161,14 @@ unread(int fd)
 	return ioctl(fd, FIONREAD, &n) == 0 ? n : 1;
 }
 
-void
+int
 wire_completed(int fd)
 {
 	struct wire_slot *s = slot_get(fd);
 	uint32_t done;
 
 	if (s == NULL || __atomic_load_n(&s->owner, __ATOMIC_ACQUIRE) == NULL)
-		return;
+		return 0;
 	done = __atomic_add_fetch(&s->finished, 1, __ATOMIC_SEQ_CST);
 	if (s->verdict != GUARD_OK && s->verdict != VERDICT_DONE &&
 	    done == s->g.done) {
@@ -169,16 +179,18 @@ wire_completed(int fd)
 		answer_verdict(fd, (enum guard_verdict)s->verdict);
 		s->verdict = VERDICT_DONE;
 		shutdown(fd, SHUT_RDWR);
-		return;
+		return 1;
 	}
 	/* Paired with wire_peer_closed: it stores peer_closed then loads
 	 * finished, this stores finished then loads peer_closed, so at
 	 * least one of the two sees the connection idle and half-closed. */
 	if (!__atomic_load_n(&s->peer_closed, __ATOMIC_SEQ_CST))
-		return;
+		return 0;
 	/* This thread is the only reader of FD: nothing is in flight. */
-	if (s->g.requests == done && unread(fd) == 0)
-		shutdown(fd, SHUT_RDWR);
+	if (s->g.requests != done || unread(fd) != 0)
+		return 0;
+	shutdown(fd, SHUT_RDWR);
+	return 1;
 }
 
 int

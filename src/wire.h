@@ -52,21 +52,31 @@ void wire_free(struct wire *w);
 int wire_recv_hooked(void);
 
 /* FD is a new client connection of W: its bytes are checked from now
- * on.  Returns the generation of FD's slot (non-zero) for
- * wire_peer_closed, or 0 if FD cannot be watched (beyond the table:
- * refuse it).  *STALE is set if the slot was still taken: a connection
- * that libmicrohttpd closed without telling us (it does so only when
- * it runs out of memory for a new one), so that it is not counted
- * twice. */
+ * on, and it is marked counted in the server's open connections.
+ * Returns the generation of FD's slot (non-zero) for wire_peer_closed,
+ * or 0 if FD cannot be watched (beyond the table: refuse it).  *STALE is
+ * set if the slot was still counted: a connection that libmicrohttpd
+ * closed without telling us (it does so only when it runs out of memory
+ * for a new one), whose count the new one takes over. */
 uint32_t wire_attach(struct wire *w, int fd, int *stale);
+
+/* Mark FD's connection counted out of the open connections.  Returns 1
+ * if it was counted (the caller then lowers its count), 0 if it was
+ * already counted out.  A connection is counted out once: when the
+ * server shuts it down (a deadline, a half-closed peer, a refusal: its
+ * client is told at once, and may connect again before libmicrohttpd has
+ * closed the socket), or else when libmicrohttpd closes it. */
+int wire_count_out(int fd);
 
 /* FD's connection is closing (before its descriptor is closed). */
 void wire_detach(int fd);
 
 /* A request on FD has been answered (libmicrohttpd's completion).  If
- * the peer has half-closed and nothing more is pending, shut FD down,
- * so that libmicrohttpd reads the end of file and closes it. */
-void wire_completed(int fd);
+ * a refusal was waiting for it, write the refusal; if the peer has
+ * half-closed and nothing more is pending: then shut FD down, so that
+ * libmicrohttpd reads the end of file and closes it, and return 1 (else
+ * 0). */
+int wire_completed(int fd);
 
 /* The acceptor saw FD's peer half-close (EPOLLRDHUP), for the slot of
  * generation GEN.  If the connection is idle (every request answered,
