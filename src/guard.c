@@ -437,6 +437,18 @@ field_line(struct guard *g, const struct guard_limits *lim, char *p,
 	return GUARD_OK;
 }
 
+/* The limits of a head, after its bytes so far: 414 while in the
+ * request line, 431 after it. */
+static enum guard_verdict
+head_limits(const struct guard *g, const struct guard_limits *lim)
+{
+	if (g->state <= S_RL_CR && g->line > lim->line_max)
+		return GUARD_414;
+	if (g->head > lim->head_max || g->head + g->cost > lim->pool_budget)
+		return g->state <= S_RL_CR ? GUARD_414 : GUARD_431;
+	return GUARD_OK;
+}
+
 /* Whether G is in a state whose bytes guard_feed may take as a run. */
 static int
 run_state(const struct guard *g)
@@ -566,30 +578,18 @@ guard_feed(struct guard *g, const struct guard_limits *lim, char *buf,
 			i += j_run;
 			j_run = 0;
 			args = 0;
-			if (g->state <= S_RL_CR && g->line > lim->line_max) {
-				v = GUARD_414;
+			v = head_limits(g, lim);
+			if (v != GUARD_OK)
 				break;
-			}
-			if (g->head > lim->head_max ||
-			    g->head + g->cost > lim->pool_budget) {
-				v = g->state <= S_RL_CR ? GUARD_414 : GUARD_431;
-				break;
-			}
 			continue;
 		}
 		if (g->state <= S_END_CR) {
 			/* In a head: its limits. */
 			g->line++;
 			g->head++;
-			if (g->state <= S_RL_CR && g->line > lim->line_max) {
-				v = GUARD_414;
+			v = head_limits(g, lim);
+			if (v != GUARD_OK)
 				break;
-			}
-			if (g->head > lim->head_max ||
-			    g->head + g->cost > lim->pool_budget) {
-				v = g->state <= S_RL_CR ? GUARD_414 : GUARD_431;
-				break;
-			}
 		}
 		switch (g->state) {
 		case S_START:
