@@ -152,6 +152,14 @@ wire_detach(int fd)
 
 static void answer_verdict(int fd, enum guard_verdict v);
 
+/* Answer the refusal V on FD now; S reads as closed from then on. */
+static void
+slot_refuse(struct wire_slot *s, int fd, enum guard_verdict v)
+{
+	answer_verdict(fd, v);
+	__atomic_store_n(&s->verdict, VERDICT_DONE, __ATOMIC_SEQ_CST);
+}
+
 /* Bytes received on FD and not read yet. */
 static int
 unread(int fd)
@@ -176,8 +184,7 @@ wire_completed(int fd)
 		 * and shut the connection, which libmicrohttpd then closes
 		 * (it would not read again by itself: this socket's bytes
 		 * were all consumed, and its epoll is edge-triggered). */
-		answer_verdict(fd, (enum guard_verdict)s->verdict);
-		s->verdict = VERDICT_DONE;
+		slot_refuse(s, fd, (enum guard_verdict)s->verdict);
 		shutdown(fd, SHUT_RDWR);
 		return 1;
 	}
@@ -302,8 +309,7 @@ slot_recv(struct wire_slot *s, int fd, char *buf, size_t len, int flags)
 	if (s->verdict != GUARD_OK) {
 		/* The requests before the bad one have been answered:
 		 * libmicrohttpd reads again only once they are. */
-		answer_verdict(fd, (enum guard_verdict)s->verdict);
-		s->verdict = VERDICT_DONE;
+		slot_refuse(s, fd, (enum guard_verdict)s->verdict);
 		return 0;
 	}
 	__atomic_store_n(&s->in_recv, 1, __ATOMIC_SEQ_CST);
@@ -326,8 +332,7 @@ slot_recv(struct wire_slot *s, int fd, char *buf, size_t len, int flags)
 				 * bad one (wire_completed). */
 				n = (ssize_t)good;
 			} else {
-				answer_verdict(fd, v);
-				s->verdict = VERDICT_DONE;
+				slot_refuse(s, fd, v);
 				n = 0;
 			}
 		}
