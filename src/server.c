@@ -464,8 +464,9 @@ relay_answer(struct server *srv, struct MHD_Connection *conn,
 /* MHD_OPTION_NOTIFY_COMPLETED: a request ended.  Once its response is
  * sent, the next request's deadline clock starts (a connection that ends
  * instead is closed next), and a connection whose peer has half-closed
- * is shut down if nothing more is pending (wire_completed).  In relay mode, return the request's slot if
- * it still holds one (the client left before the answer). */
+ * is shut down if nothing more is pending (wire_completed).  In relay
+ * mode, return the request's slot if it still holds one (the client left
+ * before the answer). */
 static void
 server_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                  enum MHD_RequestTerminationCode code)
@@ -992,6 +993,8 @@ server_accept_loop(void *arg)
 struct server *
 server_start(const struct config *cfg, struct fixture *fx, struct error *err)
 {
+	struct epoll_event listen_ev = {EPOLLIN, {.u64 = TAG_LISTEN}};
+	struct epoll_event stop_ev = {EPOLLIN, {.u64 = TAG_STOP}};
 	struct MHD_OptionItem extra[3];
 	struct server *srv;
 	unsigned flags, threads, n = 0;
@@ -1067,16 +1070,11 @@ server_start(const struct config *cfg, struct fixture *fx, struct error *err)
 	if (srv->epfd < 0) {
 		error_set(err, EXIT_OSERR, "epoll_create1: %s", strerror(errno));
 		goto fail;
-	} else {
-		struct epoll_event ev = {EPOLLIN, {.u64 = TAG_LISTEN}};
-		struct epoll_event sv = {EPOLLIN, {.u64 = TAG_STOP}};
-
-		if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, srv->fd, &ev) < 0 ||
-		    epoll_ctl(srv->epfd, EPOLL_CTL_ADD, srv->stop_fd, &sv) < 0) {
-			error_set(err, EXIT_OSERR, "epoll_ctl: %s",
-			          strerror(errno));
-			goto fail;
-		}
+	}
+	if (epoll_ctl(srv->epfd, EPOLL_CTL_ADD, srv->fd, &listen_ev) < 0 ||
+	    epoll_ctl(srv->epfd, EPOLL_CTL_ADD, srv->stop_fd, &stop_ev) < 0) {
+		error_set(err, EXIT_OSERR, "epoll_ctl: %s", strerror(errno));
+		goto fail;
 	}
 
 	/* No listening socket: the acceptor thread hands connections over,
