@@ -57,7 +57,10 @@ Targets (KEY: name in the table: what runs):
 Only the relay's CPU time and memory are counted; the upstream (started
 once for all relay runs, pinned to CPU 1 with wrk) is not.
 
-Environment: AVATAR_API_BIN=FILE benchmarks that binary instead of building
+Environment: AVATAR_API_BASELINE=FILE adds the targets base-epoll-pinned,
+base-tpc-pinned and base-relay-pinned: the same runs with that binary (an
+older build, say), interleaved with the others, for a before/after table.
+AVATAR_API_BIN=FILE benchmarks that binary instead of building
 the one in this tree (make bench sets it).
 EOF
 }
@@ -90,6 +93,9 @@ done
 
 ALL_TARGETS="epoll-pinned tpc-pinned nginx-pinned epoll-whole nginx-whole epoll-10k"
 ALL_TARGETS+=" relay-pinned nginx-relay-pinned"
+if [ -n "${AVATAR_API_BASELINE:-}" ]; then
+	ALL_TARGETS+=" base-epoll-pinned base-tpc-pinned base-relay-pinned"
+fi
 BIG_CONNS=10000
 duration=10
 rounds=3
@@ -257,6 +263,8 @@ else
 	BIN=$ROOT/src/avatar-api
 fi
 [ -x "$BIN" ] || die "no avatar-api binary at $BIN"
+[ -z "${AVATAR_API_BASELINE:-}" ] || [ -x "$AVATAR_API_BASELINE" ] ||
+	die "no avatar-api binary at AVATAR_API_BASELINE=$AVATAR_API_BASELINE"
 DATA=$ROOT/data/users.json
 [ -r "$DATA" ] || die "no fixture at $DATA"
 
@@ -458,7 +466,13 @@ target_setup() { # KEY
 	T_ARGS=()
 	T_WORKERS=""
 	T_CONF=nginx.conf
+	T_BIN=$BIN
 	case $1 in
+	base-*)
+		target_setup "${1#base-}"
+		T_NAME="baseline: $T_NAME"
+		T_BIN=$AVATAR_API_BASELINE
+		;;
 	epoll-pinned)
 		T_NAME="avatar-api epoll 1 thread (pinned)"
 		T_KIND=avatar T_PIN=1 T_WRK_T=1 T_CONNS=$conns
@@ -540,7 +554,7 @@ start_server() { # LOG
 	for try in 1 2 3; do
 		PORT=$(pick_port)
 		if [ "$T_KIND" = avatar ]; then
-			cmd=("${pin[@]}" "$BIN" --data "$DATA" --address 127.0.0.1
+			cmd=("${pin[@]}" "$T_BIN" --data "$DATA" --address 127.0.0.1
 				--port "$PORT" "${T_ARGS[@]}")
 		else
 			nginx_conf "$PORT" "$T_WORKERS"
@@ -582,7 +596,7 @@ run_one() { # KEY R
 	out=$base.wrk.txt
 	start_server "$log"
 	url="http://127.0.0.1:$PORT/v1/user"
-	if [ "$T_KIND" = nginx ] || [ "$key" = relay-pinned ]; then
+	if [ "$T_KIND" = nginx ] || [ "${key#base-}" = relay-pinned ]; then
 		# Same bytes as avatar-api, and the headers to show.
 		curl -s -D "$base.headers.txt" -o "$RUN/nginx-body" "$url" ||
 			die "curl $url failed"
