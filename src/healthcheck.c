@@ -4,33 +4,26 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
 
+#include "clock.h"
 #include "healthcheck.h"
 
-static long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Wait for EVENTS on FD until DEADLINE.  Returns 0, or -1 on time-out. */
+/* Wait for EVENTS on FD until DEADLINE (clock_ms).  Returns 0, or -1
+ * on time-out. */
 static int
-wait_fd(int fd, short events, long deadline)
+wait_fd(int fd, short events, uint64_t deadline)
 {
 	struct pollfd pfd = {fd, events, 0};
-	long left;
+	uint64_t now;
 
-	while ((left = deadline - now_ms()) > 0) {
-		int n = poll(&pfd, 1, (int)left);
+	while ((now = clock_ms()) < deadline) {
+		int n = poll(&pfd, 1, (int)(deadline - now));
 
 		if (n > 0)
 			return 0;
@@ -46,7 +39,7 @@ healthcheck_run(const struct config *cfg, struct error *err)
 {
 	static const char req[] = "GET /healthz HTTP/1.1\r\nHost: localhost\r\n"
 	                          "Connection: close\r\n\r\n";
-	long deadline = now_ms() + HEALTHCHECK_TIMEOUT_MS;
+	uint64_t deadline = clock_ms() + HEALTHCHECK_TIMEOUT_MS;
 	const char *host = cfg->address;
 	struct addrinfo hints, *res = NULL;
 	char service[8], buf[256] = "", where[300];

@@ -13,6 +13,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 
+#include "atomicvar.h"
 #include "routes.h"
 #include "wire.h"
 
@@ -56,10 +57,9 @@ static size_t table_size;
 static struct wire_slot *
 slot_get(int fd)
 {
-	struct wire_slot *t = __atomic_load_n(&table, __ATOMIC_ACQUIRE);
+	struct wire_slot *t = atom_load_acquire(table);
 
-	if (t == NULL || fd < 0 ||
-	    (size_t)fd >= __atomic_load_n(&table_size, __ATOMIC_RELAXED))
+	if (t == NULL || fd < 0 || (size_t)fd >= atom_load(table_size))
 		return NULL;
 	return &t[fd];
 }
@@ -93,8 +93,8 @@ wire_new(size_t pool_size, struct error *err)
 			error_set(err, EXIT_OSERR, "out of memory");
 			return NULL;
 		}
-		__atomic_store_n(&table_size, n, __ATOMIC_RELAXED);
-		__atomic_store_n(&table, t, __ATOMIC_RELEASE);
+		atom_store(table_size, n);
+		atom_store_release(table, t);
 	}
 	pthread_mutex_unlock(&table_lock);
 	return w;
@@ -121,7 +121,7 @@ wire_attach(struct wire *w, int fd, int *stale)
 	if (s == NULL)
 		return 0;
 	/* Still counted: its connection was never counted out. */
-	*stale = __atomic_exchange_n(&s->counted, 1, __ATOMIC_SEQ_CST);
+	*stale = atom_swap_sync(s->counted, 1);
 	guard_reset(&s->g);
 	s->started = s->finished = 0;
 	s->in_recv = s->peer_closed = 0;
@@ -129,7 +129,7 @@ wire_attach(struct wire *w, int fd, int *stale)
 	if (++s->gen == 0)
 		s->gen = 1;
 	/* Published to the serving thread by libmicrohttpd's hand-over. */
-	__atomic_store_n(&s->owner, w, __ATOMIC_RELEASE);
+	atom_store_release(s->owner, w);
 	return s->gen;
 }
 
@@ -138,7 +138,7 @@ wire_count_out(int fd)
 {
 	struct wire_slot *s = slot_get(fd);
 
-	return s != NULL && __atomic_exchange_n(&s->counted, 0, __ATOMIC_SEQ_CST);
+	return s != NULL && atom_swap_sync(s->counted, 0);
 }
 
 void
@@ -147,7 +147,7 @@ wire_detach(int fd)
 	struct wire_slot *s = slot_get(fd);
 
 	if (s != NULL)
-		__atomic_store_n(&s->owner, NULL, __ATOMIC_RELEASE);
+		atom_store_release(s->owner, NULL);
 }
 
 static void answer_verdict(int fd, enum guard_verdict v);
@@ -157,7 +157,7 @@ static void
 slot_refuse(struct wire_slot *s, int fd, enum guard_verdict v)
 {
 	answer_verdict(fd, v);
-	__atomic_store_n(&s->verdict, VERDICT_DONE, __ATOMIC_SEQ_CST);
+	atom_store_sync(s->verdict, VERDICT_DONE);
 }
 
 /* Bytes received on FD and not read yet. */
@@ -175,9 +175,9 @@ wire_completed(int fd)
 	struct wire_slot *s = slot_get(fd);
 	uint32_t done;
 
-	if (s == NULL || __atomic_load_n(&s->owner, __ATOMIC_ACQUIRE) == NULL)
+	if (s == NULL || atom_load_acquire(s->owner) == NULL)
 		return 0;
-	done = __atomic_add_fetch(&s->finished, 1, __ATOMIC_SEQ_CST);
+	done = atom_add_sync(s->finished, 1);
 	if (s->verdict != GUARD_OK && s->verdict != VERDICT_DONE &&
 	    done == s->g.done) {
 		/* Every request before the bad one is answered: answer it
@@ -191,7 +191,7 @@ wire_completed(int fd)
 	/* Paired with wire_peer_closed: it stores peer_closed then loads
 	 * finished, this stores finished then loads peer_closed, so at
 	 * least one of the two sees the connection idle and half-closed. */
-	if (!__atomic_load_n(&s->peer_closed, __ATOMIC_SEQ_CST))
+	if (!atom_load_sync(s->peer_closed))
 		return 0;
 	/* This thread is the only reader of FD: nothing is in flight. */
 	if (s->g.requests != done || unread(fd) != 0)
@@ -206,26 +206,25 @@ wire_peer_closed(int fd, uint32_t gen)
 	struct wire_slot *s = slot_get(fd);
 	uint32_t started;
 
-	if (s == NULL || __atomic_load_n(&s->owner, __ATOMIC_ACQUIRE) == NULL ||
-	    s->gen != gen)
+	if (s == NULL || atom_load_acquire(s->owner) == NULL || s->gen != gen)
 		return 0;
-	__atomic_store_n(&s->peer_closed, 1, __ATOMIC_SEQ_CST);
+	atom_store_sync(s->peer_closed, 1);
 	/* Idle: not in recv, every request begun has been answered, and
 	 * nothing unread (after the peer's FIN nothing more can come).  The
 	 * serving thread sets in_recv before it reads and publishes started
 	 * before it clears it, so a read that overlaps these checks is seen
 	 * by one of them. */
-	if (__atomic_load_n(&s->in_recv, __ATOMIC_SEQ_CST))
+	if (atom_load_sync(s->in_recv))
 		return 0;
-	started = __atomic_load_n(&s->started, __ATOMIC_SEQ_CST);
-	if (started != __atomic_load_n(&s->finished, __ATOMIC_SEQ_CST) ||
+	started = atom_load_sync(s->started);
+	if (started != atom_load_sync(s->finished) ||
 	    unread(fd) != 0 ||
-	    __atomic_load_n(&s->in_recv, __ATOMIC_SEQ_CST) ||
-	    __atomic_load_n(&s->started, __ATOMIC_SEQ_CST) != started)
+	    atom_load_sync(s->in_recv) ||
+	    atom_load_sync(s->started) != started)
 		return 0;
 	/* A refusal still to be written (after the answers before it, by
 	 * wire_completed) or being written: the serving thread closes. */
-	if (__atomic_load_n(&s->verdict, __ATOMIC_SEQ_CST) != GUARD_OK)
+	if (atom_load_sync(s->verdict) != GUARD_OK)
 		return 0;
 	shutdown(fd, SHUT_RDWR);
 	return 1;
@@ -294,7 +293,7 @@ wire_rejected(const struct wire *w, unsigned long out[GUARD_VERDICT_COUNT])
 	int i;
 
 	for (i = 0; i < GUARD_VERDICT_COUNT; i++)
-		out[i] = __atomic_load_n(&w->rejected[i], __ATOMIC_RELAXED);
+		out[i] = atom_load(w->rejected[i]);
 }
 
 /* recv on a client connection: see wire.h. */
@@ -312,19 +311,17 @@ slot_recv(struct wire_slot *s, int fd, char *buf, size_t len, int flags)
 		slot_refuse(s, fd, (enum guard_verdict)s->verdict);
 		return 0;
 	}
-	__atomic_store_n(&s->in_recv, 1, __ATOMIC_SEQ_CST);
+	atom_store_sync(s->in_recv, 1);
 	n = recvfrom(fd, buf, len, flags, NULL, NULL);
 	if (n > 0) {
 		enum guard_verdict v = guard_feed(&s->g, &s->owner->limits, buf,
 		                                  (size_t)n, &good);
 
-		__atomic_store_n(&s->started, s->g.requests, __ATOMIC_SEQ_CST);
+		atom_store_sync(s->started, s->g.requests);
 		if (v != GUARD_OK) {
-			__atomic_add_fetch(&s->owner->rejected[v], 1,
-			                   __ATOMIC_RELAXED);
+			atom_add(s->owner->rejected[v], 1);
 			/* Before in_recv is cleared: see wire_peer_closed. */
-			__atomic_store_n(&s->verdict, (uint8_t)v,
-			                 __ATOMIC_SEQ_CST);
+			atom_store_sync(s->verdict, (uint8_t)v);
 			if (good > 0) {
 				/* Hand on the whole requests before the bad
 				 * one; their answers go first, and the
@@ -337,7 +334,7 @@ slot_recv(struct wire_slot *s, int fd, char *buf, size_t len, int flags)
 			}
 		}
 	}
-	__atomic_store_n(&s->in_recv, 0, __ATOMIC_SEQ_CST);
+	atom_store_sync(s->in_recv, 0);
 	return n;
 }
 
@@ -351,7 +348,7 @@ recv(int fd, void *buf, size_t len, int flags)
 	struct wire_slot *s = slot_get(fd);
 
 	if (s == NULL || (flags & MSG_PEEK) != 0 ||
-	    __atomic_load_n(&s->owner, __ATOMIC_ACQUIRE) == NULL)
+	    atom_load_acquire(s->owner) == NULL)
 		return recvfrom(fd, buf, len, flags, NULL, NULL);
 	return slot_recv(s, fd, buf, len, flags);
 }

@@ -1,0 +1,33 @@
+/* metrics.h -- /metrics: the counters it is handed, in Prometheus text
+ * format 0.0.4. */
+#ifndef AVATAR_METRICS_H
+#define AVATAR_METRICS_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "guard.h"
+#include "routes.h"
+
+/* What /metrics shows, gathered by the caller. */
+struct metrics_input {
+	unsigned long requests[ROUTE_COUNT][STATUS_COUNT]; /* stats_sum */
+	unsigned connections;          /* open client connections */
+	size_t users;                  /* records being served */
+	unsigned long reloads_ok;
+	unsigned long reloads_failed;
+	time_t last_reload;            /* start-up, then each good reload */
+	unsigned long refused_limit;   /* 503 at accept: connection limit */
+	unsigned long refused_fds;     /* 503 at accept: out of descriptors */
+	unsigned long rejected[GUARD_VERDICT_COUNT]; /* wire_rejected */
+	int relay;                     /* relay mode: its statuses appear */
+	const char *mhd_version;       /* MHD_get_version() */
+	const char *jansson_version;   /* jansson_version_str() */
+};
+
+/* Write IN to F as Prometheus text.  The relay's own metrics, if any,
+ * follow (relay_metrics).  The caller checks F's errors (at fclose). */
+void metrics_write(const struct metrics_input *in, FILE *f);
+
+#endif
