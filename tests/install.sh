@@ -6,6 +6,11 @@
 # the man page, the sample /etc/default file and (when configure enabled
 # it) the systemd unit are at the configured places, that nothing went
 # elsewhere, and that the installed binary accepts the installed fixture.
+# The man page and the default file must name the configured package data
+# and documentation directories: here, and in a copy of the tree
+# configured with another prefix (make writes both from FILE.in, so that
+# a path written into FILE.in by hand fails the second check even when
+# this build uses the default prefix).
 #
 # Run by "make check", which exports AVATAR_API_BUILDDIR, AVATAR_API_TMPDIR
 # and the expanded directories AVATAR_API_PREFIX, _BINDIR, _PKGDATADIR,
@@ -59,6 +64,34 @@ check_file() { # PATH [-x]
 	echo "  ok: $1"
 }
 
+# names_fixture LABEL PKGDATADIR TEXT: every absolute path to users.json
+# in TEXT is PKGDATADIR/users.json, and there is at least one.
+names_fixture() {
+	found=$(printf '%s\n' "$3" | grep -o '/[^ ()"=]*/users\.json')
+	[ -n "$found" ] || fail "$1 names no path to users.json"
+	wrong=$(printf '%s\n' "$found" | grep -vxF "$2/users.json" | sort -u | tr '\n' ' ')
+	[ -z "$wrong" ] || fail "$1 names ${wrong}instead of $2/users.json"
+	echo "  ok: $1 names $2/users.json"
+}
+
+# check_paths ROOT PKGDATADIR DOCDIR MAN8DIR: the man page and the sample
+# default file installed under ROOT have no @variable@ left and name the
+# fixture in PKGDATADIR, and the man page names DOCDIR.
+check_paths() {
+	page=$1$4/avatar-api.8
+	default=$1$3/avatar-api.default
+	if grep -nE '@[A-Za-z_]+@' "$page" "$default"; then
+		fail "unsubstituted @variable@ above"
+	fi
+	# The page's text without its roff escapes (\- \: \% \&).
+	text=$(sed -e 's/\\-/-/g' -e 's/\\[:%&]//g' "$page")
+	names_fixture "$4/avatar-api.8" "$2" "$text"
+	names_fixture "$3/avatar-api.default" "$2" "$(cat "$default")"
+	printf '%s\n' "$text" | grep -qF "$3" ||
+		fail "$4/avatar-api.8 does not name $3"
+	echo "  ok: $4/avatar-api.8 names $3"
+}
+
 echo "checking: the files under DESTDIR (prefix $AVATAR_API_PREFIX)"
 bin=$AVATAR_API_BINDIR/avatar-api
 data=$AVATAR_API_PKGDATADIR/users.json
@@ -66,6 +99,8 @@ check_file "$bin" -x
 check_file "$data"
 check_file "$AVATAR_API_MAN8DIR/avatar-api.8"
 check_file "$AVATAR_API_DOCDIR/avatar-api.default"
+check_paths "$dest" "$AVATAR_API_PKGDATADIR" "$AVATAR_API_DOCDIR" \
+	"$AVATAR_API_MAN8DIR"
 
 if [ -n "$unitdir" ]; then
 	unit=$unitdir/avatar-api.service
@@ -115,3 +150,22 @@ if command -v groff >/dev/null 2>&1; then
 else
 	echo "  (groff not found: man page formatting not checked)"
 fi
+
+# The same from a copy of the tree ("make distdir") configured with
+# another prefix: only the data is installed, so nothing is compiled.
+other=/opt/avatar-api-install-check
+echo "running: configure --prefix=$other in a copy of the tree," \
+	"make install-data DESTDIR=$tmp/other"
+if ! (
+	unset MAKEFLAGS MFLAGS MAKELEVEL MAKEOVERRIDES DESTDIR
+	make -C "$AVATAR_API_BUILDDIR" distdir distdir="$tmp/src" &&
+		mkdir "$tmp/build" && cd "$tmp/build" &&
+		"$tmp/src/configure" --prefix="$other" \
+			--with-systemdsystemunitdir=no &&
+		make install-data DESTDIR="$tmp/other"
+) >"$tmp/other.log" 2>&1; then
+	cat "$tmp/other.log"
+	fail "configure --prefix=$other and make install-data failed"
+fi
+check_paths "$tmp/other" "$other/share/avatar-api" \
+	"$other/share/doc/avatar-api" "$other/share/man/man8"
