@@ -331,7 +331,7 @@ const struct config_option config_options[] = {
 	 .parse = parse_path, .offset = FIELD(path), .what = "path",
 	 .expect = "'/' then printable ASCII without space, '?', '#', '%' or "
 	           "a trailing '/'",
-	 .help = "route of the list; records are at PATH/ID"},
+	 .help = "route of the list"},
 	{.name = "data", .arg = "FILE", .env = {"AVATAR_API_DATA"},
 	 .def = PKGDATADIR "/users.json", .parse = parse_data,
 	 .offset = FIELD(data), .help = "JSON fixture"},
@@ -365,8 +365,8 @@ const struct config_option config_options[] = {
 	 .parse = parse_duration, .offset = FIELD(upstream_timeout_ms),
 	 .max = 3600000, .what = "timeout",
 	 .expect = "seconds such as 2 or 0.3, or milliseconds such as 300ms",
-	 .help = "answer 504 when the upstream has not answered in T: "
-	         "seconds (2, 0.3) or milliseconds (300ms)"},
+	 .help = "answer 504 when the upstream has not answered in T, in "
+	         "seconds such as 2 or 0.3 or in milliseconds such as 300ms"},
 	{.name = "upstream-max-bytes", .arg = "N", .def = "1048576",
 	 .parse = parse_unsigned, .offset = FIELD(upstream_max_bytes),
 	 .min = 1, .max = 256u * 1024 * 1024, .what = "size",
@@ -600,10 +600,10 @@ usage_option(FILE *out, const struct config_option *o)
 		                      o->min, o->max,
 		                      o->expect != NULL ? o->expect : "");
 	for (i = 0; i < CONFIG_ENV_MAX && o->env[i] != NULL; i++)
-		n += (size_t)snprintf(note + n, sizeof(note) - n, "%s%.64s%s",
-		                      i > 0 ? ", " : "env ", o->env[i],
-		                      i + 1 == CONFIG_ENV_MAX ||
-		                      o->env[i + 1] == NULL ? "; " : "");
+		n += (size_t)snprintf(note + n, sizeof(note) - n, "%s%.64s",
+		                      i > 0 ? ", " : "env ", o->env[i]);
+	if (i > 0)
+		n += (size_t)snprintf(note + n, sizeof(note) - n, "; ");
 	if (o->def != NULL)
 		n += (size_t)snprintf(note + n, sizeof(note) - n,
 		                      "default %.1024s; ", o->def);
@@ -627,13 +627,13 @@ config_usage(FILE *out)
 		usage_option(out, o);
 	fputs("\n"
 "A flag beats the environment, which beats the default; an empty variable\n"
-"counts as unset.  Relay mode is on with --upstream, or when any of\n"
-"M2_DOMAIN, M2_PORT, M2_PATH is set: the URL is then M2_DOMAIN:M2_PORT\n"
-"M2_PATH, by default " CONFIG_M2_DOMAIN_DEFAULT ":" CONFIG_M2_PORT_DEFAULT
-	      CONFIG_M2_PATH_DEFAULT ".\n"
-"In relay mode the fixture is loaded only if --data or AVATAR_API_DATA is\n"
-"set, for GET PATH/ID.  SIGTERM or SIGINT stops gracefully; SIGHUP reloads\n"
-"the fixture (a bad one is logged and the old data kept).\n"
+"counts as unset.  Relay mode is on with --upstream or when any of M2_DOMAIN,\n"
+"M2_PORT, M2_PATH is set; the URL is then M2_DOMAIN:M2_PORT M2_PATH, by\n"
+"default " CONFIG_M2_DOMAIN_DEFAULT ":" CONFIG_M2_PORT_DEFAULT
+	      CONFIG_M2_PATH_DEFAULT ".  In relay mode the fixture is\n"
+"loaded only if --data or AVATAR_API_DATA is set, for GET PATH/ID.\n"
+"SIGTERM or SIGINT stops gracefully; SIGHUP reloads the fixture (a bad one\n"
+"is logged and the old data kept).\n"
 "\n"
 "Exit status: 0 success, 64 bad usage, 65 invalid fixture, 66 fixture\n"
 "unreadable, 69 address in use or unavailable, 71 system error, 74 write\n"

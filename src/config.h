@@ -20,8 +20,9 @@ enum config_action {
 	CONFIG_HEALTHCHECK, /* --healthcheck: probe a running server */
 };
 
-/* Bounds that other modules size buffers by; the other bounds, and every
- * default, are written once, in the row of their option (config.c). */
+/* Bounds used outside the table (buffers, the CPU count); the other
+ * bounds, and every default, are written once, in the row of their option
+ * in config.c. */
 #define CONFIG_THREADS_MAX 1024u
 #define CONFIG_PATH_MAX 1024u
 #define CONFIG_URL_MAX 2048u
