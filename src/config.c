@@ -313,70 +313,70 @@ env_upstream(const struct config_option *o, struct config *cfg,
 
 /* --- the table --- */
 
-#define FIELD(name) offsetof(struct config, name)
+#define OFFSET(name) offsetof(struct config, name)
 
 /* The order is --help's.  It also names the candidates of an ambiguous
  * abbreviation in that order, and it is the order in which the
  * environment is read (so the first bad variable is the one reported). */
 const struct config_option config_options[] = {
 	{.name = "address", .arg = "ADDR", .env = {"M1_DOMAIN"},
-	 .def = "0.0.0.0", .parse = parse_address, .offset = FIELD(address),
+	 .def = "0.0.0.0", .parse = parse_address, .offset = OFFSET(address),
 	 .what = "address",
 	 .expect = "an IPv4 or IPv6 address or a host name",
 	 .help = "listen address"},
 	{.name = "port", .arg = "PORT", .env = {"M1_PORT"}, .def = "8080",
-	 .parse = parse_unsigned, .offset = FIELD(port), .min = 1,
+	 .parse = parse_unsigned, .offset = OFFSET(port), .min = 1,
 	 .max = 65535, .what = "port", .help = "listen port"},
 	{.name = "path", .arg = "PATH", .env = {"M1_PATH"}, .def = "/v1/user",
-	 .parse = parse_path, .offset = FIELD(path), .what = "path",
+	 .parse = parse_path, .offset = OFFSET(path), .what = "path",
 	 .expect = "'/' then printable ASCII without space, '?', '#', '%' or "
 	           "a trailing '/'",
 	 .help = "route of the list"},
 	{.name = "data", .arg = "FILE", .env = {"AVATAR_API_DATA"},
 	 .def = PKGDATADIR "/users.json", .parse = parse_data,
-	 .offset = FIELD(data), .help = "JSON fixture"},
+	 .offset = OFFSET(data), .help = "JSON fixture"},
 	{.name = "mode", .arg = "MODE", .env = {"AVATAR_API_MODE"},
-	 .def = "epoll", .parse = parse_mode, .offset = FIELD(mode),
+	 .def = "epoll", .parse = parse_mode, .offset = OFFSET(mode),
 	 .what = "mode", .expect = "epoll or thread-per-connection",
 	 .help = "epoll or thread-per-connection"},
 	/* No default here: config_defaults counts the online CPUs. */
 	{.name = "threads", .arg = "N", .env = {"AVATAR_API_THREADS"},
-	 .parse = parse_unsigned, .offset = FIELD(threads), .min = 1,
+	 .parse = parse_unsigned, .offset = OFFSET(threads), .min = 1,
 	 .max = CONFIG_THREADS_MAX, .what = "thread count",
 	 .help = "epoll worker threads, one per online CPU by default"},
 	{.name = "max-connections", .arg = "N", .def = "10000",
-	 .parse = parse_unsigned, .offset = FIELD(max_connections), .min = 1,
+	 .parse = parse_unsigned, .offset = OFFSET(max_connections), .min = 1,
 	 .max = 1000000, .what = "connection limit",
 	 .help = "connection limit, lowered to fit the open-file limit with a "
 	         "warning"},
 	{.name = "timeout", .arg = "SECONDS", .def = "60",
-	 .parse = parse_unsigned, .offset = FIELD(timeout), .max = 86400,
+	 .parse = parse_unsigned, .offset = OFFSET(timeout), .max = 86400,
 	 .what = "timeout", .expect = " seconds, 0 = never",
 	 .help = "close connections idle this long, or not done sending a "
 	         "request this long after connecting or after their last "
 	         "answer"},
 	{.name = "upstream", .arg = "URL",
 	 .env = {"M2_DOMAIN", "M2_PORT", "M2_PATH"}, .parse = parse_url,
-	 .parse_env = env_upstream, .offset = FIELD(upstream), .what = "URL",
+	 .parse_env = env_upstream, .offset = OFFSET(upstream), .what = "URL",
 	 .expect = "http://HOST[:PORT]/PATH in printable ASCII",
 	 .help = "relay mode: answer GET PATH with the body of GET URL, "
 	         "http:// only"},
 	{.name = "upstream-timeout", .arg = "T", .def = "2",
-	 .parse = parse_duration, .offset = FIELD(upstream_timeout_ms),
+	 .parse = parse_duration, .offset = OFFSET(upstream_timeout_ms),
 	 .max = 3600000, .what = "timeout",
 	 .expect = "seconds such as 2 or 0.3, or milliseconds such as 300ms",
 	 .help = "answer 504 when the upstream has not answered in T, in "
 	         "seconds such as 2 or 0.3 or in milliseconds such as 300ms"},
 	{.name = "upstream-max-bytes", .arg = "N", .def = "1048576",
-	 .parse = parse_unsigned, .offset = FIELD(upstream_max_bytes),
+	 .parse = parse_unsigned, .offset = OFFSET(upstream_max_bytes),
 	 .min = 1, .max = 256u * 1024 * 1024, .what = "size",
 	 .expect = " bytes", .help = "answer 502 for a longer upstream body"},
 	{.name = "upstream-connections", .arg = "N", .def = "32",
-	 .parse = parse_unsigned, .offset = FIELD(upstream_connections),
+	 .parse = parse_unsigned, .offset = OFFSET(upstream_connections),
 	 .min = 1, .max = 1024, .what = "connection count",
 	 .help = "keep-alive connections to the upstream"},
 	{.name = "upstream-queue", .arg = "N", .def = "256",
-	 .parse = parse_unsigned, .offset = FIELD(upstream_queue),
+	 .parse = parse_unsigned, .offset = OFFSET(upstream_queue),
 	 .max = 100000, .what = "queue length",
 	 .help = "requests that may wait for an upstream connection; more "
 	         "get 503 at once"},
