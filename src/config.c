@@ -16,80 +16,32 @@
 #define PKGDATADIR "/usr/local/share/avatar-api"
 #endif
 
-enum {
-	OPT_ADDRESS = CHAR_MAX + 1,
-	OPT_PORT,
-	OPT_PATH,
-	OPT_DATA,
-	OPT_MODE,
-	OPT_THREADS,
-	OPT_MAX_CONNECTIONS,
-	OPT_TIMEOUT,
-	OPT_CHECK,
-	OPT_HEALTHCHECK,
-	OPT_UPSTREAM,
-	OPT_UPSTREAM_TIMEOUT,
-	OPT_UPSTREAM_MAX_BYTES,
-	OPT_UPSTREAM_CONNECTIONS,
-	OPT_UPSTREAM_QUEUE,
-};
-
-static const struct option longopts[] = {
-	{"address", required_argument, NULL, OPT_ADDRESS},
-	{"port", required_argument, NULL, OPT_PORT},
-	{"path", required_argument, NULL, OPT_PATH},
-	{"data", required_argument, NULL, OPT_DATA},
-	{"mode", required_argument, NULL, OPT_MODE},
-	{"threads", required_argument, NULL, OPT_THREADS},
-	{"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
-	{"timeout", required_argument, NULL, OPT_TIMEOUT},
-	{"check", no_argument, NULL, OPT_CHECK},
-	{"healthcheck", no_argument, NULL, OPT_HEALTHCHECK},
-	{"upstream", required_argument, NULL, OPT_UPSTREAM},
-	{"upstream-timeout", required_argument, NULL, OPT_UPSTREAM_TIMEOUT},
-	{"upstream-max-bytes", required_argument, NULL, OPT_UPSTREAM_MAX_BYTES},
-	{"upstream-connections", required_argument, NULL,
-	 OPT_UPSTREAM_CONNECTIONS},
-	{"upstream-queue", required_argument, NULL, OPT_UPSTREAM_QUEUE},
-	{"help", no_argument, NULL, 'h'},
-	{"version", no_argument, NULL, 'V'},
-	{NULL, 0, NULL, 0},
-};
-
-void
-config_defaults(struct config *cfg)
-{
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-
-	if (ncpu < 1)
-		ncpu = 1;
-	if (ncpu > (long)CONFIG_THREADS_MAX)
-		ncpu = CONFIG_THREADS_MAX;
-	cfg->action = CONFIG_RUN;
-	cfg->address = "0.0.0.0";
-	cfg->port = 8080;
-	cfg->path = "/v1/user";
-	cfg->data = PKGDATADIR "/users.json";
-	cfg->mode = CONFIG_MODE_EPOLL;
-	cfg->threads = (unsigned)ncpu;
-	cfg->max_connections = CONFIG_MAX_CONNECTIONS_DEFAULT;
-	cfg->timeout = CONFIG_TIMEOUT_DEFAULT;
-	cfg->data_given = 0;
-	cfg->upstream = NULL;
-	cfg->upstream_timeout_ms = CONFIG_UPSTREAM_TIMEOUT_MS_DEFAULT;
-	cfg->upstream_max_bytes = CONFIG_UPSTREAM_MAX_BYTES_DEFAULT;
-	cfg->upstream_connections = CONFIG_UPSTREAM_CONNECTIONS_DEFAULT;
-	cfg->upstream_queue = CONFIG_UPSTREAM_QUEUE_DEFAULT;
-	cfg->upstream_buf[0] = '\0';
-}
-
 const char *
 config_mode_name(enum config_mode mode)
 {
 	return mode == CONFIG_MODE_EPOLL ? "epoll" : "thread-per-connection";
 }
 
-/* Parse a decimal number in [MIN, MAX]: digits only, no sign, no spaces. */
+/* --- the parsers of the table: each checks a value and stores it at its
+ * row's offset, or says in one error line what it expected --- */
+
+static void *
+field(struct config *cfg, const struct config_option *o)
+{
+	return (char *)cfg + o->offset;
+}
+
+/* The common message: "KEY: invalid WHAT 'VAL' (expected EXPECT)". */
+static int
+bad_value(const struct config_option *o, const char *key, const char *val,
+          struct error *err)
+{
+	error_set(err, EXIT_USAGE, "%s: invalid %s '%.64s' (expected %s)", key,
+	          o->what, val, o->expect);
+	return -1;
+}
+
+/* A decimal number in [MIN, MAX]: digits only, no sign, no spaces. */
 static int
 parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
 {
@@ -109,65 +61,31 @@ parse_uint(const char *s, unsigned min, unsigned max, unsigned *out)
 	return 0;
 }
 
-/* An address is a numeric IPv4 or IPv6 address or a host name.  A string
- * of digits and dots that is not a valid IPv4 address, or one with a colon
- * that is not a valid IPv6 address, is rejected here rather than sent to
- * the resolver. */
 static int
-valid_address(const char *s)
+parse_unsigned(const struct config_option *o, struct config *cfg,
+               const char *key, const char *val, struct error *err)
 {
-	unsigned char buf[sizeof(struct in6_addr)];
-	size_t i, n = strlen(s);
-	int name = 0;
-
-	if (n == 0 || n > 253)
+	if (parse_uint(val, o->min, o->max, field(cfg, o)) == 0)
 		return 0;
-	if (inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1)
-		return 1;
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (isalpha(c) || c == '-')
-			name = 1;
-		else if (!isdigit(c) && c != '.')
-			return 0;
-	}
-	return name && s[0] != '-' && s[0] != '.';
-}
-
-/* A route path starts with '/', has no trailing '/' (unless it is "/"),
- * and holds only printable ASCII other than space, '?', '#' and '%':
- * libmicrohttpd hands the handler the decoded path without the query. */
-static int
-valid_path(const char *s)
-{
-	size_t i, n = strlen(s);
-
-	if (n == 0 || n > CONFIG_PATH_MAX || s[0] != '/')
-		return 0;
-	if (n > 1 && s[n - 1] == '/')
-		return 0;
-	for (i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c <= ' ' || c >= 0x7f || c == '?' || c == '#' || c == '%')
-			return 0;
-	}
-	return 1;
+	error_set(err, EXIT_USAGE, "%s: invalid %s '%.64s' (expected %u-%u%s)",
+	          key, o->what, val, o->min, o->max,
+	          o->expect != NULL ? o->expect : "");
+	return -1;
 }
 
 /* A duration: seconds with up to three decimals ("2", "0.3", "1.5s") or
- * whole milliseconds ("300ms"), in [1 ms, MAX_MS].  Stored in ms. */
+ * whole milliseconds ("300ms"), in [1 ms, MAX ms].  Stored in ms. */
 static int
-parse_duration_ms(const char *s, unsigned max_ms, unsigned *out)
+parse_duration(const struct config_option *o, struct config *cfg,
+               const char *key, const char *val, struct error *err)
 {
 	unsigned long ms = 0, scale = 1000;
-	const char *p = s;
+	const char *p = val;
 	int digits = 0, decimals = 0;
 
 	for (; *p >= '0' && *p <= '9'; p++, digits++) {
 		if (digits == 9)
-			return -1;
+			goto bad;
 		ms = ms * 10 + (unsigned long)(*p - '0');
 	}
 	if (strcmp(p, "ms") == 0) {
@@ -176,24 +94,82 @@ parse_duration_ms(const char *s, unsigned max_ms, unsigned *out)
 		if (*p == '.') {
 			for (p++; *p >= '0' && *p <= '9'; p++, decimals++) {
 				if (decimals == 3)
-					return -1;
+					goto bad;
 				ms = ms * 10 + (unsigned long)(*p - '0');
 				scale /= 10;
 			}
 			if (decimals == 0)
-				return -1;
+				goto bad;
 		}
 		if (*p == 's')
 			p++;
 		if (*p != '\0')
-			return -1;
+			goto bad;
 	}
-	if (digits == 0 && decimals == 0)
-		return -1;
 	ms *= scale;
-	if (ms < 1 || ms > max_ms)
-		return -1;
-	*out = (unsigned)ms;
+	if ((digits == 0 && decimals == 0) || ms < 1 || ms > o->max)
+		goto bad;
+	*(unsigned *)field(cfg, o) = (unsigned)ms;
+	return 0;
+
+bad:
+	error_set(err, EXIT_USAGE, "%s: invalid %s '%.64s' (expected %s; 1 ms "
+	          "to %u s)", key, o->what, val, o->expect, o->max / 1000);
+	return -1;
+}
+
+/* An address is a numeric IPv4 or IPv6 address or a host name.  A string
+ * of digits and dots that is not a valid IPv4 address, or one with a colon
+ * that is not a valid IPv6 address, is rejected here rather than sent to
+ * the resolver. */
+static int
+parse_address(const struct config_option *o, struct config *cfg,
+              const char *key, const char *val, struct error *err)
+{
+	unsigned char buf[sizeof(struct in6_addr)];
+	size_t n = strlen(val);
+
+	if (n == 0 || n > 253)
+		return bad_value(o, key, val, err);
+	if (inet_pton(AF_INET, val, buf) != 1 &&
+	    inet_pton(AF_INET6, val, buf) != 1) { /* then a host name */
+		size_t i;
+		int name = 0;
+
+		for (i = 0; i < n; i++) {
+			unsigned char c = (unsigned char)val[i];
+
+			if (isalpha(c) || c == '-')
+				name = 1;
+			else if (!isdigit(c) && c != '.')
+				return bad_value(o, key, val, err);
+		}
+		if (!name || val[0] == '-' || val[0] == '.')
+			return bad_value(o, key, val, err);
+	}
+	*(const char **)field(cfg, o) = val;
+	return 0;
+}
+
+/* A route path starts with '/', has no trailing '/' (unless it is "/"),
+ * and holds only printable ASCII other than space, '?', '#' and '%':
+ * libmicrohttpd hands the handler the decoded path without the query. */
+static int
+parse_path(const struct config_option *o, struct config *cfg,
+           const char *key, const char *val, struct error *err)
+{
+	size_t i, n = strlen(val);
+
+	if (n == 0 || n > CONFIG_PATH_MAX || val[0] != '/' ||
+	    (n > 1 && val[n - 1] == '/'))
+		return bad_value(o, key, val, err);
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)val[i];
+
+		if (c <= ' ' || c >= 0x7f || c == '?' || c == '#' || c == '%')
+			return bad_value(o, key, val, err);
+	}
+	*(const char **)field(cfg, o) = val;
 	return 0;
 }
 
@@ -233,209 +209,47 @@ valid_url(const char *s)
 }
 
 static int
-parse_mode(const char *s, enum config_mode *mode)
+parse_url(const struct config_option *o, struct config *cfg,
+          const char *key, const char *val, struct error *err)
 {
-	if (strcmp(s, "epoll") == 0)
-		*mode = CONFIG_MODE_EPOLL;
-	else if (strcmp(s, "thread-per-connection") == 0)
-		*mode = CONFIG_MODE_THREAD_PER_CONNECTION;
-	else
-		return -1;
-	return 0;
-}
-
-/* Apply one setting, KEY being the flag or variable name used in errors. */
-static int
-config_set(struct config *cfg, int opt, const char *key, const char *val,
-           struct error *err)
-{
-	switch (opt) {
-	case OPT_ADDRESS:
-		if (!valid_address(val))
-			goto bad;
-		cfg->address = val;
-		break;
-	case OPT_PORT:
-		if (parse_uint(val, 1, 65535, &cfg->port) < 0)
-			goto bad;
-		break;
-	case OPT_PATH:
-		if (!valid_path(val))
-			goto bad;
-		cfg->path = val;
-		break;
-	case OPT_DATA:
-		if (*val == '\0')
-			goto bad;
-		cfg->data = val;
-		cfg->data_given = 1;
-		break;
-	case OPT_MODE:
-		if (parse_mode(val, &cfg->mode) < 0)
-			goto bad;
-		break;
-	case OPT_THREADS:
-		if (parse_uint(val, 1, CONFIG_THREADS_MAX, &cfg->threads) < 0)
-			goto bad;
-		break;
-	case OPT_MAX_CONNECTIONS:
-		if (parse_uint(val, 1, CONFIG_MAX_CONNECTIONS_MAX,
-		               &cfg->max_connections) < 0)
-			goto bad;
-		break;
-	case OPT_TIMEOUT:
-		if (parse_uint(val, 0, CONFIG_TIMEOUT_MAX, &cfg->timeout) < 0)
-			goto bad;
-		break;
-	case OPT_UPSTREAM:
-		if (!valid_url(val))
-			goto bad;
-		cfg->upstream = val;
-		break;
-	case OPT_UPSTREAM_TIMEOUT:
-		if (parse_duration_ms(val, CONFIG_UPSTREAM_TIMEOUT_MS_MAX,
-		                      &cfg->upstream_timeout_ms) < 0)
-			goto bad;
-		break;
-	case OPT_UPSTREAM_MAX_BYTES:
-		if (parse_uint(val, 1, CONFIG_UPSTREAM_MAX_BYTES_MAX,
-		               &cfg->upstream_max_bytes) < 0)
-			goto bad;
-		break;
-	case OPT_UPSTREAM_CONNECTIONS:
-		if (parse_uint(val, 1, CONFIG_UPSTREAM_CONNECTIONS_MAX,
-		               &cfg->upstream_connections) < 0)
-			goto bad;
-		break;
-	case OPT_UPSTREAM_QUEUE:
-		if (parse_uint(val, 0, CONFIG_UPSTREAM_QUEUE_MAX,
-		               &cfg->upstream_queue) < 0)
-			goto bad;
-		break;
+	if (valid_url(val)) {
+		*(const char **)field(cfg, o) = val;
+		return 0;
 	}
-	return 0;
-
-bad:
-	switch (opt) {
-	case OPT_ADDRESS:
-		error_set(err, EXIT_USAGE, "%s: invalid address '%.64s' "
-		          "(expected an IPv4 or IPv6 address or a host name)",
-		          key, val);
-		break;
-	case OPT_PORT:
-		error_set(err, EXIT_USAGE, "%s: invalid port '%.64s' "
-		          "(expected 1-65535)", key, val);
-		break;
-	case OPT_PATH:
-		error_set(err, EXIT_USAGE, "%s: invalid path '%.64s' (expected "
-		          "'/' then printable ASCII without space, '?', '#', '%%' "
-		          "or a trailing '/')", key, val);
-		break;
-	case OPT_DATA:
-		error_set(err, EXIT_USAGE, "%s: empty file name", key);
-		break;
-	case OPT_MODE:
-		error_set(err, EXIT_USAGE, "%s: invalid mode '%.64s' "
-		          "(expected epoll or thread-per-connection)", key, val);
-		break;
-	case OPT_THREADS:
-		error_set(err, EXIT_USAGE, "%s: invalid thread count '%.64s' "
-		          "(expected 1-%u)", key, val, CONFIG_THREADS_MAX);
-		break;
-	case OPT_MAX_CONNECTIONS:
-		error_set(err, EXIT_USAGE, "%s: invalid connection limit '%.64s' "
-		          "(expected 1-%u)", key, val, CONFIG_MAX_CONNECTIONS_MAX);
-		break;
-	case OPT_TIMEOUT:
-		error_set(err, EXIT_USAGE, "%s: invalid timeout '%.64s' "
-		          "(expected 0-%u seconds, 0 = never)", key, val,
-		          CONFIG_TIMEOUT_MAX);
-		break;
-	case OPT_UPSTREAM:
-		error_set(err, EXIT_USAGE, "%s: invalid URL '%.64s' (expected "
-		          "http://HOST[:PORT]/PATH in printable ASCII, at most %u "
-		          "bytes)", key, val, CONFIG_URL_MAX);
-		break;
-	case OPT_UPSTREAM_TIMEOUT:
-		error_set(err, EXIT_USAGE, "%s: invalid timeout '%.64s' "
-		          "(expected seconds such as 2 or 0.3, or milliseconds "
-		          "such as 300ms; 1 ms to %u s)", key, val,
-		          CONFIG_UPSTREAM_TIMEOUT_MS_MAX / 1000);
-		break;
-	case OPT_UPSTREAM_MAX_BYTES:
-		error_set(err, EXIT_USAGE, "%s: invalid size '%.64s' (expected "
-		          "1-%u bytes)", key, val, CONFIG_UPSTREAM_MAX_BYTES_MAX);
-		break;
-	case OPT_UPSTREAM_CONNECTIONS:
-		error_set(err, EXIT_USAGE, "%s: invalid connection count "
-		          "'%.64s' (expected 1-%u)", key, val,
-		          CONFIG_UPSTREAM_CONNECTIONS_MAX);
-		break;
-	case OPT_UPSTREAM_QUEUE:
-		error_set(err, EXIT_USAGE, "%s: invalid queue length '%.64s' "
-		          "(expected 0-%u)", key, val, CONFIG_UPSTREAM_QUEUE_MAX);
-		break;
-	}
+	error_set(err, EXIT_USAGE, "%s: invalid %s '%.64s' (expected %s, at "
+	          "most %u bytes)", key, o->what, val, o->expect,
+	          CONFIG_URL_MAX);
 	return -1;
 }
 
-/* Explain why getopt_long rejected ARG: an unknown or ambiguous name, or
- * an argument given to a flag that takes none.  getopt_long sets optopt
- * to the bad letter of a short option, to the flag's value for an
- * argument given to a long flag that takes none, and to 0 otherwise. */
-static void
-bad_option(const char *arg, struct error *err)
+static int
+parse_mode(const struct config_option *o, struct config *cfg,
+           const char *key, const char *val, struct error *err)
 {
-	size_t i, n = strcspn(arg, "="), matches = 0, match = 0;
-	char names[128] = "";
+	enum config_mode m;
 
-	if (optopt > 0 && optopt < 0x7f && isgraph(optopt) &&
-	    optopt != 'h' && optopt != 'V') {
-		error_set(err, EXIT_USAGE, "unrecognized option '-%c'", optopt);
-		return;
-	}
-	if (strncmp(arg, "--", 2) != 0 || n <= 2) {
-		error_set(err, EXIT_USAGE, "unrecognized option '%.64s'", arg);
-		return;
-	}
-	/* A long name, maybe abbreviated: which flags does it start? */
-	for (i = 0; longopts[i].name != NULL; i++) {
-		if (strncmp(longopts[i].name, arg + 2, n - 2) != 0)
-			continue;
-		if (strlen(longopts[i].name) == n - 2) { /* exact */
-			matches = 1;
-			match = i;
-			break;
+	for (m = CONFIG_MODE_EPOLL; m <= CONFIG_MODE_THREAD_PER_CONNECTION; m++)
+		if (strcmp(val, config_mode_name(m)) == 0) {
+			*(enum config_mode *)field(cfg, o) = m;
+			return 0;
 		}
-		if (matches++ == 0)
-			match = i;
-		snprintf(names + strlen(names), sizeof(names) - strlen(names),
-		         "%s--%s", matches > 1 ? ", " : "", longopts[i].name);
-	}
-	if (matches == 1 && arg[n] == '=' &&
-	    longopts[match].has_arg == no_argument)
-		error_set(err, EXIT_USAGE, "option '--%s' doesn't allow an "
-		          "argument", longopts[match].name);
-	else if (matches > 1)
-		error_set(err, EXIT_USAGE, "ambiguous option '%.*s' (could be "
-		          "%s)", (int)(n > 64 ? 64 : n), arg, names);
-	else
-		error_set(err, EXIT_USAGE, "unrecognized option '%.*s'",
-		          (int)(n > 64 ? 64 : n), arg);
+	return bad_value(o, key, val, err);
 }
 
-/* Environment fallbacks, for what no flag set. */
-static const struct {
-	const char *name;
-	int opt;
-} envvars[] = {
-	{"M1_DOMAIN", OPT_ADDRESS},
-	{"M1_PORT", OPT_PORT},
-	{"M1_PATH", OPT_PATH},
-	{"AVATAR_API_DATA", OPT_DATA},
-	{"AVATAR_API_MODE", OPT_MODE},
-	{"AVATAR_API_THREADS", OPT_THREADS},
-};
+/* Any file name will do until it is opened; whether one was given decides
+ * whether relay mode loads a fixture. */
+static int
+parse_data(const struct config_option *o, struct config *cfg,
+           const char *key, const char *val, struct error *err)
+{
+	if (*val == '\0') {
+		error_set(err, EXIT_USAGE, "%s: empty file name", key);
+		return -1;
+	}
+	*(const char **)field(cfg, o) = val;
+	cfg->data_given = 1;
+	return 0;
+}
 
 /* The value of environment variable NAME, or NULL if unset or empty. */
 static const char *
@@ -446,13 +260,15 @@ env_get(const char *name)
 	return v != NULL && *v != '\0' ? v : NULL;
 }
 
-/* Relay mode from the reference's variables: URL = M2_DOMAIN ":" M2_PORT
- * M2_PATH, each defaulting as in microservice1, when any is set. */
+/* Relay mode from the reference's variables (O->env: M2_DOMAIN, M2_PORT,
+ * M2_PATH): the URL is DOMAIN ":" PORT PATH, each defaulting as in
+ * microservice1, when any is set. */
 static int
-config_m2(struct config *cfg, struct error *err)
+env_upstream(const struct config_option *o, struct config *cfg,
+             struct error *err)
 {
-	const char *domain = env_get("M2_DOMAIN"), *port = env_get("M2_PORT");
-	const char *path = env_get("M2_PATH");
+	const char *domain = env_get(o->env[0]), *port = env_get(o->env[1]);
+	const char *path = env_get(o->env[2]);
 	size_t n;
 	unsigned p;
 
@@ -467,73 +283,244 @@ config_m2(struct config *cfg, struct error *err)
 	n = url_scheme(domain);
 	if (!valid_url(domain) || strchr(domain + n, '/') != NULL ||
 	    strchr(domain + n, '?') != NULL || strchr(domain + n, '#') != NULL) {
-		error_set(err, EXIT_USAGE, "M2_DOMAIN: invalid domain '%.64s' "
+		error_set(err, EXIT_USAGE, "%s: invalid domain '%.64s' "
 		          "(expected http://HOST or https://HOST, no port or "
-		          "path)", domain);
+		          "path)", o->env[0], domain);
 		return -1;
 	}
 	if (parse_uint(port, 1, 65535, &p) < 0) {
-		error_set(err, EXIT_USAGE, "M2_PORT: invalid port '%.64s' "
-		          "(expected 1-65535)", port);
+		error_set(err, EXIT_USAGE, "%s: invalid port '%.64s' "
+		          "(expected 1-65535)", o->env[1], port);
 		return -1;
 	}
 	if (path[0] != '/' || !printable(path, CONFIG_PATH_MAX)) {
-		error_set(err, EXIT_USAGE, "M2_PATH: invalid path '%.64s' "
+		error_set(err, EXIT_USAGE, "%s: invalid path '%.64s' "
 		          "(expected '/' then printable ASCII without space)",
-		          path);
+		          o->env[2], path);
 		return -1;
 	}
 	if ((size_t)snprintf(cfg->upstream_buf, sizeof(cfg->upstream_buf),
 	                     "%s:%u%s", domain, p, path)
 	    >= sizeof(cfg->upstream_buf)) {
-		error_set(err, EXIT_USAGE, "M2_DOMAIN, M2_PORT, M2_PATH: the "
-		          "URL is longer than %u bytes", CONFIG_URL_MAX);
+		error_set(err, EXIT_USAGE, "%s, %s, %s: the URL is longer than "
+		          "%u bytes", o->env[0], o->env[1], o->env[2],
+		          CONFIG_URL_MAX);
 		return -1;
 	}
 	cfg->upstream = cfg->upstream_buf;
 	return 0;
 }
 
+/* --- the table --- */
+
+#define OFFSET(name) offsetof(struct config, name)
+
+/* The order is --help's.  It also names the candidates of an ambiguous
+ * abbreviation in that order, and it is the order in which the
+ * environment is read (so the first bad variable is the one reported). */
+const struct config_option config_options[] = {
+	{.name = "address", .arg = "ADDR", .env = {"M1_DOMAIN"},
+	 .def = "0.0.0.0", .parse = parse_address, .offset = OFFSET(address),
+	 .what = "address",
+	 .expect = "an IPv4 or IPv6 address or a host name",
+	 .help = "listen address"},
+	{.name = "port", .arg = "PORT", .env = {"M1_PORT"}, .def = "8080",
+	 .parse = parse_unsigned, .offset = OFFSET(port), .min = 1,
+	 .max = 65535, .what = "port", .help = "listen port"},
+	{.name = "path", .arg = "PATH", .env = {"M1_PATH"}, .def = "/v1/user",
+	 .parse = parse_path, .offset = OFFSET(path), .what = "path",
+	 .expect = "'/' then printable ASCII without space, '?', '#', '%' or "
+	           "a trailing '/'",
+	 .help = "route of the list"},
+	{.name = "data", .arg = "FILE", .env = {"AVATAR_API_DATA"},
+	 .def = PKGDATADIR "/users.json", .parse = parse_data,
+	 .offset = OFFSET(data), .help = "JSON fixture"},
+	{.name = "mode", .arg = "MODE", .env = {"AVATAR_API_MODE"},
+	 .def = "epoll", .parse = parse_mode, .offset = OFFSET(mode),
+	 .what = "mode", .expect = "epoll or thread-per-connection",
+	 .help = "epoll or thread-per-connection"},
+	/* No default here: config_defaults counts the online CPUs. */
+	{.name = "threads", .arg = "N", .env = {"AVATAR_API_THREADS"},
+	 .parse = parse_unsigned, .offset = OFFSET(threads), .min = 1,
+	 .max = CONFIG_THREADS_MAX, .what = "thread count",
+	 .help = "epoll worker threads, one per online CPU by default"},
+	{.name = "max-connections", .arg = "N", .def = "10000",
+	 .parse = parse_unsigned, .offset = OFFSET(max_connections), .min = 1,
+	 .max = 1000000, .what = "connection limit",
+	 .help = "connection limit, lowered to fit the open-file limit with a "
+	         "warning"},
+	{.name = "timeout", .arg = "SECONDS", .def = "60",
+	 .parse = parse_unsigned, .offset = OFFSET(timeout), .max = 86400,
+	 .what = "timeout", .expect = " seconds, 0 = never",
+	 .help = "close connections idle this long, or not done sending a "
+	         "request this long after connecting or after their last "
+	         "answer"},
+	{.name = "upstream", .arg = "URL",
+	 .env = {"M2_DOMAIN", "M2_PORT", "M2_PATH"}, .parse = parse_url,
+	 .parse_env = env_upstream, .offset = OFFSET(upstream), .what = "URL",
+	 .expect = "http://HOST[:PORT]/PATH in printable ASCII",
+	 .help = "relay mode: answer GET PATH with the body of GET URL, "
+	         "http:// only"},
+	{.name = "upstream-timeout", .arg = "T", .def = "2",
+	 .parse = parse_duration, .offset = OFFSET(upstream_timeout_ms),
+	 .max = 3600000, .what = "timeout",
+	 .expect = "seconds such as 2 or 0.3, or milliseconds such as 300ms",
+	 .help = "answer 504 when the upstream has not answered in T, in "
+	         "seconds such as 2 or 0.3 or in milliseconds such as 300ms"},
+	{.name = "upstream-max-bytes", .arg = "N", .def = "1048576",
+	 .parse = parse_unsigned, .offset = OFFSET(upstream_max_bytes),
+	 .min = 1, .max = 256u * 1024 * 1024, .what = "size",
+	 .expect = " bytes", .help = "answer 502 for a longer upstream body"},
+	{.name = "upstream-connections", .arg = "N", .def = "32",
+	 .parse = parse_unsigned, .offset = OFFSET(upstream_connections),
+	 .min = 1, .max = 1024, .what = "connection count",
+	 .help = "keep-alive connections to the upstream"},
+	{.name = "upstream-queue", .arg = "N", .def = "256",
+	 .parse = parse_unsigned, .offset = OFFSET(upstream_queue),
+	 .max = 100000, .what = "queue length",
+	 .help = "requests that may wait for an upstream connection; more "
+	         "get 503 at once"},
+	{.name = "check", .action = CONFIG_CHECK,
+	 .help = "load and validate the fixture, then exit"},
+	{.name = "healthcheck", .action = CONFIG_HEALTHCHECK,
+	 .help = "GET /healthz from the server at --address and --port; exit "
+	         "0 if it answers 200, else 1"},
+	{.name = "help", .letter = 'h', .action = CONFIG_HELP,
+	 .help = "display this help and exit"},
+	{.name = "version", .letter = 'V', .action = CONFIG_VERSION,
+	 .help = "output version information and exit"},
+	{.name = NULL},
+};
+
+#define NOPTIONS (sizeof(config_options) / sizeof(config_options[0]) - 1)
+
+void
+config_defaults(struct config *cfg)
+{
+	const struct config_option *o;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+
+	cfg->action = CONFIG_RUN;
+	cfg->upstream = NULL;
+	cfg->upstream_buf[0] = '\0';
+	/* Each default goes through its parser, so that --help shows what is
+	 * used; they are all valid (check_config tests them). */
+	for (o = config_options; o->name != NULL; o++)
+		if (o->def != NULL)
+			(void)o->parse(o, cfg, o->name, o->def, NULL);
+	cfg->data_given = 0; /* the default fixture is not "given" */
+	if (ncpu < 1)
+		ncpu = 1;
+	if (ncpu > (long)CONFIG_THREADS_MAX)
+		ncpu = CONFIG_THREADS_MAX;
+	cfg->threads = (unsigned)ncpu;
+}
+
+/* --- the command line --- */
+
+/* The row of what getopt_long returned: a letter of the table, or for a
+ * long flag its index past CHAR_MAX. */
+static const struct config_option *
+option_of(int opt)
+{
+	const struct config_option *o = config_options;
+
+	while (opt <= CHAR_MAX && o->letter != opt)
+		o++;
+	return opt <= CHAR_MAX ? o : &config_options[opt - CHAR_MAX - 1];
+}
+
+/* Explain why getopt_long rejected ARG: an unknown or ambiguous name, or
+ * an argument given to a flag that takes none.  getopt_long sets optopt
+ * to the bad letter of a short option, to the flag's value (past
+ * CHAR_MAX) for an argument given to a long flag that takes none, and to
+ * 0 otherwise. */
+static void
+bad_option(const char *arg, struct error *err)
+{
+	const struct config_option *o, *match = NULL;
+	size_t n = strcspn(arg, "="), matches = 0;
+	char names[128] = "";
+
+	if (optopt > 0 && optopt < 0x7f && isgraph(optopt)) {
+		error_set(err, EXIT_USAGE, "unrecognized option '-%c'", optopt);
+		return;
+	}
+	if (strncmp(arg, "--", 2) != 0 || n <= 2) {
+		error_set(err, EXIT_USAGE, "unrecognized option '%.64s'", arg);
+		return;
+	}
+	/* A long name, maybe abbreviated: which flags does it start? */
+	for (o = config_options; o->name != NULL; o++) {
+		if (strncmp(o->name, arg + 2, n - 2) != 0)
+			continue;
+		if (strlen(o->name) == n - 2) { /* exact */
+			matches = 1;
+			match = o;
+			break;
+		}
+		if (matches++ == 0)
+			match = o;
+		snprintf(names + strlen(names), sizeof(names) - strlen(names),
+		         "%s--%s", matches > 1 ? ", " : "", o->name);
+	}
+	if (matches == 1 && arg[n] == '=' && match->arg == NULL)
+		error_set(err, EXIT_USAGE, "option '--%s' doesn't allow an "
+		          "argument", match->name);
+	else if (matches > 1)
+		error_set(err, EXIT_USAGE, "ambiguous option '%.*s' (could be "
+		          "%s)", (int)(n > 64 ? 64 : n), arg, names);
+	else
+		error_set(err, EXIT_USAGE, "unrecognized option '%.*s'",
+		          (int)(n > 64 ? 64 : n), arg);
+}
+
 int
 config_parse(struct config *cfg, int argc, char **argv, struct error *err)
 {
-	unsigned long given = 0; /* bit (opt - OPT_ADDRESS) per flag seen */
-	size_t i;
+	struct option longopts[NOPTIONS + 1];
+	char shortopts[2 + NOPTIONS] = ":", given[NOPTIONS] = {0};
+	const struct config_option *o;
+	size_t i, n = 1; /* ':': report a missing argument as ':' */
 	int opt;
+
+	/* getopt_long's view of the table, on the stack: nothing to free. */
+	memset(longopts, 0, sizeof(longopts));
+	for (i = 0; i < NOPTIONS; i++) {
+		o = &config_options[i];
+		longopts[i].name = o->name;
+		longopts[i].has_arg = o->arg ? required_argument : no_argument;
+		longopts[i].val = CHAR_MAX + 1 + (int)i;
+		if (o->letter != 0) /* only actions have letters */
+			shortopts[n++] = o->letter;
+	}
 
 	optind = 0; /* glibc: start afresh, so tests may call us again */
 	opterr = 0; /* we print our own one-line errors */
-	while ((opt = getopt_long(argc, argv, ":hV", longopts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
 		char flag[64];
 
-		switch (opt) {
-		case 'h':
-			cfg->action = CONFIG_HELP;
-			return 0; /* per GNU standards, --help wins at once */
-		case 'V':
-			cfg->action = CONFIG_VERSION;
-			return 0;
-		case OPT_CHECK:
-			cfg->action = CONFIG_CHECK;
-			break;
-		case OPT_HEALTHCHECK:
-			cfg->action = CONFIG_HEALTHCHECK;
-			break;
-		case ':':
+		if (opt == ':') {
 			error_set(err, EXIT_USAGE, "option '%.64s' requires an "
 			          "argument", argv[optind - 1]);
 			return -1;
-		case '?':
+		}
+		if (opt == '?') {
 			bad_option(argv[optind - 1], err);
 			return -1;
-		default:
-			snprintf(flag, sizeof(flag), "--%s",
-			         longopts[opt - OPT_ADDRESS].name);
-			if (config_set(cfg, opt, flag, optarg, err) < 0)
-				return -1;
-			given |= 1ul << (opt - OPT_ADDRESS);
-			break;
 		}
+		o = option_of(opt);
+		if (o->arg == NULL) {
+			cfg->action = o->action;
+			/* per GNU standards, --help and --version win at once */
+			if (o->action == CONFIG_HELP || o->action == CONFIG_VERSION)
+				return 0;
+			continue;
+		}
+		snprintf(flag, sizeof(flag), "--%s", o->name);
+		if (o->parse(o, cfg, flag, optarg, err) < 0)
+			return -1;
+		given[o - config_options] = 1;
 	}
 	if (optind < argc) {
 		error_set(err, EXIT_USAGE, "unexpected argument '%.64s'",
@@ -542,74 +529,113 @@ config_parse(struct config *cfg, int argc, char **argv, struct error *err)
 	}
 	/* The environment fills in what no flag set; a variable a flag
 	 * overrides is not even looked at. */
-	for (i = 0; i < sizeof(envvars) / sizeof(envvars[0]); i++) {
-		const char *val = getenv(envvars[i].name);
+	for (i = 0; i < NOPTIONS; i++) {
+		const char *val;
 
-		if (given & (1ul << (envvars[i].opt - OPT_ADDRESS)))
+		o = &config_options[i];
+		if (given[i] || o->env[0] == NULL)
 			continue;
-		if (val != NULL && *val != '\0' &&
-		    config_set(cfg, envvars[i].opt, envvars[i].name, val, err) < 0)
+		if (o->parse_env != NULL) {
+			if (o->parse_env(o, cfg, err) < 0)
+				return -1;
+		} else if ((val = env_get(o->env[0])) != NULL &&
+		           o->parse(o, cfg, o->env[0], val, err) < 0) {
 			return -1;
+		}
 	}
-	if (!(given & (1ul << (OPT_UPSTREAM - OPT_ADDRESS))))
-		return config_m2(cfg, err);
 	return 0;
+}
+
+/* --- --help --- */
+
+#define USAGE_INDENT 26 /* the column where the help texts start */
+#define USAGE_WIDTH 79  /* no line longer, unless one word is */
+
+/* Print the words of TEXT to OUT from column *COL, wrapping at
+ * USAGE_WIDTH to USAGE_INDENT; a word is not split. */
+static void
+usage_words(FILE *out, const char *text, size_t *col)
+{
+	while (*text != '\0') {
+		size_t n = strcspn(text, " ");
+
+		if (*col > USAGE_INDENT && *col + 1 + n > USAGE_WIDTH) {
+			fprintf(out, "\n%*s", USAGE_INDENT, "");
+			*col = USAGE_INDENT;
+		} else if (*col > USAGE_INDENT) {
+			fputc(' ', out);
+			(*col)++;
+		}
+		fprintf(out, "%.*s", (int)n, text);
+		*col += n;
+		text += n;
+		text += strspn(text, " ");
+	}
+}
+
+/* One option's entry: the flag, its help, then what the rest of its row
+ * says: "(MIN-MAX; env VARS; default DEF)". */
+static void
+usage_option(FILE *out, const struct config_option *o)
+{
+	char note[2048] = "("; /* holds what the %.Ns below can print */
+	size_t col, n = 1, i;
+	int len;
+
+	if (o->letter != 0)
+		len = fprintf(out, "  -%c, --%s", o->letter, o->name);
+	else
+		len = fprintf(out, "  --%s%s%s", o->name, o->arg ? "=" : "",
+		              o->arg ? o->arg : "");
+	col = len > 0 ? (size_t)len : 0;
+	/* Pad to the help column, or one space past a long flag: then
+	 * usage_words adds the second one. */
+	fprintf(out, "%*s", col < USAGE_INDENT ? (int)(USAGE_INDENT - col) : 1,
+	        "");
+	col = col < USAGE_INDENT ? USAGE_INDENT : col + 1;
+	usage_words(out, o->help, &col);
+
+	if (o->parse == parse_unsigned)
+		n += (size_t)snprintf(note + n, sizeof(note) - n, "%u-%u%.64s; ",
+		                      o->min, o->max,
+		                      o->expect != NULL ? o->expect : "");
+	for (i = 0; i < CONFIG_ENV_MAX && o->env[i] != NULL; i++)
+		n += (size_t)snprintf(note + n, sizeof(note) - n, "%s%.64s",
+		                      i > 0 ? ", " : "env ", o->env[i]);
+	if (i > 0)
+		n += (size_t)snprintf(note + n, sizeof(note) - n, "; ");
+	if (o->def != NULL)
+		n += (size_t)snprintf(note + n, sizeof(note) - n,
+		                      "default %.1024s; ", o->def);
+	if (n > 1) {
+		note[n - 2] = ')'; /* over the last "; " */
+		note[n - 1] = '\0';
+		usage_words(out, note, &col);
+	}
+	fputc('\n', out);
 }
 
 void
 config_usage(FILE *out)
 {
-	fprintf(out,
-"Usage: avatar-api [OPTION]...\n"
-"Serve a JSON list of avatars (GET PATH) and each record (GET PATH/ID).\n"
-"\n"
-"  --address=ADDR          listen address (env M1_DOMAIN; default 0.0.0.0)\n"
-"  --port=PORT             listen port, 1-65535 (env M1_PORT; default 8080)\n"
-"  --path=PATH             route of the list (env M1_PATH; default /v1/user)\n"
-"  --data=FILE             JSON fixture (env AVATAR_API_DATA;\n"
-"                          default %s)\n"
-"  --mode=MODE             epoll or thread-per-connection\n"
-"                          (env AVATAR_API_MODE; default epoll)\n"
-"  --threads=N             epoll worker threads, 1-%u\n"
-"                          (env AVATAR_API_THREADS; default: online CPUs)\n"
-"  --max-connections=N     connection limit (default %u, lowered to fit\n"
-"                          the open-file limit with a warning)\n"
-"  --timeout=SECONDS       close connections idle this long, or not done\n"
-"                          sending a request this long after connecting\n"
-"                          or after their last answer (default %u;\n"
-"                          0 = never)\n"
-"  --upstream=URL          relay mode: answer GET PATH with the body of\n"
-"                          GET URL, http:// only (env M2_DOMAIN, M2_PORT,\n"
-"                          M2_PATH: the URL is M2_DOMAIN:M2_PORT M2_PATH,\n"
-"                          default %s:%s%s, when any is set)\n"
-"  --upstream-timeout=T    answer 504 when the upstream has not answered\n"
-"                          in T: seconds (2, 0.3) or ms (300ms); default 2\n"
-"  --upstream-max-bytes=N  answer 502 for a longer upstream body\n"
-"                          (default %u)\n"
-"  --upstream-connections=N  keep-alive connections to the upstream, 1-%u\n"
-"                          (default %u)\n"
-"  --upstream-queue=N      requests that may wait for a connection\n"
-"                          (default %u); more get 503 at once\n"
-"  --check                 load and validate the fixture, then exit\n"
-"  --healthcheck           GET /healthz from the server at --address and\n"
-"                          --port; exit 0 if it answers 200, else 1\n"
-"  -h, --help              display this help and exit\n"
-"  -V, --version           output version information and exit\n"
-"\n"
+	const struct config_option *o;
+
+	fputs("Usage: avatar-api [OPTION]...\n"
+	      "Serve a JSON list of avatars (GET PATH) and each record "
+	      "(GET PATH/ID).\n\n", out);
+	for (o = config_options; o->name != NULL; o++)
+		usage_option(out, o);
+	fputs("\n"
 "A flag beats the environment, which beats the default; an empty variable\n"
-"counts as unset.  SIGTERM or SIGINT stops gracefully; SIGHUP reloads\n"
-"the fixture (a bad one is logged and the old data kept).  In relay mode\n"
-"the fixture is loaded only if --data or AVATAR_API_DATA is set, for\n"
-"GET PATH/ID.\n"
+"counts as unset.  Relay mode is on with --upstream or when any of M2_DOMAIN,\n"
+"M2_PORT, M2_PATH is set; the URL is then M2_DOMAIN:M2_PORT M2_PATH, by\n"
+"default " CONFIG_M2_DOMAIN_DEFAULT ":" CONFIG_M2_PORT_DEFAULT
+	      CONFIG_M2_PATH_DEFAULT ".  In relay mode the fixture is\n"
+"loaded only if --data or AVATAR_API_DATA is set, for GET PATH/ID.\n"
+"SIGTERM or SIGINT stops gracefully; SIGHUP reloads the fixture (a bad one\n"
+"is logged and the old data kept).\n"
 "\n"
 "Exit status: 0 success, 64 bad usage, 65 invalid fixture, 66 fixture\n"
 "unreadable, 69 address in use or unavailable, 71 system error, 74 write\n"
-"error, 77 permission denied (privileged port).\n",
-	        PKGDATADIR "/users.json", CONFIG_THREADS_MAX,
-	        CONFIG_MAX_CONNECTIONS_DEFAULT, CONFIG_TIMEOUT_DEFAULT,
-	        CONFIG_M2_DOMAIN_DEFAULT, CONFIG_M2_PORT_DEFAULT,
-	        CONFIG_M2_PATH_DEFAULT, CONFIG_UPSTREAM_MAX_BYTES_DEFAULT,
-	        CONFIG_UPSTREAM_CONNECTIONS_MAX,
-	        CONFIG_UPSTREAM_CONNECTIONS_DEFAULT,
-	        CONFIG_UPSTREAM_QUEUE_DEFAULT);
+"error, 77 permission denied (privileged port).\n", out);
 }

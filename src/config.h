@@ -2,6 +2,7 @@
 #ifndef AVATAR_CONFIG_H
 #define AVATAR_CONFIG_H
 
+#include <stddef.h>
 #include <stdio.h>
 
 #include "error.h"
@@ -19,26 +20,12 @@ enum config_action {
 	CONFIG_HEALTHCHECK, /* --healthcheck: probe a running server */
 };
 
-/* Default for --max-connections: enough for 10,000 clients. */
-#define CONFIG_MAX_CONNECTIONS_DEFAULT 10000u
-/* Default for --timeout, in seconds. */
-#define CONFIG_TIMEOUT_DEFAULT 60u
-/* Upper bounds accepted on the command line. */
+/* Bounds used outside the table (buffers, the CPU count); the other
+ * bounds, and every default, are written once, in the row of their option
+ * in config.c. */
 #define CONFIG_THREADS_MAX 1024u
-#define CONFIG_MAX_CONNECTIONS_MAX 1000000u
-#define CONFIG_TIMEOUT_MAX 86400u
 #define CONFIG_PATH_MAX 1024u
-
-/* Relay mode (--upstream, M2_DOMAIN/M2_PORT/M2_PATH). */
 #define CONFIG_URL_MAX 2048u
-#define CONFIG_UPSTREAM_TIMEOUT_MS_DEFAULT 2000u
-#define CONFIG_UPSTREAM_TIMEOUT_MS_MAX 3600000u
-#define CONFIG_UPSTREAM_MAX_BYTES_DEFAULT (1024u * 1024)
-#define CONFIG_UPSTREAM_MAX_BYTES_MAX (256u * 1024 * 1024)
-#define CONFIG_UPSTREAM_CONNECTIONS_DEFAULT 32u
-#define CONFIG_UPSTREAM_CONNECTIONS_MAX 1024u
-#define CONFIG_UPSTREAM_QUEUE_DEFAULT 256u
-#define CONFIG_UPSTREAM_QUEUE_MAX 100000u
 /* The reference's microservice1 defaults for M2_DOMAIN, M2_PORT, M2_PATH. */
 #define CONFIG_M2_DOMAIN_DEFAULT "http://127.0.0.1"
 #define CONFIG_M2_PORT_DEFAULT "3000"
@@ -65,10 +52,50 @@ struct config {
 	char upstream_buf[CONFIG_URL_MAX + 1]; /* the URL made from M2_* */
 };
 
-/* Fill CFG with the defaults: 0.0.0.0:8080, /v1/user, the installed
- * fixture, epoll with one thread per online CPU, 10,000 connections, a
- * 60 s idle timeout, and no relay (but the relay's defaults: 2 s, 1 MiB,
- * 32 upstream connections, a queue of 256). */
+/* The most environment variables one option reads (--upstream: M2_*). */
+#define CONFIG_ENV_MAX 3
+
+/* One option: a row of config_options, the one place where a flag, its
+ * environment variables, its default, its bounds and its help are written,
+ * in the spirit of nginx's ngx_command_t.  config_parse, config_defaults
+ * and config_usage are loops over the table. */
+struct config_option {
+	const char *name;   /* the long flag, without "--" */
+	const char *arg;    /* ARG in --help's "--name=ARG"; NULL for an
+	                     * action, which takes no argument */
+	/* The variables read when the flag is not given; unused slots are
+	 * NULL. */
+	const char *env[CONFIG_ENV_MAX];
+	const char *def;    /* the default: config_defaults gives it to PARSE
+	                     * and --help shows it; NULL: none, or computed */
+	/* Check VAL, named KEY in errors, and store it in CFG at OFFSET.
+	 * Returns 0, or -1 with ERR (may be NULL) holding EXIT_USAGE and one
+	 * line. */
+	int (*parse)(const struct config_option *opt, struct config *cfg,
+	             const char *key, const char *val, struct error *err);
+	/* For a row with several variables that make one value: read them
+	 * (OPT->env) and store the value.  Returns 0 or -1 as PARSE.  NULL:
+	 * ENV[0], when set and not empty, goes to PARSE. */
+	int (*parse_env)(const struct config_option *opt, struct config *cfg,
+	                 struct error *err);
+	size_t offset;      /* offsetof(struct config, the field) */
+	const char *what;   /* the kind of value, for errors: "port" */
+	const char *expect; /* what is expected, for errors (and, for a
+	                     * number, after MIN-MAX in --help) */
+	const char *help;   /* --help text; config_usage wraps it */
+	unsigned min, max;  /* the bounds of a number or a duration (ms) */
+	enum config_action action; /* what an action row sets */
+	char letter;        /* the short flag, or 0 */
+};
+
+/* Every option, in --help order, then a row whose name is NULL.  Constant:
+ * any thread may read it. */
+extern const struct config_option config_options[];
+
+/* Fill CFG with the defaults of the table: 0.0.0.0:8080, /v1/user, the
+ * installed fixture, epoll with one thread per online CPU, 10,000
+ * connections, a 60 s idle timeout, and no relay (but the relay's
+ * defaults: 2 s, 1 MiB, 32 upstream connections, a queue of 256). */
 void config_defaults(struct config *cfg);
 
 /* Parse ARGV (getopt_long) over the environment over the defaults into
@@ -80,14 +107,16 @@ void config_defaults(struct config *cfg);
  * --help and --version win at once.  On success 0 is
  * returned.  On a bad flag, value or variable -1 is returned and ERR holds
  * EXIT_USAGE and one line that names the flag or variable; CFG may then
- * be partly updated.  May be called repeatedly (it resets getopt). */
+ * be partly updated.  Allocates nothing.  May be called repeatedly (it
+ * resets getopt), but not from two threads at once (getopt's state is
+ * global). */
 int config_parse(struct config *cfg, int argc, char **argv,
                  struct error *err);
 
 /* The name --mode uses for MODE. */
 const char *config_mode_name(enum config_mode mode);
 
-/* Print the --help text to OUT. */
+/* Print the --help text, made from the table, to OUT. */
 void config_usage(FILE *out);
 
 #endif

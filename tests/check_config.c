@@ -1,4 +1,5 @@
 /* check_config.c -- unit tests for config.c: flags, environment, defaults. */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -879,6 +880,163 @@ START_TEST(test_config_first_error_reported)
 }
 END_TEST
 
+/* --- the table and the documents --- */
+
+/* Every default in the table is valid: config_defaults gives each to its
+ * parser and does not look at the result. */
+START_TEST(test_config_table_defaults_valid)
+{
+	const struct config_option *o;
+	struct config cfg;
+	struct error err;
+
+	config_defaults(&cfg);
+	for (o = config_options; o->name != NULL; o++) {
+		ck_assert_msg(o->help != NULL && *o->help != '\0',
+		              "--%s has no help", o->name);
+		ck_assert_msg((o->arg == NULL) == (o->parse == NULL),
+		              "--%s: an argument needs a parser, an action none",
+		              o->name);
+		if (o->def == NULL)
+			continue;
+		err.code = 0;
+		err.text[0] = '\0';
+		ck_assert_msg(o->parse(o, &cfg, o->name, o->def, &err) == 0,
+		              "--%s: bad default: %s", o->name, err.text);
+	}
+}
+END_TEST
+
+/* --help is wrapped: no line is wider than 79 columns, unless it is one
+ * word (the fixture's path, which depends on the prefix). */
+START_TEST(test_config_usage_width)
+{
+	char buf[8192], *line, *save = NULL;
+	size_t n;
+	FILE *f = tmpfile();
+
+	ck_assert_ptr_nonnull(f);
+	config_usage(f);
+	rewind(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	for (line = strtok_r(buf, "\n", &save); line != NULL;
+	     line = strtok_r(NULL, "\n", &save))
+		ck_assert_msg(strlen(line) <= 79 ||
+		              strchr(line + strspn(line, " "), ' ') == NULL,
+		              "--help line too long: %s", line);
+}
+END_TEST
+
+/* A file of the source tree (the parent of tests/data), read whole. */
+static char *
+read_source(const char *name)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/../../%s",
+	         tu_env("AVATAR_API_TEST_DATA"), name);
+	return tu_read_file(path, NULL);
+}
+
+/* The tags of the entries of section NAME (".SH NAME" up to the next
+ * ".SH") of the man page MAN: each line after a ".TP", in a new buffer,
+ * with roff's "\-" as "-" ("\-\-port" is "--port" there). */
+static char *
+man_tags(const char *man, const char *name)
+{
+	char head[64], *tags, *q;
+	const char *p, *end;
+	size_t i, n = 0;
+	int tag = 0;
+
+	snprintf(head, sizeof(head), "\n.SH %s\n", name);
+	p = strstr(man, head);
+	ck_assert_msg(p != NULL, "the man page has no %s section", name);
+	p += strlen(head);
+	end = strstr(p, "\n.SH ");
+	if (end == NULL)
+		end = p + strlen(p);
+	tags = malloc((size_t)(end - p) + 2); /* a last "\n", the NUL */
+	ck_assert_ptr_nonnull(tags);
+	for (q = tags; p < end; p += n + (p[n] == '\n')) {
+		n = strcspn(p, "\n");
+		for (i = 0; tag && i < n; i++)
+			if (p[i] != '\\' || p[i + 1] != '-')
+				*q++ = p[i];
+		if (tag)
+			*q++ = '\n';
+		tag = n == 3 && strncmp(p, ".TP", 3) == 0;
+	}
+	*q = '\0';
+	return tags;
+}
+
+/* Whether TEXT has WORD not followed by a letter, digit, '_' or '-': so
+ * --upstream-timeout does not count as --upstream. */
+static int
+mentions(const char *text, const char *word)
+{
+	size_t n = strlen(word);
+	const char *p;
+
+	for (p = strstr(text, word); p != NULL; p = strstr(p + 1, word))
+		if (!isalnum((unsigned char)p[n]) && p[n] != '_' && p[n] != '-')
+			return 1;
+	return 0;
+}
+
+/* Add WORD to MISSING (SIZE bytes) unless TEXT mentions it. */
+static void
+expect_word(const char *text, const char *word, char *missing, size_t size)
+{
+	if (!mentions(text, word))
+		snprintf(missing + strlen(missing), size - strlen(missing),
+		         " %s", word);
+}
+
+/* Each option of the table has an entry in the OPTIONS section of
+ * doc/avatar-api.8, each environment variable one in its ENVIRONMENT
+ * section, and both are somewhere in README.md: a new option cannot be
+ * left undocumented. */
+START_TEST(test_config_options_documented)
+{
+	char *readme = read_source("README.md"), *man, *man_opts, *man_env;
+	char flag[64], in_readme[1024] = "", in_options[1024] = "";
+	char in_environ[1024] = "";
+	const struct config_option *o;
+	size_t i;
+
+	/* Generated from doc/avatar-api.8.in, if the build makes it so. */
+	snprintf(flag, sizeof(flag), "%s/../../doc/avatar-api.8.in",
+	         tu_env("AVATAR_API_TEST_DATA"));
+	man = read_source(access(flag, R_OK) == 0 ? "doc/avatar-api.8.in"
+	                                          : "doc/avatar-api.8");
+	man_opts = man_tags(man, "OPTIONS");
+	man_env = man_tags(man, "ENVIRONMENT");
+	for (o = config_options; o->name != NULL; o++) {
+		snprintf(flag, sizeof(flag), "--%s", o->name);
+		expect_word(readme, flag, in_readme, sizeof(in_readme));
+		expect_word(man_opts, flag, in_options, sizeof(in_options));
+		for (i = 0; i < CONFIG_ENV_MAX && o->env[i] != NULL; i++) {
+			expect_word(readme, o->env[i], in_readme,
+			            sizeof(in_readme));
+			expect_word(man_env, o->env[i], in_environ,
+			            sizeof(in_environ));
+		}
+	}
+	ck_assert_msg(in_readme[0] == '\0' && in_options[0] == '\0' &&
+	              in_environ[0] == '\0', "undocumented: README.md:%s; "
+	              "OPTIONS entries of the man page:%s; its ENVIRONMENT:%s",
+	              in_readme, in_options, in_environ);
+	free(man_env);
+	free(man_opts);
+	free(man);
+	free(readme);
+}
+END_TEST
+
 static Suite *
 config_suite(void)
 {
@@ -922,6 +1080,13 @@ config_suite(void)
 	                    sizeof(bad_env) / sizeof(bad_env[0]));
 	tcase_add_test(tc, test_config_flag_hides_bad_env);
 	tcase_add_test(tc, test_config_first_error_reported);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("table");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_config_table_defaults_valid);
+	tcase_add_test(tc, test_config_usage_width);
+	tcase_add_test(tc, test_config_options_documented);
 	suite_add_tcase(s, tc);
 	return s;
 }
