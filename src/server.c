@@ -21,6 +21,8 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
+#include "atomicvar.h"
+#include "epoch.h"
 #include "log.h"
 #include "relay.h"
 #include "routes.h"
@@ -79,10 +81,10 @@ struct server {
 	struct MHD_Daemon *daemon;
 	struct wire *wire;          /* framing check, own answers */
 	const char *path;           /* the list route */
-	struct routes *active;      /* read atomically per request */
+	struct routes *active;      /* server_routes, server_publish */
 	struct routes *serving;     /* owns the fixture */
 	struct routes *closing;     /* "Connection: close", at stop */
-	struct stats *stats;        /* counters and reader epochs */
+	struct epoch *epoch;        /* readers of active, their counters */
 	struct relay *relay;        /* relay mode, else NULL */
 	int blocking;               /* thread-per-connection mode */
 	pthread_mutex_t reload_lock;/* serving, reloads_*, last_reload */
@@ -125,13 +127,21 @@ struct server {
 	} mhd_seen[16];
 };
 
+/* The set requests use.  Read it between epoch_enter and epoch_leave,
+ * and use it only until the leave (epoch.h). */
+static inline const struct routes *
+server_routes(const struct server *srv)
+{
+	return atom_load_acquire(srv->active);
+}
+
 /* Publish R as the set requests use, and wait until no request still
- * uses the previous one. */
+ * uses the previous one (epoch.h). */
 static void
 server_publish(struct server *srv, struct routes *r)
 {
-	__atomic_store_n(&srv->active, r, __ATOMIC_SEQ_CST);
-	stats_synchronize(srv->stats);
+	atom_store_sync(srv->active, r);
+	epoch_synchronize(srv->epoch);
 }
 
 /*
@@ -265,7 +275,7 @@ deadline_sweep(struct server *srv)
 }
 
 /* Render /metrics: Prometheus text format 0.0.4.  Returns a malloc'd
- * body, or NULL if out of memory.  Runs outside stats_enter/leave. */
+ * body, or NULL if out of memory.  Runs outside epoch_enter/leave. */
 static char *
 metrics_render(struct server *srv, size_t *len)
 {
@@ -281,7 +291,8 @@ metrics_render(struct server *srv, size_t *len)
 		{0, 0, 1, 0, 0, 0, 0, 0}};
 	static const char *const verdicts[GUARD_VERDICT_COUNT] = {
 		NULL, "400", "413", "414", "431", "501", "505"};
-	unsigned long n[ROUTE_COUNT][STATUS_COUNT], ok, failed;
+	unsigned long ok, failed;
+	struct stats counts;
 	unsigned long rejected[GUARD_VERDICT_COUNT];
 	char *body = NULL;
 	size_t users;
@@ -289,7 +300,7 @@ metrics_render(struct server *srv, size_t *len)
 	FILE *f;
 	int r, s;
 
-	stats_sum(srv->stats, n);
+	epoch_sum(srv->epoch, &counts);
 	pthread_mutex_lock(&srv->reload_lock);
 	users = srv->serving->count;
 	ok = srv->reloads_ok;
@@ -309,7 +320,7 @@ metrics_render(struct server *srv, size_t *len)
 			    (produced[r][s] == 2 && srv->relay != NULL))
 				fprintf(f, "avatar_api_requests_total{route=\"%s\","
 				        "status=\"%s\"} %lu\n", route_names[r],
-				        status_names[s], n[r][s]);
+				        status_names[s], counts.n[r][s]);
 	fprintf(f, "# HELP avatar_api_connections Open client connections.\n"
 	        "# TYPE avatar_api_connections gauge\n"
 	        "avatar_api_connections %u\n"
@@ -425,8 +436,8 @@ relay_answer(struct server *srv, struct MHD_Connection *conn,
              struct relay_job *job, void **req_cls)
 {
 	struct MHD_Response *resp;
-	struct stats_slot *slot;
 	enum route_status index;
+	struct stats *counts;
 	enum MHD_Result ret;
 	unsigned status;
 	int closing;
@@ -447,13 +458,13 @@ relay_answer(struct server *srv, struct MHD_Connection *conn,
 		return MHD_YES;
 	}
 	*req_cls = &request_seen; /* the slot goes to the response */
-	slot = stats_enter(srv->stats);
-	closing = __atomic_load_n(&srv->active, __ATOMIC_ACQUIRE)->closing;
+	counts = epoch_enter(srv->epoch);
+	closing = server_routes(srv)->closing;
 	resp = job != NULL
 	       ? relay_response(job, srv->path, closing, &status, &index)
 	       : relay_busy_response(closing, &status, &index);
-	stats_count(srv->stats, slot, ROUTE_LIST, index);
-	stats_leave(srv->stats, slot);
+	stats_count(counts, ROUTE_LIST, index);
+	epoch_leave(srv->epoch, counts);
 	if (resp == NULL)
 		return MHD_NO; /* out of memory: MHD closes the connection */
 	ret = MHD_queue_response(conn, status, resp);
@@ -533,8 +544,8 @@ server_handle(void *cls, struct MHD_Connection *conn, const char *url,
 {
 	struct server *srv = cls;
 	const struct routes *r;
-	struct stats_slot *slot;
 	struct MHD_Response *resp;
+	struct stats *counts;
 	enum route_status index;
 	enum route route;
 	enum MHD_Result ret;
@@ -558,24 +569,24 @@ server_handle(void *cls, struct MHD_Connection *conn, const char *url,
 		url = origin_form(url);
 	deadline_clear(srv, conn);
 	/* Between enter and leave the set R cannot be freed by a reload. */
-	slot = stats_enter(srv->stats);
-	r = __atomic_load_n(&srv->active, __ATOMIC_ACQUIRE);
+	counts = epoch_enter(srv->epoch);
+	r = server_routes(srv);
 	resp = routes_match(r, url, method, &status, &index, &route);
 	if (route == ROUTE_LIST && srv->relay != NULL && index == STATUS_200) {
-		stats_leave(srv->stats, slot);
+		epoch_leave(srv->epoch, counts);
 		return relay_answer(srv, conn, NULL, req_cls);
 	}
 #ifndef SERVER_NO_COUNTERS /* only to measure what counting costs */
-	stats_count(srv->stats, slot, route, index);
+	stats_count(counts, route, index);
 #endif
 	if (resp == NULL) {
 		int closing = r->closing; /* R may be freed after the leave */
 
-		stats_leave(srv->stats, slot);
+		epoch_leave(srv->epoch, counts);
 		return metrics_answer(srv, conn, closing);
 	}
 	ret = MHD_queue_response(conn, status, resp);
-	stats_leave(srv->stats, slot);
+	epoch_leave(srv->epoch, counts);
 	return ret;
 }
 
@@ -1016,8 +1027,8 @@ server_start(const struct config *cfg, struct fixture *fx, struct error *err)
 	pthread_mutex_init(&srv->deadline_lock, NULL);
 	pthread_mutex_init(&srv->mhd_log_lock, NULL);
 	srv->serving = routes_build(fx, 1, cfg->path, 0);
-	srv->stats = stats_new();
-	if (srv->serving == NULL || srv->stats == NULL) {
+	srv->epoch = epoch_new();
+	if (srv->serving == NULL || srv->epoch == NULL) {
 		error_set(err, EXIT_OSERR, "cannot build responses: out of "
 		          "memory");
 		goto fail;
@@ -1140,7 +1151,7 @@ fail:
 	if (srv->serving == NULL)
 		fixture_free(fx);
 	routes_free(srv->serving);
-	stats_free(srv->stats);
+	epoch_free(srv->epoch);
 	free(srv->deadlines);
 	relay_free(srv->relay);
 	pthread_mutex_destroy(&srv->reload_lock);
@@ -1260,7 +1271,7 @@ server_stop(struct server *srv, unsigned drain_ms)
 	relay_free(srv->relay);
 	routes_free(srv->closing);
 	routes_free(srv->serving);
-	stats_free(srv->stats);
+	epoch_free(srv->epoch);
 	wire_free(srv->wire);
 	free(srv->deadlines);
 	pthread_mutex_destroy(&srv->reload_lock);
