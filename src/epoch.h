@@ -67,10 +67,12 @@ struct stats *epoch_enter(struct epoch *ep);
 void epoch_leave(struct epoch *ep, struct stats *counts);
 
 /* Wait until every request that was inside when this was called has
- * left.  Call it after publishing a new pointer with atom_store_sync: no
- * request uses the old target afterwards, and it may be freed.  Takes
- * EP's lock (one writer at a time; a thread's first request waits for
- * it), so never call it between epoch_enter and epoch_leave. */
+ * left.  It reads every thread's number once, first, so a request that
+ * enters after that is not waited for.  Call it after publishing a new
+ * pointer with atom_store_sync: no request uses the old target
+ * afterwards, and it may be freed.  Takes EP's lock (one writer at a
+ * time; a thread's first request waits for it), so never call it between
+ * epoch_enter and epoch_leave. */
 void epoch_synchronize(struct epoch *ep);
 
 /* The counts of every thread, past and present, into SUM.  Takes EP's
