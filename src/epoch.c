@@ -22,11 +22,10 @@
 struct epoch_reader {
 	unsigned long seq; /* odd while inside a request */
 	struct stats counts;
-	/* Not the owner's: on a line of their own, out of its way. */
-	unsigned long seen /* seq, as epoch_synchronize found it */
-		__attribute__((aligned(CACHE_LINE)));
 	struct epoch_reader *next;
 	struct epoch *owner;
+	unsigned long seen; /* seq as epoch_synchronize found it (its own,
+	                     * under the lock: once per reload) */
 } __attribute__((aligned(CACHE_LINE)));
 
 struct epoch {
