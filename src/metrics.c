@@ -27,7 +27,7 @@ metrics_write(const struct metrics_input *in, FILE *f)
 			    (produced[r][s] == 2 && in->relay))
 				fprintf(f, "avatar_api_requests_total{route=\"%s\","
 				        "status=\"%s\"} %lu\n", route_names[r],
-				        status_names[s], in->requests[r][s]);
+				        status_names[s], in->requests.n[r][s]);
 	fprintf(f, "# HELP avatar_api_connections Open client connections.\n"
 	        "# TYPE avatar_api_connections gauge\n"
 	        "avatar_api_connections %u\n"

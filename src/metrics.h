@@ -8,11 +8,11 @@
 #include <time.h>
 
 #include "guard.h"
-#include "routes.h"
+#include "stats.h"
 
 /* What /metrics shows, gathered by the caller. */
 struct metrics_input {
-	unsigned long requests[ROUTE_COUNT][STATUS_COUNT]; /* stats_sum */
+	struct stats requests;         /* epoch_sum */
 	unsigned connections;          /* open client connections */
 	size_t users;                  /* records being served */
 	unsigned long reloads_ok;

@@ -6,34 +6,12 @@
 
 #include "config.h"
 #include "fixture.h"
+#include "stats.h"      /* enum route, enum route_status */
 
 struct MHD_Response;
 
 /* The Engine header every answer carries. */
 #define ROUTES_ENGINE "C/libmicrohttpd"
-
-/* What a request asked for, for the request counters. */
-enum route {
-	ROUTE_LIST,    /* PATH */
-	ROUTE_USER,    /* PATH/{id} */
-	ROUTE_HEALTHZ, /* /healthz */
-	ROUTE_METRICS, /* /metrics */
-	ROUTE_OTHER,   /* anything else */
-	ROUTE_COUNT
-};
-
-/* The statuses the handler answers with, as counter indexes. */
-enum route_status {
-	STATUS_200,
-	STATUS_400,
-	STATUS_404,
-	STATUS_405,
-	STATUS_500,
-	STATUS_502,    /* relay mode: the upstream failed */
-	STATUS_503,    /* relay mode: queue full, or stopping */
-	STATUS_504,    /* relay mode: the upstream timed out */
-	STATUS_COUNT
-};
 
 /* A set of persistent libmicrohttpd responses over one fixture.  The set
  * is immutable once built, so any number of threads may use it at once. */

@@ -18,13 +18,14 @@
 #include <microhttpd.h>
 
 #include "acceptor.h"
+#include "atomicvar.h"
 #include "deadline.h"
+#include "epoch.h"
 #include "log.h"
 #include "metrics.h"
 #include "relay.h"
 #include "routes.h"
 #include "server.h"
-#include "stats.h"
 #include "wire.h"
 
 /*
@@ -64,10 +65,10 @@ struct server {
 	struct acceptor *acceptor;  /* hands MHD its connections */
 	struct deadlines *deadlines;/* --timeout; NULL when 0 */
 	const char *path;           /* the list route */
-	struct routes *active;      /* read atomically per request */
+	struct routes *active;      /* server_routes, server_publish */
 	struct routes *serving;     /* owns the fixture */
 	struct routes *closing;     /* "Connection: close", at stop */
-	struct stats *stats;        /* counters and reader epochs */
+	struct epoch *epoch;        /* readers of active, their counters */
 	struct relay *relay;        /* relay mode, else NULL */
 	int blocking;               /* thread-per-connection mode */
 	pthread_mutex_t reload_lock;/* serving, reloads_*, last_reload */
@@ -84,13 +85,21 @@ struct server {
 	} mhd_seen[16];
 };
 
+/* The set requests use.  Read it between epoch_enter and epoch_leave,
+ * and use it only until the leave (epoch.h). */
+static inline const struct routes *
+server_routes(const struct server *srv)
+{
+	return atom_load_acquire(srv->active);
+}
+
 /* Publish R as the set requests use, and wait until no request still
- * uses the previous one. */
+ * uses the previous one (epoch.h). */
 static void
 server_publish(struct server *srv, struct routes *r)
 {
-	__atomic_store_n(&srv->active, r, __ATOMIC_SEQ_CST);
-	stats_synchronize(srv->stats);
+	atom_store_sync(srv->active, r);
+	epoch_synchronize(srv->epoch);
 }
 
 /* CONN's descriptor, or -1. */
@@ -132,7 +141,7 @@ server_connection(void *cls, struct MHD_Connection *conn,
 
 /* Render /metrics (metrics.c), the relay's after the rest.  Returns a
  * malloc'd body, or NULL if out of memory.  Runs outside
- * stats_enter/leave. */
+ * epoch_enter/leave. */
 static char *
 metrics_render(struct server *srv, size_t *len)
 {
@@ -140,7 +149,7 @@ metrics_render(struct server *srv, size_t *len)
 	char *body = NULL;
 	FILE *f;
 
-	stats_sum(srv->stats, in.requests);
+	epoch_sum(srv->epoch, &in.requests);
 	pthread_mutex_lock(&srv->reload_lock);
 	in.users = srv->serving->count;
 	in.reloads_ok = srv->reloads_ok;
@@ -237,7 +246,7 @@ relay_answer(struct server *srv, struct MHD_Connection *conn,
              struct relay_job *job, void **req_cls)
 {
 	struct MHD_Response *resp;
-	struct stats_slot *slot;
+	struct stats *counts;
 	enum route_status index;
 	enum MHD_Result ret;
 	unsigned status;
@@ -259,13 +268,13 @@ relay_answer(struct server *srv, struct MHD_Connection *conn,
 		return MHD_YES;
 	}
 	*req_cls = &request_seen; /* the slot goes to the response */
-	slot = stats_enter(srv->stats);
-	closing = __atomic_load_n(&srv->active, __ATOMIC_ACQUIRE)->closing;
+	counts = epoch_enter(srv->epoch);
+	closing = server_routes(srv)->closing;
 	resp = job != NULL
 	       ? relay_response(job, srv->path, closing, &status, &index)
 	       : relay_busy_response(closing, &status, &index);
-	stats_count(srv->stats, slot, ROUTE_LIST, index);
-	stats_leave(srv->stats, slot);
+	stats_count(counts, ROUTE_LIST, index);
+	epoch_leave(srv->epoch, counts);
 	if (resp == NULL)
 		return MHD_NO; /* out of memory: MHD closes the connection */
 	ret = MHD_queue_response(conn, status, resp);
@@ -345,7 +354,7 @@ server_handle(void *cls, struct MHD_Connection *conn, const char *url,
 {
 	struct server *srv = cls;
 	const struct routes *r;
-	struct stats_slot *slot;
+	struct stats *counts;
 	struct MHD_Response *resp;
 	enum route_status index;
 	enum route route;
@@ -370,24 +379,24 @@ server_handle(void *cls, struct MHD_Connection *conn, const char *url,
 		url = origin_form(url);
 	request_in(srv, conn);
 	/* Between enter and leave the set R cannot be freed by a reload. */
-	slot = stats_enter(srv->stats);
-	r = __atomic_load_n(&srv->active, __ATOMIC_ACQUIRE);
+	counts = epoch_enter(srv->epoch);
+	r = server_routes(srv);
 	resp = routes_match(r, url, method, &status, &index, &route);
 	if (route == ROUTE_LIST && srv->relay != NULL && index == STATUS_200) {
-		stats_leave(srv->stats, slot);
+		epoch_leave(srv->epoch, counts);
 		return relay_answer(srv, conn, NULL, req_cls);
 	}
 #ifndef SERVER_NO_COUNTERS /* only to measure what counting costs */
-	stats_count(srv->stats, slot, route, index);
+	stats_count(counts, route, index);
 #endif
 	if (resp == NULL) {
 		int closing = r->closing; /* R may be freed after the leave */
 
-		stats_leave(srv->stats, slot);
+		epoch_leave(srv->epoch, counts);
 		return metrics_answer(srv, conn, closing);
 	}
 	ret = MHD_queue_response(conn, status, resp);
-	stats_leave(srv->stats, slot);
+	epoch_leave(srv->epoch, counts);
 	return ret;
 }
 
@@ -472,8 +481,8 @@ server_start(const struct config *cfg, struct fixture *fx, struct error *err)
 	pthread_mutex_init(&srv->reload_lock, NULL);
 	pthread_mutex_init(&srv->mhd_log_lock, NULL);
 	srv->serving = routes_build(fx, 1, cfg->path, 0);
-	srv->stats = stats_new();
-	if (srv->serving == NULL || srv->stats == NULL) {
+	srv->epoch = epoch_new();
+	if (srv->serving == NULL || srv->epoch == NULL) {
 		error_set(err, EXIT_OSERR, "cannot build responses: out of "
 		          "memory");
 		goto fail;
@@ -567,7 +576,7 @@ fail:
 	if (srv->serving == NULL)
 		fixture_free(fx);
 	routes_free(srv->serving);
-	stats_free(srv->stats);
+	epoch_free(srv->epoch);
 	deadlines_free(srv->deadlines);
 	relay_free(srv->relay);
 	pthread_mutex_destroy(&srv->reload_lock);
@@ -673,7 +682,7 @@ server_stop(struct server *srv, unsigned drain_ms)
 	relay_free(srv->relay);
 	routes_free(srv->closing);
 	routes_free(srv->serving);
-	stats_free(srv->stats);
+	epoch_free(srv->epoch);
 	wire_free(srv->wire);
 	deadlines_free(srv->deadlines);
 	pthread_mutex_destroy(&srv->reload_lock);

@@ -1,41 +1,56 @@
-/* stats.h -- per-thread request counters and reader epochs, no shared writes. */
+/* stats.h -- request counters by route and status, one block per thread. */
 #ifndef AVATAR_STATS_H
 #define AVATAR_STATS_H
 
-#include "routes.h"
+#include "atomicvar.h"
 
-struct stats;
-struct stats_slot;
+/*
+ * The counters /metrics prints, indexed by what a request asked for and
+ * the status it got.  A block is written by one thread only (its owner,
+ * with stats_count) and read by any thread with relaxed loads
+ * (stats_add): no locked instruction, no shared write.  Each serving
+ * thread's block rides in its reader record (epoch.h, which says why),
+ * and epoch_sum adds them up with the counts of threads that exited.
+ */
 
-/* A new, empty registry.  Returns NULL if out of memory. */
-struct stats *stats_new(void);
+/* What a request asked for: the first counter index. */
+enum route {
+	ROUTE_LIST,    /* PATH */
+	ROUTE_USER,    /* PATH/{id} */
+	ROUTE_HEALTHZ, /* /healthz */
+	ROUTE_METRICS, /* /metrics */
+	ROUTE_OTHER,   /* anything else */
+	ROUTE_COUNT
+};
 
-/* Free ST once no thread that used it is alive (after MHD_stop_daemon).
- * ST may be NULL. */
-void stats_free(struct stats *st);
+/* The statuses the handler answers with: the second counter index. */
+enum route_status {
+	STATUS_200,
+	STATUS_400,
+	STATUS_404,
+	STATUS_405,
+	STATUS_500,
+	STATUS_502,    /* relay mode: the upstream failed */
+	STATUS_503,    /* relay mode: queue full, or stopping */
+	STATUS_504,    /* relay mode: the upstream timed out */
+	STATUS_COUNT
+};
 
-/* Mark the calling thread as inside a request and return its slot (one
- * per thread, registered on its first request: the only time a lock is
- * taken).  Until stats_leave, stats_synchronize waits for this thread.
- * If no slot can be allocated, the thread holds ST's lock instead and NULL
- * is returned; pass it on to stats_count and stats_leave all the same. */
-struct stats_slot *stats_enter(struct stats *st);
+/* One block of counters. */
+struct stats {
+	unsigned long n[ROUTE_COUNT][STATUS_COUNT];
+};
 
-/* Count one answer of ROUTE with STATUS in SLOT: a store to a cache line
- * only this thread writes. */
-void stats_count(struct stats *st, struct stats_slot *slot,
-                 enum route route, enum route_status status);
+/* Count one answer of ROUTE with STATUS in ST.  Only ST's owner may call
+ * this: a plain add that relaxed readers see whole (atom_bump). */
+static inline void
+stats_count(struct stats *st, enum route route, enum route_status status)
+{
+	atom_bump(st->n[route][status], 1);
+}
 
-/* Mark the end of the request started by stats_enter. */
-void stats_leave(struct stats *st, struct stats_slot *slot);
-
-/* Wait until every thread that was inside a request when this was called
- * has left it.  Publish a new pointer first: afterwards no request still
- * uses the old one, and its target may be freed. */
-void stats_synchronize(struct stats *st);
-
-/* Sum the counters of every thread, past and present, into OUT. */
-void stats_sum(struct stats *st,
-               unsigned long out[ROUTE_COUNT][STATUS_COUNT]);
+/* Add every counter of ST to SUM.  ST's owner may be counting meanwhile
+ * (ST is read with relaxed loads); SUM must be the caller's own. */
+void stats_add(struct stats *sum, const struct stats *st);
 
 #endif
