@@ -1,19 +1,18 @@
-/* relay.h -- relay mode: answer GET PATH with an upstream's body. */
+/* relay.h -- the upstream client: GET the upstream's URL, report the outcome. */
 #ifndef AVATAR_RELAY_H
 #define AVATAR_RELAY_H
 
+#include <stddef.h>
 #include <stdio.h>
 
 #include "config.h"
 #include "error.h"
-#include "routes.h"
 
-struct MHD_Connection;
-struct MHD_Response;
 struct relay;
 struct relay_job;
 
-/* How an upstream request ended: OK, or the error counted in /metrics. */
+/* How an upstream request ended: OK, or the error counted in /metrics
+ * (the status the server answers with, proxy.c, in the comment). */
 enum relay_kind {
 	RELAY_OK,
 	RELAY_CONNECT,      /* refused, unreachable, unresolvable: 502 */
@@ -23,68 +22,94 @@ enum relay_kind {
 	RELAY_TOO_LARGE,    /* body over --upstream-max-bytes: 502 */
 	RELAY_BODY,         /* empty, or not starting with { or [: 502 */
 	RELAY_PROTOCOL,     /* reset, garbage, cut short: 502 */
-	RELAY_STOPPED,      /* the server is stopping: 503 */
+	RELAY_STOPPED,      /* the relay is stopping: 503 */
 	RELAY_KIND_COUNT
+};
+
+/* How a done job ended.  BODY is the upstream's body (RELAY_OK only,
+ * else NULL and LEN 0): the job's own buffer, not copied, valid until
+ * relay_release, so that it can be sent as is. */
+struct relay_outcome {
+	enum relay_kind kind;
+	char *body;
+	size_t len;
+};
+
+/* A job is done: OUT is its outcome (as relay_outcome), ARG what was
+ * given to relay_submit.  Runs on the relay thread, or in relay_submit
+ * itself when the relay is stopping, right after the job is marked done
+ * (relay_done is then true): from its call on the job is the
+ * submitter's again.  It must not block; it may release the job. */
+typedef void relay_done_fn(void *arg, struct relay_job *job,
+                           const struct relay_outcome *out);
+
+/* Upper bounds of the duration histogram's buckets, in microseconds
+ * (relay_counters.buckets has one more: over the top). */
+#define RELAY_BUCKETS 14
+extern const unsigned long relay_bucket_us[RELAY_BUCKETS];
+
+/* The relay's counters, as relay_counters_read copies them. */
+struct relay_counters {
+	unsigned long requests;                  /* ended, whatever the kind */
+	unsigned long connects;                  /* TCP connections opened */
+	unsigned long sum_us;                    /* total duration */
+	unsigned long errors[RELAY_KIND_COUNT];  /* by kind (RELAY_OK: 0) */
+	unsigned long buckets[RELAY_BUCKETS + 1];/* durations, not cumulative */
 };
 
 /* Start the relay for CFG->upstream: a thread that drives every upstream
  * request with its own HTTP/1.1 client (epoll, non-blocking sockets)
  * over at most CFG->upstream_connections keep-alive connections, and a
  * pool of at most connections + CFG->upstream_queue request slots.  The
- * upstream's host is resolved here, once.  BLOCKING (for
- * thread-per-connection mode) makes relay_wait usable instead of
- * suspending connections.  Returns the relay, or NULL with ERR set:
- * EXIT_USAGE for an https:// or malformed URL, EXIT_UNAVAILABLE for a
- * host that does not resolve, EXIT_OSERR otherwise. */
+ * upstream's host is resolved here, once (and again later by a thread of
+ * its own when connects fail, if it is a name).  BLOCKING (for
+ * thread-per-connection mode) makes relay_wait usable.  Returns the
+ * relay, or NULL with ERR set: EXIT_USAGE for an https:// or malformed
+ * URL, EXIT_UNAVAILABLE for a host that does not resolve, EXIT_OSERR
+ * otherwise. */
 struct relay *relay_start(const struct config *cfg, int blocking,
                           struct error *err);
 
 /* Take a free request slot.  Returns NULL when every slot is in use
- * (answer 503 at once) or the relay is stopping. */
+ * (answer at once that the relay is busy) or the relay is stopping.  Any
+ * thread (one lock). */
 struct relay_job *relay_acquire(struct relay *rl);
 
-/* Send JOB's upstream request.  In epoll mode CONN must have been
- * suspended by the caller (the handler): it is resumed once the job is
- * done.  If the relay is stopping, the job is done at once
- * (RELAY_STOPPED). */
-void relay_submit(struct relay_job *job, struct MHD_Connection *conn);
+/* Send JOB's upstream request; DONE (with ARG) is called once it is
+ * done.  DONE may be NULL for a submitter that waits with relay_wait
+ * (a relay started BLOCKING).  If the relay is stopping, the job is done
+ * at once (RELAY_STOPPED) and DONE called before this returns.  Any
+ * thread (one lock; one write to wake the relay thread if it sleeps). */
+void relay_submit(struct relay_job *job, relay_done_fn *done, void *arg);
 
-/* Non-zero once JOB's upstream request has ended. */
+/* Non-zero once JOB's upstream request has ended (an acquire load). */
 int relay_done(const struct relay_job *job);
 
-/* Block until JOB is done (thread-per-connection mode). */
+/* Block until JOB is done (a relay started BLOCKING). */
 void relay_wait(struct relay_job *job);
 
-/* The answer for the done JOB, to queue then destroy: the upstream body
- * (not copied: the response owns the slot's buffer until libmicrohttpd
- * frees it, which returns the slot) with Content-Type application/json,
- * Engine, Location LOCATION and, if CLOSING, "Connection: close"; or a
- * JSON error (502, 503 or 504), the slot being returned at once.
- * *STATUS and *INDEX receive the HTTP status and its counter.  Returns
- * NULL if out of memory (the slot is returned). */
-struct MHD_Response *relay_response(struct relay_job *job,
-                                    const char *location, int closing,
-                                    unsigned *status,
-                                    enum route_status *index);
+/* The outcome of the done JOB, valid until relay_release. */
+const struct relay_outcome *relay_outcome(const struct relay_job *job);
 
-/* The 503 for a request that found no free slot (relay_acquire gave
- * NULL), with *STATUS and *INDEX set.  Returns NULL if out of memory. */
-struct MHD_Response *relay_busy_response(int closing, unsigned *status,
-                                         enum route_status *index);
-
-/* Return the done JOB's slot without answering (the client left). */
+/* Return JOB's slot, its body with it: the job is done and its body no
+ * longer used (sent, or the client left).  Any thread (one lock). */
 void relay_release(struct relay_job *job);
 
-/* Stop taking requests, end those in flight (RELAY_STOPPED: their
- * connections are resumed and answered 503) and join the relay thread.
- * Call before MHD_stop_daemon, which must find no suspended connection.
- * RL may be NULL. */
+/* Stop taking requests, end those in flight or waiting (RELAY_STOPPED:
+ * their DONE is called, or their waiter woken) and join the relay's
+ * threads.  RL may be NULL; a second call does nothing. */
 void relay_stop(struct relay *rl);
 
-/* Free RL after relay_stop and after MHD_stop_daemon (responses still
- * holding a slot give it back when libmicrohttpd frees them).  RL may be
- * NULL. */
+/* Free RL after relay_stop and after every job was released (their
+ * slots are freed here).  RL may be NULL. */
 void relay_free(struct relay *rl);
+
+/* Copy RL's counters into OUT: relaxed loads, each counter whole, not
+ * one snapshot of them all.  Any thread. */
+void relay_counters_read(struct relay *rl, struct relay_counters *out);
+
+/* KIND's name in /metrics ("ok", "connect", "timeout", ...). */
+const char *relay_kind_name(enum relay_kind kind);
 
 /* Append the upstream metrics (Prometheus text) to F. */
 void relay_metrics(struct relay *rl, FILE *f);

@@ -23,6 +23,7 @@
 #include "epoch.h"
 #include "log.h"
 #include "metrics.h"
+#include "proxy.h"
 #include "relay.h"
 #include "routes.h"
 #include "server.h"
@@ -238,8 +239,8 @@ static char request_seen;
  * either, in epoll mode, suspend the connection and submit the job (the
  * relay thread resumes the connection when it is done, and MHD calls us
  * again with the job in *REQ_CLS), or, in thread-per-connection mode,
- * submit it and wait.  The answer is queued on the second or a later
- * handler call, never the first (see server_handle).
+ * submit it and wait (proxy_request).  The answer is queued on the
+ * second or a later handler call, never the first (see server_handle).
  */
 static enum MHD_Result
 relay_answer(struct server *srv, struct MHD_Connection *conn,
@@ -252,27 +253,12 @@ relay_answer(struct server *srv, struct MHD_Connection *conn,
 	unsigned status;
 	int closing;
 
-	if (job == NULL) {
-		job = relay_acquire(srv->relay);
-		if (job != NULL && srv->blocking) {
-			relay_submit(job, NULL);
-			relay_wait(job);
-		} else if (job != NULL) {
-			*req_cls = job;
-			MHD_suspend_connection(conn);
-			relay_submit(job, conn);
-			return MHD_YES;
-		}
-	} else if (!relay_done(job)) {
-		MHD_suspend_connection(conn); /* not expected: wait again */
+	if (proxy_request(srv->relay, srv->blocking, conn, &job, req_cls))
 		return MHD_YES;
-	}
 	*req_cls = &request_seen; /* the slot goes to the response */
 	counts = epoch_enter(srv->epoch);
 	closing = server_routes(srv)->closing;
-	resp = job != NULL
-	       ? relay_response(job, srv->path, closing, &status, &index)
-	       : relay_busy_response(closing, &status, &index);
+	resp = proxy_response(job, srv->path, closing, &status, &index);
 	stats_count(counts, ROUTE_LIST, index);
 	epoch_leave(srv->epoch, counts);
 	if (resp == NULL)

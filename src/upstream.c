@@ -1,4 +1,6 @@
-/* upstream.c -- the relay's HTTP/1.1 client parts: URL, response head, chunks. */
+/* upstream.c -- the relay's HTTP/1.1 client parts: URL, request, head, body. */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -65,7 +67,7 @@ upstream_url_parse(const char *url, struct upstream_url *u,
 	} else {
 		memcpy(u->port, "80", 3);
 	}
-	/* The fragment, if any, is the caller's: relay_start cuts it. */
+	/* The fragment, if any, is the caller's: upstream_request cuts it. */
 	u->path = *end == '/' ? end : "/";
 	if (*end == '?')
 		u->path = NULL; /* "http://h?q": the caller prefixes "/" */
@@ -75,6 +77,31 @@ bad:
 	error_set(err, EXIT_USAGE, "upstream '%.64s': invalid URL (expected "
 	          "http://HOST[:PORT][/PATH])", url);
 	return -1;
+}
+
+char *
+upstream_request(const char *url, const struct upstream_url *u, size_t *len)
+{
+	const char *path = u->path != NULL ? u->path
+	                   : url + 7 + u->host_header; /* "?query" */
+	size_t plen = strcspn(path, "#");
+	char *request;
+	int n;
+
+	n = snprintf(NULL, 0, "GET %s%.*s HTTP/1.1\r\nHost: %.*s\r\n"
+	             "Accept: application/json\r\nUser-Agent: avatar-api/%s"
+	             "\r\n\r\n", u->path != NULL ? "" : "/", (int)plen, path,
+	             (int)u->host_header, u->authority, PACKAGE_VERSION);
+	request = malloc((size_t)n + 1);
+	if (request == NULL)
+		return NULL;
+	snprintf(request, (size_t)n + 1, "GET %s%.*s HTTP/1.1\r\n"
+	         "Host: %.*s\r\nAccept: application/json\r\n"
+	         "User-Agent: avatar-api/%s\r\n\r\n",
+	         u->path != NULL ? "" : "/", (int)plen, path,
+	         (int)u->host_header, u->authority, PACKAGE_VERSION);
+	*len = (size_t)n;
+	return request;
 }
 
 /* A header name character (RFC 9110 token). */
@@ -468,4 +495,40 @@ upstream_chunks_decode(struct upstream_chunks *c, char *buf, size_t n,
 	if (rc != 0)
 		return rc;
 	return c->state == CH_DONE;
+}
+
+int
+upstream_json_type(const char *t, size_t len)
+{
+	size_t n = 0;
+
+	if (t == NULL)
+		return 0;
+	while (n < len && t[n] != ';' && t[n] != ' ' && t[n] != '\t')
+		n++;
+	if (n == 16 && strncasecmp(t, "application/json", 16) == 0)
+		return 1;
+	return n > 17 && strncasecmp(t, "application/", 12) == 0 &&
+	       strncasecmp(t + n - 5, "+json", 5) == 0;
+}
+
+static int
+blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+int
+upstream_json_body(const char *b, size_t n)
+{
+	size_t first = 0, last = n;
+
+	while (first < n && blank(b[first]))
+		first++;
+	while (last > first && blank(b[last - 1]))
+		last--;
+	if (last < first + 2)
+		return 0;
+	return (b[first] == '{' && b[last - 1] == '}') ||
+	       (b[first] == '[' && b[last - 1] == ']');
 }

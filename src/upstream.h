@@ -1,4 +1,4 @@
-/* upstream.h -- the relay's HTTP/1.1 client parts: URL, response head, chunks. */
+/* upstream.h -- the relay's HTTP/1.1 client parts: URL, request, head, body. */
 #ifndef AVATAR_UPSTREAM_H
 #define AVATAR_UPSTREAM_H
 
@@ -51,6 +51,14 @@ struct upstream_chunks {
 int upstream_url_parse(const char *url, struct upstream_url *u,
                        struct error *err);
 
+/* The request the relay sends for URL, taken apart in U:
+ * "GET PATH HTTP/1.1" (the fragment cut), Host (HOST[:PORT] as written),
+ * Accept: application/json and User-Agent: avatar-api/VERSION.  Returns
+ * it NUL-terminated in a new buffer (the caller frees it) with its length
+ * in *LEN, or NULL if out of memory. */
+char *upstream_request(const char *url, const struct upstream_url *u,
+                       size_t *len);
+
 /* Parse the response head at the start of BUF (N bytes so far).  *SCAN
  * (0 at first) remembers how far a previous call looked for the blank
  * line, so that a head arriving a byte at a time costs linear time.
@@ -84,5 +92,13 @@ void upstream_chunks_init(struct upstream_chunks *c);
 int upstream_chunks_decode(struct upstream_chunks *c, char *buf, size_t n,
                            unsigned long long limit, size_t *out,
                            size_t *used);
+
+/* Whether the Content-Type value T (LEN bytes, parameters allowed) is
+ * application/json or application/...+json.  T may be NULL (no field). */
+int upstream_json_type(const char *t, size_t len);
+
+/* A cheap check, not a parse: whether the body B (N bytes) looks like
+ * JSON, its first and last non-blank bytes being { and } or [ and ]. */
+int upstream_json_body(const char *b, size_t n);
 
 #endif

@@ -19,6 +19,7 @@
 
 #include "config.h"
 #include "fixture.h"
+#include "relay.h"
 #include "server.h"
 #include "testutil.h"
 
@@ -1424,6 +1425,283 @@ START_TEST(test_relay_sigterm_in_flight)
 }
 END_TEST
 
+/* ---- the relay alone, as a client with a completion callback ---- */
+
+/* What client_done saw. */
+struct outcome_box {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int called;
+	pthread_t thread;        /* the thread it ran on */
+	int done_seen;           /* relay_done(job) in the callback */
+	int same;                /* relay_outcome(job) says the same */
+	enum relay_kind kind;
+	char body[256];
+	size_t len;
+	int body_null;
+};
+
+static void
+box_init(struct outcome_box *b)
+{
+	memset(b, 0, sizeof(*b));
+	pthread_mutex_init(&b->lock, NULL);
+	pthread_cond_init(&b->cond, NULL);
+}
+
+static void
+box_free(struct outcome_box *b)
+{
+	pthread_cond_destroy(&b->cond);
+	pthread_mutex_destroy(&b->lock);
+}
+
+static void
+client_done(void *arg, struct relay_job *job, const struct relay_outcome *out)
+{
+	struct outcome_box *b = arg;
+	const struct relay_outcome *o = relay_outcome(job);
+
+	pthread_mutex_lock(&b->lock);
+	b->called++;
+	b->thread = pthread_self();
+	b->done_seen = relay_done(job);
+	b->same = o->kind == out->kind && o->body == out->body &&
+	          o->len == out->len;
+	b->kind = out->kind;
+	b->body_null = out->body == NULL;
+	b->len = out->len;
+	if (out->body != NULL && out->len < sizeof(b->body))
+		memcpy(b->body, out->body, out->len);
+	pthread_cond_signal(&b->cond);
+	pthread_mutex_unlock(&b->lock);
+}
+
+/* Wait (5 s at most) until the callback ran N times in all. */
+static void
+box_wait(struct outcome_box *b, int n)
+{
+	struct timespec until;
+
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 5;
+	pthread_mutex_lock(&b->lock);
+	while (b->called < n &&
+	       pthread_cond_timedwait(&b->cond, &b->lock, &until) == 0)
+		;
+	pthread_mutex_unlock(&b->lock);
+	ck_assert_msg(b->called == n, "callback ran %d times, not %d",
+	              b->called, n);
+}
+
+static struct relay *
+client_start(const char *upstream, int blocking, unsigned timeout_ms)
+{
+	struct config cfg;
+	struct error err = {0, ""};
+	struct relay *rl;
+
+	config_defaults(&cfg);
+	cfg.upstream = upstream;
+	cfg.upstream_timeout_ms = timeout_ms;
+	cfg.upstream_connections = 2;
+	cfg.upstream_queue = 2;
+	rl = relay_start(&cfg, blocking, &err);
+	ck_assert_msg(rl != NULL, "relay_start: %s", err.text);
+	return rl;
+}
+
+static const char client_reply[] = "HTTP/1.1 200 OK\r\nContent-Type: "
+	"application/json\r\nContent-Length: 7\r\n\r\n{\"a\":1}";
+
+/* The outcome comes to the callback on the relay thread, with the body
+ * as the upstream sent it; the counters count it; a second request goes
+ * over the same connection. */
+START_TEST(test_relay_client_callback)
+{
+	struct fake f = {0};
+	struct outcome_box b;
+	struct relay_counters c;
+	struct relay_job *job;
+	struct relay *rl;
+	unsigned long n = 0;
+	size_t i;
+
+	box_init(&b);
+	fake_serve(&f, client_reply, strlen(client_reply));
+	rl = client_start(url, 0, 2000);
+	for (i = 0; i < 2; i++) {
+		job = relay_acquire(rl);
+		ck_assert_ptr_nonnull(job);
+		relay_submit(job, client_done, &b);
+		box_wait(&b, (int)i + 1);
+		ck_assert(!pthread_equal(b.thread, pthread_self()));
+		ck_assert(b.done_seen && b.same);
+		ck_assert_int_eq(b.kind, RELAY_OK);
+		ck_assert_uint_eq(b.len, 7);
+		ck_assert(memcmp(b.body, "{\"a\":1}", 7) == 0);
+		relay_release(job);
+	}
+	relay_counters_read(rl, &c);
+	ck_assert_uint_eq(c.requests, 2);
+	ck_assert_uint_eq(c.connects, 1);
+	for (i = 0; i < RELAY_KIND_COUNT; i++)
+		ck_assert_uint_eq(c.errors[i], 0);
+	for (i = 0; i <= RELAY_BUCKETS; i++)
+		n += c.buckets[i];
+	ck_assert_uint_eq(n, 2);
+	relay_stop(rl);
+	relay_free(rl);
+	fake_stop(&f);
+	box_free(&b);
+}
+END_TEST
+
+/* A failed request: its kind, no body, counted by kind. */
+START_TEST(test_relay_client_error)
+{
+	static const char reply[] = "HTTP/1.1 404 Not Found\r\nContent-Type: "
+		"application/json\r\nContent-Length: 2\r\n\r\n{}";
+	struct fake f = {0};
+	struct outcome_box b;
+	struct relay_counters c;
+	struct relay_job *job;
+	struct relay *rl;
+
+	box_init(&b);
+	fake_serve(&f, reply, strlen(reply));
+	rl = client_start(url, 0, 2000);
+	job = relay_acquire(rl);
+	relay_submit(job, client_done, &b);
+	box_wait(&b, 1);
+	ck_assert_int_eq(b.kind, RELAY_STATUS);
+	ck_assert(b.body_null);
+	ck_assert_uint_eq(b.len, 0);
+	relay_release(job);
+	relay_counters_read(rl, &c);
+	ck_assert_uint_eq(c.requests, 1);
+	ck_assert_uint_eq(c.errors[RELAY_STATUS], 1);
+	ck_assert_str_eq(relay_kind_name(RELAY_STATUS), "status");
+	ck_assert_str_eq(relay_kind_name(RELAY_CONTENT_TYPE), "content_type");
+	relay_free(rl);
+	fake_stop(&f);
+	box_free(&b);
+}
+END_TEST
+
+/* Without a callback, relay_wait waits (a relay started blocking). */
+START_TEST(test_relay_client_wait)
+{
+	struct fake f = {0};
+	const struct relay_outcome *out;
+	struct relay_job *job;
+	struct relay *rl;
+
+	fake_serve(&f, client_reply, strlen(client_reply));
+	rl = client_start(url, 1, 2000);
+	job = relay_acquire(rl);
+	relay_submit(job, NULL, NULL);
+	relay_wait(job);
+	ck_assert(relay_done(job));
+	out = relay_outcome(job);
+	ck_assert_int_eq(out->kind, RELAY_OK);
+	ck_assert_uint_eq(out->len, 7);
+	ck_assert(memcmp(out->body, "{\"a\":1}", 7) == 0);
+	relay_release(job);
+	relay_free(rl);
+	fake_stop(&f);
+}
+END_TEST
+
+/* A job submitted once the relay stopped is done at once, its callback
+ * run by relay_submit itself; no slot is given out any more. */
+START_TEST(test_relay_client_stopped)
+{
+	struct outcome_box b;
+	struct relay_job *job;
+	struct relay *rl;
+
+	box_init(&b);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/avatar",
+	         tu_free_port());
+	rl = client_start(url, 0, 2000);
+	job = relay_acquire(rl);
+	ck_assert_ptr_nonnull(job);
+	relay_stop(rl);
+	ck_assert_ptr_null(relay_acquire(rl));
+	relay_submit(job, client_done, &b);
+	ck_assert_int_eq(b.called, 1);
+	ck_assert(pthread_equal(b.thread, pthread_self()));
+	ck_assert_int_eq(b.kind, RELAY_STOPPED);
+	ck_assert(b.body_null);
+	relay_release(job);
+	relay_free(rl);
+	box_free(&b);
+}
+END_TEST
+
+/* The Prometheus text of a relay that answered nothing yet, byte for
+ * byte. */
+START_TEST(test_relay_client_metrics_text)
+{
+	static const char want[] =
+		"# HELP avatar_api_upstream_requests_total Upstream requests "
+		"that ended, whatever the result.\n"
+		"# TYPE avatar_api_upstream_requests_total counter\n"
+		"avatar_api_upstream_requests_total 0\n"
+		"# HELP avatar_api_upstream_errors_total Upstream requests that "
+		"failed, by kind.\n"
+		"# TYPE avatar_api_upstream_errors_total counter\n"
+		"avatar_api_upstream_errors_total{kind=\"connect\"} 0\n"
+		"avatar_api_upstream_errors_total{kind=\"timeout\"} 0\n"
+		"avatar_api_upstream_errors_total{kind=\"status\"} 0\n"
+		"avatar_api_upstream_errors_total{kind=\"content_type\"} 0\n"
+		"avatar_api_upstream_errors_total{kind=\"too_large\"} 0\n"
+		"avatar_api_upstream_errors_total{kind=\"body\"} 0\n"
+		"avatar_api_upstream_errors_total{kind=\"protocol\"} 0\n"
+		"avatar_api_upstream_errors_total{kind=\"stopped\"} 0\n"
+		"# HELP avatar_api_upstream_connections_opened_total TCP "
+		"connections opened to the upstream (kept alive and reused).\n"
+		"# TYPE avatar_api_upstream_connections_opened_total counter\n"
+		"avatar_api_upstream_connections_opened_total 0\n"
+		"# HELP avatar_api_upstream_duration_seconds Time from a "
+		"request's submission to its upstream answer.\n"
+		"# TYPE avatar_api_upstream_duration_seconds histogram\n"
+		"avatar_api_upstream_duration_seconds_bucket{le=\"0.0005\"} 0\n"
+		"avatar_api_upstream_duration_seconds_bucket{le=\"0.001\"} 0\n"
+		"avatar_api_upstream_duration_seconds_bucket{le=\"0.0025\"} 0\n"
+		"avatar_api_upstream_duration_seconds_bucket{le=\"0.005\"} 0\n"
+		"avatar_api_upstream_duration_seconds_bucket{le=\"0.01\"} 0\n"
+		"avatar_api_upstream_duration_seconds_bucket{le=\"0.025\"} 0\n"
+		"avatar_api_upstream_duration_seconds_bucket{le=\"0.05\"} 0\n"
+		"avatar_api_upstream_duration_seconds_bucket{le=\"0.1\"} 0\n"
+		"avatar_api_upstream_duration_seconds_bucket{le=\"0.25\"} 0\n"
+		"avatar_api_upstream_duration_seconds_bucket{le=\"0.5\"} 0\n"
+		"avatar_api_upstream_duration_seconds_bucket{le=\"1\"} 0\n"
+		"avatar_api_upstream_duration_seconds_bucket{le=\"2.5\"} 0\n"
+		"avatar_api_upstream_duration_seconds_bucket{le=\"5\"} 0\n"
+		"avatar_api_upstream_duration_seconds_bucket{le=\"10\"} 0\n"
+		"avatar_api_upstream_duration_seconds_bucket{le=\"+Inf\"} 0\n"
+		"avatar_api_upstream_duration_seconds_sum 0.000000\n"
+		"avatar_api_upstream_duration_seconds_count 0\n";
+	struct relay *rl;
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/avatar",
+	         tu_free_port());
+	rl = client_start(url, 0, 2000);
+	f = open_memstream(&text, &len);
+	ck_assert_ptr_nonnull(f);
+	relay_metrics(rl, f);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_str_eq(text, want);
+	free(text);
+	relay_free(rl);
+}
+END_TEST
+
 static Suite *
 relay_suite(void)
 {
@@ -1431,6 +1709,7 @@ relay_suite(void)
 	TCase *tc = tcase_create("relay");
 	TCase *once = tcase_create("misbehave");
 	TCase *bin = tcase_create("binary");
+	TCase *client = tcase_create("client");
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, test_relay_body_and_headers, 0, 2);
@@ -1460,6 +1739,13 @@ relay_suite(void)
 	tcase_add_loop_test(bin, test_relay_sigterm_in_flight, 0, 2);
 	tcase_add_loop_test(bin, test_relay_reresolve, 0, 2);
 	suite_add_tcase(s, bin);
+	tcase_set_timeout(client, 30);
+	tcase_add_test(client, test_relay_client_callback);
+	tcase_add_test(client, test_relay_client_error);
+	tcase_add_test(client, test_relay_client_wait);
+	tcase_add_test(client, test_relay_client_stopped);
+	tcase_add_test(client, test_relay_client_metrics_text);
+	suite_add_tcase(s, client);
 	return s;
 }
 

@@ -1,4 +1,4 @@
-/* check_upstream.c -- unit tests for upstream.c: URL, response head, chunks. */
+/* check_upstream.c -- unit tests for upstream.c: URL, request, head, body. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +72,81 @@ START_TEST(test_url_https_refused)
 	ck_assert_str_eq(err.text, "upstream 'https://m2.example/v1/avatar': "
 	                 "https:// is not supported (the relay speaks plain "
 	                 "http:// only)");
+}
+END_TEST
+
+/* ---- the request ---- */
+
+static const struct {
+	const char *url, *line, *host;
+} requests[] = {
+	{"http://m2:3000/v1/avatar", "GET /v1/avatar HTTP/1.1", "m2:3000"},
+	{"http://127.0.0.1", "GET / HTTP/1.1", "127.0.0.1"},
+	{"http://h:1/a?x=1#frag", "GET /a?x=1 HTTP/1.1", "h:1"},
+	{"http://h:65535?q#f", "GET /?q HTTP/1.1", "h:65535"},
+	{"http://[::1]:8080/x", "GET /x HTTP/1.1", "[::1]:8080"},
+};
+
+START_TEST(test_request_text)
+{
+	struct upstream_url u;
+	struct error err = {0, ""};
+	char want[512];
+	size_t len = 0;
+	char *req;
+
+	ck_assert_int_eq(upstream_url_parse(requests[_i].url, &u, &err), 0);
+	req = upstream_request(requests[_i].url, &u, &len);
+	ck_assert_ptr_nonnull(req);
+	snprintf(want, sizeof(want), "%s\r\nHost: %s\r\nAccept: "
+	         "application/json\r\nUser-Agent: avatar-api/%s\r\n\r\n",
+	         requests[_i].line, requests[_i].host, PACKAGE_VERSION);
+	ck_assert_str_eq(req, want);
+	ck_assert_uint_eq(len, strlen(want));
+	free(req);
+}
+END_TEST
+
+/* ---- JSON checks ---- */
+
+START_TEST(test_json_type)
+{
+	static const char *const yes[] = {
+		"application/json", "APPLICATION/JSON",
+		"application/json; charset=utf-8", "application/json\t;x",
+		"application/problem+json", "application/vnd.x+JSON; a=b"};
+	static const char *const no[] = {
+		"", "text/json", "application/jsonx", "application/+json",
+		"application/json5", "text/plain+json", "application/xml"};
+	size_t i;
+
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+		ck_assert_msg(upstream_json_type(yes[i], strlen(yes[i])), "%s",
+		              yes[i]);
+	for (i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		ck_assert_msg(!upstream_json_type(no[i], strlen(no[i])), "%s",
+		              no[i]);
+	ck_assert(!upstream_json_type(NULL, 0));
+	/* Only LEN bytes count. */
+	ck_assert(upstream_json_type("application/jsonXYZ", 16));
+}
+END_TEST
+
+START_TEST(test_json_body)
+{
+	static const char *const yes[] = {
+		"{}", "[]", " {\"a\":1}\r\n", "\t[1,2]\n", "{x}", "[}]"};
+	static const char *const no[] = {
+		"", " ", "{", "}", "[", "{]", "[}", "1", "\"s\"", "null",
+		"x{}", "{}x"};
+	size_t i;
+
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+		ck_assert_msg(upstream_json_body(yes[i], strlen(yes[i])), "%s",
+		              yes[i]);
+	for (i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		ck_assert_msg(!upstream_json_body(no[i], strlen(no[i])), "%s",
+		              no[i]);
 }
 END_TEST
 
@@ -411,6 +486,8 @@ upstream_suite(void)
 	TCase *url = tcase_create("url");
 	TCase *head = tcase_create("head");
 	TCase *chunks = tcase_create("chunks");
+	TCase *req = tcase_create("request");
+	TCase *json = tcase_create("json");
 
 	tcase_add_loop_test(url, test_url_good, 0,
 	                    (int)(sizeof(good_urls) / sizeof(good_urls[0])));
@@ -431,6 +508,12 @@ upstream_suite(void)
 	tcase_add_test(chunks, test_chunks_limit);
 	tcase_add_test(chunks, test_chunks_overlong);
 	suite_add_tcase(s, chunks);
+	tcase_add_loop_test(req, test_request_text, 0,
+	                    (int)(sizeof(requests) / sizeof(requests[0])));
+	suite_add_tcase(s, req);
+	tcase_add_test(json, test_json_type);
+	tcase_add_test(json, test_json_body);
+	suite_add_tcase(s, json);
 	return s;
 }
 
