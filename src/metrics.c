@@ -2,6 +2,48 @@
  * format 0.0.4. */
 #include "metrics.h"
 
+/* The relay's counters C. */
+static void
+metrics_write_relay(const struct relay_counters *c, FILE *f)
+{
+	unsigned long cum = 0;
+	size_t b;
+	int k;
+
+	fprintf(f, "# HELP avatar_api_upstream_requests_total Upstream "
+	        "requests that ended, whatever the result.\n"
+	        "# TYPE avatar_api_upstream_requests_total counter\n"
+	        "avatar_api_upstream_requests_total %lu\n"
+	        "# HELP avatar_api_upstream_errors_total Upstream requests "
+	        "that failed, by kind.\n"
+	        "# TYPE avatar_api_upstream_errors_total counter\n",
+	        c->requests);
+	for (k = 1; k < RELAY_KIND_COUNT; k++)
+		fprintf(f, "avatar_api_upstream_errors_total{kind=\"%s\"} %lu\n",
+		        relay_kind_name((enum relay_kind)k), c->errors[k]);
+	fprintf(f, "# HELP avatar_api_upstream_connections_opened_total TCP "
+	        "connections opened to the upstream (kept alive and reused).\n"
+	        "# TYPE avatar_api_upstream_connections_opened_total counter\n"
+	        "avatar_api_upstream_connections_opened_total %lu\n"
+	        "# HELP avatar_api_upstream_duration_seconds Time from a "
+	        "request's submission to its upstream answer.\n"
+	        "# TYPE avatar_api_upstream_duration_seconds histogram\n",
+	        c->connects);
+	for (b = 0; b <= RELAY_BUCKETS; b++) {
+		cum += c->buckets[b];
+		if (b < RELAY_BUCKETS)
+			fprintf(f, "avatar_api_upstream_duration_seconds_bucket"
+			        "{le=\"%g\"} %lu\n", (double)relay_bucket_us[b] / 1e6,
+			        cum);
+		else
+			fprintf(f, "avatar_api_upstream_duration_seconds_bucket"
+			        "{le=\"+Inf\"} %lu\n", cum);
+	}
+	fprintf(f, "avatar_api_upstream_duration_seconds_sum %.6f\n"
+	        "avatar_api_upstream_duration_seconds_count %lu\n",
+	        (double)c->sum_us / 1e6, cum);
+}
+
 void
 metrics_write(const struct metrics_input *in, FILE *f)
 {
@@ -24,7 +66,7 @@ metrics_write(const struct metrics_input *in, FILE *f)
 	for (r = 0; r < ROUTE_COUNT; r++)
 		for (s = 0; s < STATUS_COUNT; s++)
 			if (produced[r][s] == 1 ||
-			    (produced[r][s] == 2 && in->relay))
+			    (produced[r][s] == 2 && in->relay != NULL))
 				fprintf(f, "avatar_api_requests_total{route=\"%s\","
 				        "status=\"%s\"} %lu\n", route_names[r],
 				        status_names[s], in->requests.n[r][s]);
@@ -63,4 +105,6 @@ metrics_write(const struct metrics_input *in, FILE *f)
 	for (s = 1; s < GUARD_VERDICT_COUNT; s++)
 		fprintf(f, "avatar_api_requests_rejected_total{status=\"%s\"} "
 		        "%lu\n", verdicts[s], in->rejected[s]);
+	if (in->relay != NULL)
+		metrics_write_relay(in->relay, f);
 }

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "guard.h"
+#include "relay.h"
 #include "stats.h"
 
 /* What /metrics shows, gathered by the caller. */
@@ -21,13 +22,14 @@ struct metrics_input {
 	unsigned long refused_limit;   /* 503 at accept: connection limit */
 	unsigned long refused_fds;     /* 503 at accept: out of descriptors */
 	unsigned long rejected[GUARD_VERDICT_COUNT]; /* wire_rejected */
-	int relay;                     /* relay mode: its statuses appear */
+	const struct relay_counters *relay; /* relay mode, else NULL */
 	const char *mhd_version;       /* MHD_get_version() */
 	const char *jansson_version;   /* jansson_version_str() */
 };
 
-/* Write IN to F as Prometheus text.  The relay's own metrics, if any,
- * follow (relay_metrics).  The caller checks F's errors (at fclose). */
+/* Write IN to F as Prometheus text: in relay mode (IN->relay), the
+ * list route's 502, 503 and 504 and the upstream's metrics too.  The
+ * caller checks F's errors (at fclose). */
 void metrics_write(const struct metrics_input *in, FILE *f);
 
 #endif

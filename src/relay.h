@@ -3,7 +3,6 @@
 #define AVATAR_RELAY_H
 
 #include <stddef.h>
-#include <stdio.h>
 
 #include "config.h"
 #include "error.h"
@@ -110,8 +109,5 @@ void relay_counters_read(struct relay *rl, struct relay_counters *out);
 
 /* KIND's name in /metrics ("ok", "connect", "timeout", ...). */
 const char *relay_kind_name(enum relay_kind kind);
-
-/* Append the upstream metrics (Prometheus text) to F. */
-void relay_metrics(struct relay *rl, FILE *f);
 
 #endif

@@ -140,12 +140,13 @@ server_connection(void *cls, struct MHD_Connection *conn,
 	acceptor_closing(srv->acceptor, fd);
 }
 
-/* Render /metrics (metrics.c), the relay's after the rest.  Returns a
- * malloc'd body, or NULL if out of memory.  Runs outside
+/* Render /metrics (metrics.c) from the counters of every module.
+ * Returns a malloc'd body, or NULL if out of memory.  Runs outside
  * epoch_enter/leave. */
 static char *
 metrics_render(struct server *srv, size_t *len)
 {
+	struct relay_counters upstream;
 	struct metrics_input in;
 	char *body = NULL;
 	FILE *f;
@@ -160,7 +161,11 @@ metrics_render(struct server *srv, size_t *len)
 	wire_rejected(srv->wire, in.rejected);
 	in.connections = acceptor_open(srv->acceptor);
 	acceptor_refused(srv->acceptor, &in.refused_limit, &in.refused_fds);
-	in.relay = srv->relay != NULL;
+	in.relay = NULL;
+	if (srv->relay != NULL) {
+		relay_counters_read(srv->relay, &upstream);
+		in.relay = &upstream;
+	}
 	in.mhd_version = MHD_get_version();
 	in.jansson_version = jansson_version_str();
 
@@ -168,8 +173,6 @@ metrics_render(struct server *srv, size_t *len)
 	if (f == NULL)
 		return NULL;
 	metrics_write(&in, f);
-	if (srv->relay != NULL)
-		relay_metrics(srv->relay, f);
 	if (fclose(f) != 0) {
 		free(body);
 		return NULL;

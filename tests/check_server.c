@@ -646,7 +646,7 @@ END_TEST
 /*
  * Issue 11, point 6: reloads in a tight loop while clients scrape
  * /metrics and fetch /v1/user.  metrics_answer used to read
- * srv->active->closing after stats_leave, when a reload may already have
+ * srv->active->closing after epoch_leave, when a reload may already have
  * published a new set and freed the one it read: a use after free, which
  * the sanitizer build (configure --enable-sanitizers, as .ci/run does)
  * reports and stops on; without it, freed memory read as "closing" adds
