@@ -317,7 +317,7 @@ accept_backlog(struct acceptor *acc)
 }
 
 /* Log what the acceptor refused or closed since it last did, at most
- * every REPORT_SECONDS: a flood must not flood the log too. */
+ * every LOG_REPORT_SECONDS: a flood must not flood the log too. */
 static void
 acceptor_report(struct acceptor *acc)
 {
@@ -328,7 +328,7 @@ acceptor_report(struct acceptor *acc)
 	time_t now = time(NULL);
 	int i, any = 0;
 
-	if (now - acc->logged_at < REPORT_SECONDS)
+	if (now - acc->logged_at < LOG_REPORT_SECONDS)
 		return;
 	for (i = 0; i < 4; i++) {
 		d[i] = n[i] - acc->logged[i];

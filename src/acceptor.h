@@ -24,9 +24,6 @@ struct acceptor;
  * acceptor's spare descriptor, ... */
 #define ACCEPTOR_FD_RESERVE(threads) (32u + 4u * (threads))
 
-/* The acceptor logs what it refused or closed at most this often. */
-#define REPORT_SECONDS 10
-
 /* Fit WANTED connections, served by THREADS threads, into the open-file
  * limit: raise the soft limit towards the hard one if needed, else lower
  * the count with a warning.  Returns the connection limit to use. */

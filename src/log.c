@@ -67,3 +67,53 @@ log_mhd(void *cls, const char *fmt, va_list ap)
 	(void)cls;
 	log_write("avatar-api: libmicrohttpd: ", fmt, ap);
 }
+
+void
+log_limit_init(struct log_limit *l)
+{
+	memset(l, 0, sizeof(*l));
+	pthread_mutex_init(&l->lock, NULL);
+}
+
+void
+log_limit_destroy(struct log_limit *l)
+{
+	pthread_mutex_destroy(&l->lock);
+}
+
+void
+log_mhd_limited(void *cls, const char *fmt, va_list ap)
+{
+	struct log_limit *l = cls;
+	struct log_seen *e = &l->seen[0];
+	time_t now = time(NULL), at = 0;
+	unsigned long skipped = 0;
+	size_t i;
+
+	pthread_mutex_lock(&l->lock);
+	for (i = 0; i < sizeof(l->seen) / sizeof(l->seen[0]); i++) {
+		if (l->seen[i].fmt == fmt) {
+			e = &l->seen[i];
+			break;
+		}
+		if (l->seen[i].at < e->at)
+			e = &l->seen[i]; /* the oldest, if FMT is new */
+	}
+	if (e->fmt == fmt && now - e->at < LOG_REPORT_SECONDS) {
+		e->skipped++;
+		pthread_mutex_unlock(&l->lock);
+		return;
+	}
+	if (e->fmt == fmt) {
+		skipped = e->skipped;
+		at = e->at;
+	}
+	e->fmt = fmt;
+	e->at = now;
+	e->skipped = 0;
+	pthread_mutex_unlock(&l->lock);
+	log_mhd(NULL, fmt, ap);
+	if (skipped != 0)
+		log_warn("(and %lu more like the libmicrohttpd message above "
+		         "in the last %lld s)", skipped, (long long)(now - at));
+}

@@ -77,13 +77,7 @@ struct server {
 	unsigned long reloads_failed;
 	time_t last_reload;         /* start-up, then each good reload */
 	unsigned max_connections;
-	/* What server_log_mhd let through, by message. */
-	pthread_mutex_t mhd_log_lock;
-	struct mhd_seen {
-		const char *fmt;
-		time_t at;
-		unsigned long skipped;
-	} mhd_seen[16];
+	struct log_limit mhd_log;   /* libmicrohttpd's messages */
 };
 
 /* The set requests use.  Read it between epoch_enter and epoch_leave,
@@ -389,50 +383,6 @@ server_handle(void *cls, struct MHD_Connection *conn, const char *url,
 	return ret;
 }
 
-/* MHD_OPTION_EXTERNAL_LOGGER: log_mhd, but each of MHD's messages at
- * most once every REPORT_SECONDS (with, when it comes again after that,
- * the count of those left out in between): MHD
- * writes one per connection for some events (a client closed in the
- * middle of its request, by itself or by deadline_sweep; a thread that
- * could not be started), so that a flood of clients would flood the log
- * too.  Messages are told apart by their format string. */
-static void __attribute__((format(printf, 2, 0)))
-server_log_mhd(void *cls, const char *fmt, va_list ap)
-{
-	struct server *srv = cls;
-	struct mhd_seen *e = &srv->mhd_seen[0];
-	time_t now = time(NULL), at = 0;
-	unsigned long skipped = 0;
-	size_t i;
-
-	pthread_mutex_lock(&srv->mhd_log_lock);
-	for (i = 0; i < sizeof(srv->mhd_seen) / sizeof(srv->mhd_seen[0]); i++) {
-		if (srv->mhd_seen[i].fmt == fmt) {
-			e = &srv->mhd_seen[i];
-			break;
-		}
-		if (srv->mhd_seen[i].at < e->at)
-			e = &srv->mhd_seen[i]; /* the oldest, if FMT is new */
-	}
-	if (e->fmt == fmt && now - e->at < REPORT_SECONDS) {
-		e->skipped++;
-		pthread_mutex_unlock(&srv->mhd_log_lock);
-		return;
-	}
-	if (e->fmt == fmt) {
-		skipped = e->skipped;
-		at = e->at;
-	}
-	e->fmt = fmt;
-	e->at = now;
-	e->skipped = 0;
-	pthread_mutex_unlock(&srv->mhd_log_lock);
-	log_mhd(NULL, fmt, ap);
-	if (skipped != 0)
-		log_warn("(and %lu more like the libmicrohttpd message above "
-		         "in the last %lld s)", skipped, (long long)(now - at));
-}
-
 /*
  * libmicrohttpd's inactivity timeout: --timeout, plus 2 s when the
  * deadlines cover it.  The deadline sweep (which runs at least every
@@ -468,7 +418,7 @@ server_start(const struct config *cfg, struct fixture *fx, struct error *err)
 	srv->path = cfg->path;
 	srv->last_reload = time(NULL);
 	pthread_mutex_init(&srv->reload_lock, NULL);
-	pthread_mutex_init(&srv->mhd_log_lock, NULL);
+	log_limit_init(&srv->mhd_log);
 	srv->serving = routes_build(fx, 1, cfg->path, 0);
 	srv->epoch = epoch_new();
 	if (srv->serving == NULL || srv->epoch == NULL) {
@@ -539,7 +489,7 @@ server_start(const struct config *cfg, struct fixture *fx, struct error *err)
 
 	srv->daemon = MHD_start_daemon(
 		flags, 0, NULL, NULL, server_handle, srv,
-		MHD_OPTION_EXTERNAL_LOGGER, server_log_mhd, srv,
+		MHD_OPTION_EXTERNAL_LOGGER, log_mhd_limited, &srv->mhd_log,
 		MHD_OPTION_UNESCAPE_CALLBACK, server_unescape, NULL,
 		MHD_OPTION_CONNECTION_LIMIT, acceptor_mhd_limit(threads),
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)mhd_timeout(cfg),
@@ -569,7 +519,7 @@ fail:
 	deadlines_free(srv->deadlines);
 	relay_free(srv->relay);
 	pthread_mutex_destroy(&srv->reload_lock);
-	pthread_mutex_destroy(&srv->mhd_log_lock);
+	log_limit_destroy(&srv->mhd_log);
 	free(srv);
 	return NULL;
 }
@@ -675,7 +625,7 @@ server_stop(struct server *srv, unsigned drain_ms)
 	wire_free(srv->wire);
 	deadlines_free(srv->deadlines);
 	pthread_mutex_destroy(&srv->reload_lock);
-	pthread_mutex_destroy(&srv->mhd_log_lock);
+	log_limit_destroy(&srv->mhd_log);
 	free(srv);
 	return left;
 }
