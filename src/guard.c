@@ -1,20 +1,14 @@
 /* guard.c -- the framing rule: a strict, incremental check of every byte
- * a client sends, before libmicrohttpd parses it (see guard.h). */
+ * a client sends, before libmicrohttpd parses it (see guard.h).  This file
+ * holds the byte-by-byte path, which any split of the input leaves
+ * unchanged; guard_line.c takes the lines found whole in one read. */
 #include <string.h>
 #include <strings.h>
 
-#include "guard.h"
+#include "guard_int.h"
 
-/* Byte classes (RFC 9110 5.6.2, 5.5; RFC 3986 3.2.2). */
-#define C_TCHAR 1  /* token */
-#define C_VCHAR 2  /* %x21-7E */
-#define C_OBS 4    /* obs-text, %x80-FF */
-#define C_WS 8     /* SP, HTAB */
-#define C_HEX 16
-#define C_DIGIT 32
-#define C_HOST 64  /* reg-name: unreserved, sub-delims, "%" */
-
-static const unsigned char cls[256] = {
+/* Byte classes: see guard_int.h. */
+const unsigned char guard_cls[256] = {
 	0, 0, 0, 0, 0, 0, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0,
 	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
 	8, 67, 2, 3, 67, 67, 67, 67, 66, 66, 67, 67, 66, 67, 67, 2,
@@ -33,37 +27,9 @@ static const unsigned char cls[256] = {
 	4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4,
 };
 
-#define IS(c, k) ((cls[(unsigned char)(c)] & (k)) != 0)
-
-enum state {
-	S_START,     /* before a request line: empty lines are skipped */
-	S_START_CR,
-	S_METHOD,
-	S_TARGET0,   /* the target's first byte */
-	S_TARGET,
-	S_VERSION,   /* sub: bytes of "HTTP/1.x" matched */
-	S_RL_CR,     /* the request line's CR */
-	S_LINE,      /* a field line, or the empty line ending the head */
-	S_NAME,
-	S_VALUE,
-	S_VALUE_CR,
-	S_END_CR,    /* the empty line's CR */
-	S_BODY,      /* Content-Length bytes */
-	S_CSIZE0,    /* a chunk size's first digit */
-	S_CSIZE,
-	S_CEXT,      /* a chunk extension, up to the line end */
-	S_CSIZE_CR,
-	S_CDATA,
-	S_CDATA_END, /* the line end after chunk data */
-	S_CDATA_CR
-};
-
-/* Field names recognised, as bits of struct guard's match. */
-enum field { F_OTHER, F_HOST, F_LENGTH, F_CODING, F_COOKIE, F_COUNT };
-
-static const char *const names[F_COUNT] = {
+const char *const guard_names[F_COUNT] = {
 	"", "host", "content-length", "transfer-encoding", "cookie"};
-static const unsigned char name_len[F_COUNT] = {0, 4, 14, 17, 6};
+const unsigned char guard_name_len[F_COUNT] = {0, 4, 14, 17, 6};
 
 /* The longest chunk size read: 7 hex digits, more than body_max can
  * be (more digits: 413). */
@@ -136,8 +102,8 @@ head_begin(struct guard *g)
 }
 
 /* A field value byte C (not CR or LF) of the field being read. */
-static void
-value_byte(struct guard *g, const struct guard_limits *lim, unsigned char c)
+void
+guard_value_byte(struct guard *g, const struct guard_limits *lim, unsigned char c)
 {
 	int ws = c == ' ' || c == '\t';
 
@@ -219,8 +185,8 @@ value_byte(struct guard *g, const struct guard_limits *lim, unsigned char c)
  * libmicrohttpd 0.9.75 does not trim it: it fails to parse such a length
  * (its own HTML 400) and misses such a coding (and reads the body as the
  * next request).  Both are refused here, 400, before it sees them. */
-static void
-value_end(struct guard *g)
+void
+guard_value_end(struct guard *g)
 {
 	/* Length: no digits, or whitespace after them; coding: whitespace
 	 * after "chunked"; Host: "[" never closed. */
@@ -269,11 +235,9 @@ trailer_begin(struct guard *g)
 	g->fields = 0;
 }
 
-/* The name of the field line being read is known (g->field): count it,
- * and rename a Cookie field whose name starts at FIRST (NULL: it began in
- * an earlier read, and is not renamed), as guard.h says. */
-static void
-field_named(struct guard *g, char *first)
+/* See guard_int.h. */
+void
+guard_field_named(struct guard *g, char *first)
 {
 	if (g->field == F_HOST) {
 		g->hosts += g->hosts < 2;
@@ -287,154 +251,6 @@ field_named(struct guard *g, char *first)
 		g->field = F_OTHER;
 	}
 	g->sub = 0;
-}
-
-/* The Host value V (LEN bytes) at once: value_byte's rule for F_HOST
- * without the per-byte dispatch.  Returns the sub-state value_byte would
- * end in (9: bad). */
-static uint8_t
-host_check(const char *v, size_t len)
-{
-	size_t k = 0, e = len;
-	uint8_t sub;
-
-	while (k < e && (v[k] == ' ' || v[k] == '\t'))
-		k++;
-	if (k == e)
-		return 0;
-	while (e > k && (v[e - 1] == ' ' || v[e - 1] == '\t'))
-		e--;
-	if (v[k] == '[') {
-		for (k++; k < e && v[k] != ']'; k++)
-			if (!IS(v[k], C_HOST) && v[k] != ':')
-				return 9;
-		if (k == e)  /* "[" never closed: value_end finds it */
-			return e < len ? 9 : 2;
-		k++;
-		sub = 3;
-	} else {
-		while (k < e && IS(v[k], C_HOST))
-			k++;
-		sub = 1;
-	}
-	if (k < e && v[k] == ':') {
-		for (k++; k < e; k++)
-			if (!IS(v[k], C_DIGIT))
-				return 9;
-		sub = 4;
-	}
-	if (k < e)
-		return 9;
-	return e < len ? 5 : sub;
-}
-
-/* A request line that lies whole in P (N bytes from its first byte),
- * valid and within the limits: taken at once, as the byte-by-byte path
- * would, and *USED set to its length with its line end; else *USED is
- * 0 and nothing is done (the byte-by-byte path gives the verdict). */
-static void
-request_line(struct guard *g, const struct guard_limits *lim,
-             const char *p, size_t n, size_t *used)
-{
-	const char *lf = memchr(p, '\n', n);
-	size_t len, end, k = 0;
-	uint32_t args = 0;
-
-	*used = 0;
-	if (lf == NULL)
-		return;
-	len = (size_t)(lf - p) + 1;
-	end = len - 1;
-	if (end > 0 && p[end - 1] == '\r')
-		end--;
-	while (k < end && IS(p[k], C_TCHAR))
-		k++;
-	if (k == 0 || k >= end || p[k++] != ' ' || k >= end || p[k] == ' ')
-		return;
-	while (k < end && IS(p[k], C_VCHAR)) {
-		args += p[k] == '?' || p[k] == '&';
-		k++;
-	}
-	/* What is left must be " HTTP/1." DIGIT. */
-	if (k + 9 != end || memcmp(p + k, " HTTP/1.", 8) != 0 ||
-	    !IS(p[k + 8], C_DIGIT))
-		return;
-	if (len > lim->line_max || g->head + len > lim->head_max ||
-	    g->head + len + g->cost + (size_t)args * lim->field_cost >
-	    lim->pool_budget)
-		return;
-	g->requests++;
-	g->http10 = p[k + 8] == '0';
-	g->cost = (uint16_t)(g->cost + args * lim->field_cost);
-	g->head = (uint16_t)(g->head + len);
-	g->line = 0;
-	g->sub = 9;  /* as S_VERSION leaves it */
-	g->state = S_LINE;
-	*used = len;
-}
-
-/*
- * A field line that lies whole in P (N bytes from the start of the
- * name), checked at once: what the byte-by-byte path would do to G, in
- * one pass with no per-byte dispatch.  Sets *USED to the line's length
- * with its line end, or to 0 (nothing done) if the line is not whole in
- * P or is not valid: the byte-by-byte path then takes it and gives the
- * verdict at the right byte.  Returns GUARD_OK, or the verdict of a
- * limit the line crosses.
- */
-static enum guard_verdict
-field_line(struct guard *g, const struct guard_limits *lim, char *p,
-           size_t n, size_t *used)
-{
-	const char *lf = memchr(p, '\n', n);
-	size_t len, end, name = 0, k;
-
-	*used = 0;
-	if (lf == NULL)
-		return GUARD_OK;
-	len = (size_t)(lf - p) + 1;
-	end = len - 1;  /* the value ends before the line end */
-	if (end > 0 && p[end - 1] == '\r')
-		end--;
-	while (name < end && IS(p[name], C_TCHAR))
-		name++;
-	if (name == end || p[name] != ':')
-		return GUARD_OK;
-	for (k = name + 1; k < end; k++)
-		if (!IS(p[k], C_VCHAR | C_OBS | C_WS))
-			return GUARD_OK;
-	if (g->head + len > lim->head_max ||
-	    (size_t)g->fields + 1 > lim->fields_max)
-		return GUARD_OK;  /* the byte-by-byte path says which limit */
-	/* As the byte-by-byte path leaves G after the line. */
-	g->fields++;
-	g->cost = (uint16_t)(g->cost + lim->field_cost);
-	g->head = (uint16_t)(g->head + len);
-	g->field = F_OTHER;
-	if (!g->trailer) {
-		int f;
-
-		for (f = 1; f < F_COUNT; f++)
-			if (name == name_len[f] &&
-			    strncasecmp(p, names[f], name) == 0)
-				g->field = (uint8_t)f;
-	}
-	field_named(g, p);
-	if (g->field == F_HOST) {
-		g->sub = host_check(p + name + 1, end - name - 1);
-		g->bad_value |= g->sub == 9;
-	} else if (g->field != F_OTHER) {
-		for (k = name + 1; k < end; k++)
-			value_byte(g, lim, (unsigned char)p[k]);
-	}
-	value_end(g);
-	g->match = 0;
-	g->npos = name > 255 ? 255 : (uint8_t)name;
-	g->line = 0;
-	*used = len;
-	if (g->head + g->cost > lim->pool_budget)
-		return GUARD_431;
-	return GUARD_OK;
 }
 
 /* The limits of a head, after its bytes so far: 414 while in the
@@ -516,17 +332,17 @@ guard_feed(struct guard *g, const struct guard_limits *lim, char *buf,
 		if (g->state == S_START && IS(c, C_TCHAR)) {
 			size_t used;
 
-			request_line(g, lim, buf + i, n - i, &used);
+			guard_line_request(g, lim, buf + i, n - i, &used);
 			if (used > 0) {
 				i += used;
 				continue;
 			}
 		}
-		/* A whole field line in BUF: checked at once (field_line). */
+		/* A whole field line in BUF: checked at once (guard_line_field). */
 		if (g->state == S_LINE && IS(c, C_TCHAR)) {
 			size_t used;
 
-			v = field_line(g, lim, buf + i, n - i, &used);
+			v = guard_line_field(g, lim, buf + i, n - i, &used);
 			if (v != GUARD_OK)
 				break;
 			if (used > 0) {
@@ -652,7 +468,7 @@ guard_feed(struct guard *g, const struct guard_limits *lim, char *buf,
 				break;
 			}
 			if (g->state == S_VALUE_CR)
-				value_end(g);
+				guard_value_end(g);
 			g->state = S_LINE;
 			g->line = 0;
 			break;
@@ -688,9 +504,9 @@ guard_feed(struct guard *g, const struct guard_limits *lim, char *buf,
 				g->field = F_OTHER;
 				for (f = 1; f < F_COUNT; f++)
 					if ((g->match & (1u << f)) &&
-					    name_len[f] == g->npos)
+					    guard_name_len[f] == g->npos)
 						g->field = (uint8_t)f;
-				field_named(g, name_here ? buf + name_at : NULL);
+				guard_field_named(g, name_here ? buf + name_at : NULL);
 				g->state = S_VALUE;
 				break;
 			}
@@ -702,8 +518,8 @@ guard_feed(struct guard *g, const struct guard_limits *lim, char *buf,
 				int f;
 
 				for (f = 1; f < F_COUNT; f++)
-					if (g->npos >= name_len[f] ||
-					    (c | 0x20) != (unsigned char)names[f][g->npos])
+					if (g->npos >= guard_name_len[f] ||
+					    (c | 0x20) != (unsigned char)guard_names[f][g->npos])
 						g->match &= (uint8_t)~(1u << f);
 			}
 			if (g->npos < 255)
@@ -713,11 +529,11 @@ guard_feed(struct guard *g, const struct guard_limits *lim, char *buf,
 			if (c == '\r') {
 				g->state = S_VALUE_CR;
 			} else if (c == '\n') {
-				value_end(g);
+				guard_value_end(g);
 				g->state = S_LINE;
 				g->line = 0;
 			} else if (IS(c, C_VCHAR | C_OBS | C_WS)) {
-				value_byte(g, lim, c);
+				guard_value_byte(g, lim, c);
 			} else {
 				v = GUARD_400;  /* NUL, a control byte, DEL */
 			}
