@@ -1,8 +1,9 @@
-/* clock.h -- the one clock: monotonic milliseconds.
+/* clock.h -- the one clock: monotonic time, for deadlines and durations.
  *
- * CLOCK_MONOTONIC_COARSE is the kernel's last tick, read from the vDSO
- * without touching the TSC: about 3x cheaper than CLOCK_MONOTONIC, with a
- * resolution of one tick (1 to 4 ms; clock_getres tells).  Every deadline
+ * clock_ms, for every deadline, reads CLOCK_MONOTONIC_COARSE: the
+ * kernel's last tick, read from the vDSO without reading the TSC, so
+ * cheaper than CLOCK_MONOTONIC, with a resolution of one tick (1 to
+ * 4 ms; clock_getres tells).  Every deadline
  * in this program is a millisecond count of at least tens of
  * milliseconds, so a tick is below what any of them can observe.  A wait
  * computed from it may end a tick early or late; callers loop until the
