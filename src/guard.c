@@ -180,24 +180,6 @@ guard_value_byte(struct guard *g, const struct guard_limits *lim, unsigned char 
 	}
 }
 
-/* The end of a field line's value.  Whitespace after a Content-Length
- * or Transfer-Encoding value is not part of it (RFC 9110 5.5), but
- * libmicrohttpd 0.9.75 does not trim it: it fails to parse such a length
- * (its own HTML 400) and misses such a coding (and reads the body as the
- * next request).  Both are refused here, 400, before it sees them. */
-void
-guard_value_end(struct guard *g)
-{
-	/* Length: no digits, or whitespace after them; coding: whitespace
-	 * after "chunked"; Host: "[" never closed. */
-	if ((g->field == F_LENGTH && g->sub != 1) ||
-	    (g->field == F_CODING && g->sub == 8) ||
-	    (g->field == F_HOST && g->sub == 2))
-		g->bad_value = 1;
-	else if (g->field == F_CODING && g->sub != 7)
-		g->bad_coding = 1;
-}
-
 /* The empty line that ends the head: decide the framing.  Returns
  * GUARD_OK with the state set for the body (or the next request). */
 static enum guard_verdict
@@ -233,24 +215,6 @@ trailer_begin(struct guard *g)
 	g->trailer = 1;
 	g->line = g->head = g->cost = 0;
 	g->fields = 0;
-}
-
-/* See guard_int.h. */
-void
-guard_field_named(struct guard *g, char *first)
-{
-	if (g->field == F_HOST) {
-		g->hosts += g->hosts < 2;
-	} else if (g->field == F_LENGTH) {
-		g->lengths += g->lengths < 2;
-		g->num = 0;
-	} else if (g->field == F_CODING) {
-		g->codings += g->codings < 2;
-	} else if (g->field == F_COOKIE && first != NULL) {
-		*first = 'X';
-		g->field = F_OTHER;
-	}
-	g->sub = 0;
 }
 
 /* The limits of a head, after its bytes so far: 414 while in the

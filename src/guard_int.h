@@ -55,13 +55,47 @@ extern const unsigned char guard_name_len[F_COUNT];
 void guard_value_byte(struct guard *g, const struct guard_limits *lim,
                       unsigned char c);
 
-/* The end of a field line's value (see guard.c). */
-void guard_value_end(struct guard *g);
+/* Inline: both paths call these once per field line.  Out of line,
+ * with the whole-line checks in a file of their own, they cost about 50
+ * instructions more per request (callgrind, wrk's request: 21,950 against
+ * 21,900). */
+/* The end of a field line's value.  Whitespace after a Content-Length
+ * or Transfer-Encoding value is not part of it (RFC 9110 5.5), but
+ * libmicrohttpd 0.9.75 does not trim it: it fails to parse such a length
+ * (its own HTML 400) and misses such a coding (and reads the body as the
+ * next request).  Both are refused here, 400, before it sees them. */
+static inline void
+guard_value_end(struct guard *g)
+{
+	/* Length: no digits, or whitespace after them; coding: whitespace
+	 * after "chunked"; Host: "[" never closed. */
+	if ((g->field == F_LENGTH && g->sub != 1) ||
+	    (g->field == F_CODING && g->sub == 8) ||
+	    (g->field == F_HOST && g->sub == 2))
+		g->bad_value = 1;
+	else if (g->field == F_CODING && g->sub != 7)
+		g->bad_coding = 1;
+}
 
 /* The name of the field line being read is known (g->field): count it,
  * and rename a Cookie field whose name starts at FIRST (NULL: it began in
  * an earlier read, and is not renamed), as guard.h says. */
-void guard_field_named(struct guard *g, char *first);
+static inline void
+guard_field_named(struct guard *g, char *first)
+{
+	if (g->field == F_HOST) {
+		g->hosts += g->hosts < 2;
+	} else if (g->field == F_LENGTH) {
+		g->lengths += g->lengths < 2;
+		g->num = 0;
+	} else if (g->field == F_CODING) {
+		g->codings += g->codings < 2;
+	} else if (g->field == F_COOKIE && first != NULL) {
+		*first = 'X';
+		g->field = F_OTHER;
+	}
+	g->sub = 0;
+}
 
 /* A request line that lies whole in P (N bytes from its first byte),
  * valid and within the limits: taken at once, as the byte-by-byte path
