@@ -198,7 +198,8 @@ url_scheme(const char *s)
 	return 0;
 }
 
-/* An upstream URL: http:// or https://, a host, printable ASCII. */
+/* An upstream URL: http:// or https://, a host, printable ASCII.  (The
+ * caller refuses https://, with its own message.) */
 static int
 valid_url(const char *s)
 {
@@ -208,17 +209,26 @@ valid_url(const char *s)
 	       s[n] != '/' && s[n] != ':' && s[n] != '?' && s[n] != '#';
 }
 
+/* The relay speaks plain HTTP: every message about an upstream says so in
+ * the same words. */
+#define HTTPS_REFUSED "https:// is not supported, the relay speaks plain " \
+	"http:// only"
+
 static int
 parse_url(const struct config_option *o, struct config *cfg,
           const char *key, const char *val, struct error *err)
 {
-	if (valid_url(val)) {
+	if (valid_url(val) && url_scheme(val) == 7) {
 		*(const char **)field(cfg, o) = val;
 		return 0;
 	}
-	error_set(err, EXIT_USAGE, "%s: invalid %s '%.64s' (expected %s, at "
-	          "most %u bytes)", key, o->what, val, o->expect,
-	          CONFIG_URL_MAX);
+	if (valid_url(val))
+		error_set(err, EXIT_USAGE, "%s: invalid URL '%.64s' (expected "
+		          "%s; " HTTPS_REFUSED ")", key, val, o->expect);
+	else
+		error_set(err, EXIT_USAGE, "%s: invalid URL '%.64s' (expected "
+		          "%s, at most %u bytes)", key, val, o->expect,
+		          CONFIG_URL_MAX);
 	return -1;
 }
 
@@ -260,18 +270,40 @@ env_get(const char *name)
 	return v != NULL && *v != '\0' ? v : NULL;
 }
 
-/* Relay mode from the reference's variables (O->env: M2_DOMAIN, M2_PORT,
- * M2_PATH): the URL is DOMAIN ":" PORT PATH, each defaulting as in
- * microservice1, when any is set. */
+/* M2_DOMAIN: "http://" and a host (a name, an IPv4 address or an IPv6
+ * one in brackets), nothing more: M2_PORT and M2_PATH give the rest. */
+static int
+valid_domain(const char *s)
+{
+	const char *host = s + 7;
+	size_t n;
+
+	if (strncasecmp(s, "http://", 7) != 0 || !printable(s, 260))
+		return 0;
+	if (*host == '[') {
+		n = strcspn(host, "]");
+		return n > 1 && host[n] == ']' && host[n + 1] == '\0';
+	}
+	n = strcspn(host, ":/?#@[]");
+	return n > 0 && host[n] == '\0';
+}
+
+/* Relay mode from the environment (O->env): AVATAR_API_UPSTREAM, a whole
+ * URL as --upstream takes it; else the reference's M2_DOMAIN, M2_PORT,
+ * M2_PATH, when any is set, make the URL DOMAIN ":" PORT PATH, each
+ * defaulting as in microservice1.  AVATAR_API_UPSTREAM beats the M2_*
+ * variables, which are then not read.  Every message about the M2_* names
+ * the variable at fault and the one form accepted (plain http://). */
 static int
 env_upstream(const struct config_option *o, struct config *cfg,
              struct error *err)
 {
-	const char *domain = env_get(o->env[0]), *port = env_get(o->env[1]);
-	const char *path = env_get(o->env[2]);
-	size_t n;
+	const char *url = env_get(o->env[0]), *domain = env_get(o->env[1]);
+	const char *port = env_get(o->env[2]), *path = env_get(o->env[3]);
 	unsigned p;
 
+	if (url != NULL)
+		return parse_url(o, cfg, o->env[0], url, err);
 	if (domain == NULL && port == NULL && path == NULL)
 		return 0;
 	if (domain == NULL)
@@ -280,33 +312,28 @@ env_upstream(const struct config_option *o, struct config *cfg,
 		port = CONFIG_M2_PORT_DEFAULT;
 	if (path == NULL)
 		path = CONFIG_M2_PATH_DEFAULT;
-	n = url_scheme(domain);
-	if (!valid_url(domain) || strchr(domain + n, '/') != NULL ||
-	    strchr(domain + n, '?') != NULL || strchr(domain + n, '#') != NULL) {
+	if (!valid_domain(domain)) {
 		error_set(err, EXIT_USAGE, "%s: invalid domain '%.64s' "
-		          "(expected http://HOST or https://HOST, no port or "
-		          "path)", o->env[0], domain);
+		          "(expected http://HOST, no port or path%s)", o->env[1],
+		          domain, strncasecmp(domain, "https://", 8) == 0 ?
+		          "; " HTTPS_REFUSED : "");
 		return -1;
 	}
 	if (parse_uint(port, 1, 65535, &p) < 0) {
 		error_set(err, EXIT_USAGE, "%s: invalid port '%.64s' "
-		          "(expected 1-65535)", o->env[1], port);
+		          "(expected 1-65535)", o->env[2], port);
 		return -1;
 	}
 	if (path[0] != '/' || !printable(path, CONFIG_PATH_MAX)) {
 		error_set(err, EXIT_USAGE, "%s: invalid path '%.64s' "
 		          "(expected '/' then printable ASCII without space)",
-		          o->env[2], path);
+		          o->env[3], path);
 		return -1;
 	}
-	if ((size_t)snprintf(cfg->upstream_buf, sizeof(cfg->upstream_buf),
-	                     "%s:%u%s", domain, p, path)
-	    >= sizeof(cfg->upstream_buf)) {
-		error_set(err, EXIT_USAGE, "%s, %s, %s: the URL is longer than "
-		          "%u bytes", o->env[0], o->env[1], o->env[2],
-		          CONFIG_URL_MAX);
-		return -1;
-	}
+	/* Cannot overflow: a domain of at most 260 bytes, a port of 5 and a
+	 * path of at most CONFIG_PATH_MAX fit in upstream_buf. */
+	snprintf(cfg->upstream_buf, sizeof(cfg->upstream_buf), "%s:%u%s",
+	         domain, p, path);
 	cfg->upstream = cfg->upstream_buf;
 	return 0;
 }
@@ -344,38 +371,45 @@ const struct config_option config_options[] = {
 	 .parse = parse_unsigned, .offset = OFFSET(threads), .min = 1,
 	 .max = CONFIG_THREADS_MAX, .what = "thread count",
 	 .help = "epoll worker threads, one per online CPU by default"},
-	{.name = "max-connections", .arg = "N", .def = "10000",
+	{.name = "max-connections", .arg = "N",
+	 .env = {"AVATAR_API_MAX_CONNECTIONS"}, .def = "10000",
 	 .parse = parse_unsigned, .offset = OFFSET(max_connections), .min = 1,
 	 .max = 1000000, .what = "connection limit",
 	 .help = "connection limit, lowered to fit the open-file limit with a "
 	         "warning"},
-	{.name = "timeout", .arg = "SECONDS", .def = "60",
+	{.name = "timeout", .arg = "SECONDS", .env = {"AVATAR_API_TIMEOUT"},
+	 .def = "60",
 	 .parse = parse_unsigned, .offset = OFFSET(timeout), .max = 86400,
 	 .what = "timeout", .expect = " seconds, 0 = never",
 	 .help = "close connections idle this long, or not done sending a "
 	         "request this long after connecting or after their last "
 	         "answer"},
 	{.name = "upstream", .arg = "URL",
-	 .env = {"M2_DOMAIN", "M2_PORT", "M2_PATH"}, .parse = parse_url,
+	 .env = {"AVATAR_API_UPSTREAM", "M2_DOMAIN", "M2_PORT", "M2_PATH"},
+	 .parse = parse_url,
 	 .parse_env = env_upstream, .offset = OFFSET(upstream), .what = "URL",
 	 .expect = "http://HOST[:PORT]/PATH in printable ASCII",
 	 .help = "relay mode: answer GET PATH with the body of GET URL, "
 	         "http:// only"},
-	{.name = "upstream-timeout", .arg = "T", .def = "2",
+	{.name = "upstream-timeout", .arg = "T",
+	 .env = {"AVATAR_API_UPSTREAM_TIMEOUT"}, .def = "2",
 	 .parse = parse_duration, .offset = OFFSET(upstream_timeout_ms),
 	 .max = 3600000, .what = "timeout",
 	 .expect = "seconds such as 2 or 0.3, or milliseconds such as 300ms",
 	 .help = "answer 504 when the upstream has not answered in T, in "
 	         "seconds such as 2 or 0.3 or in milliseconds such as 300ms"},
-	{.name = "upstream-max-bytes", .arg = "N", .def = "1048576",
+	{.name = "upstream-max-bytes", .arg = "N",
+	 .env = {"AVATAR_API_UPSTREAM_MAX_BYTES"}, .def = "1048576",
 	 .parse = parse_unsigned, .offset = OFFSET(upstream_max_bytes),
 	 .min = 1, .max = 256u * 1024 * 1024, .what = "size",
 	 .expect = " bytes", .help = "answer 502 for a longer upstream body"},
-	{.name = "upstream-connections", .arg = "N", .def = "32",
+	{.name = "upstream-connections", .arg = "N",
+	 .env = {"AVATAR_API_UPSTREAM_CONNECTIONS"}, .def = "32",
 	 .parse = parse_unsigned, .offset = OFFSET(upstream_connections),
 	 .min = 1, .max = 1024, .what = "connection count",
 	 .help = "keep-alive connections to the upstream"},
-	{.name = "upstream-queue", .arg = "N", .def = "256",
+	{.name = "upstream-queue", .arg = "N",
+	 .env = {"AVATAR_API_UPSTREAM_QUEUE"}, .def = "256",
 	 .parse = parse_unsigned, .offset = OFFSET(upstream_queue),
 	 .max = 100000, .what = "queue length",
 	 .help = "requests that may wait for an upstream connection; more "
@@ -627,11 +661,13 @@ config_usage(FILE *out)
 		usage_option(out, o);
 	fputs("\n"
 "A flag beats the environment, which beats the default; an empty variable\n"
-"counts as unset.  Relay mode is on with --upstream or when any of M2_DOMAIN,\n"
-"M2_PORT, M2_PATH is set; the URL is then M2_DOMAIN:M2_PORT M2_PATH, by\n"
-"default " CONFIG_M2_DOMAIN_DEFAULT ":" CONFIG_M2_PORT_DEFAULT
-	      CONFIG_M2_PATH_DEFAULT ".  In relay mode the fixture is\n"
-"loaded only if --data or AVATAR_API_DATA is set, for GET PATH/ID.\n"
+"counts as unset.  Relay mode is on with --upstream, AVATAR_API_UPSTREAM (a\n"
+"URL) or any of M2_DOMAIN, M2_PORT, M2_PATH (the URL is then M2_DOMAIN, ':',\n"
+"M2_PORT and M2_PATH run together, by default " CONFIG_M2_DOMAIN_DEFAULT ":"
+	      CONFIG_M2_PORT_DEFAULT CONFIG_M2_PATH_DEFAULT ").\n"
+"--upstream beats AVATAR_API_UPSTREAM, which beats the M2_* variables.  In\n"
+"relay mode the fixture is loaded only if --data or AVATAR_API_DATA is set,\n"
+"for GET PATH/ID.\n"
 "SIGTERM or SIGINT stops gracefully; SIGHUP reloads the fixture (a bad one\n"
 "is logged and the old data kept).\n"
 "\n"

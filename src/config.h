@@ -44,7 +44,8 @@ struct config {
 	unsigned max_connections;     /* --max-connections */
 	unsigned timeout;             /* --timeout: idle seconds, 0 = never */
 	int data_given;               /* --data or AVATAR_API_DATA was set */
-	const char *upstream;         /* --upstream or M2_*: NULL = no relay */
+	const char *upstream;         /* --upstream, AVATAR_API_UPSTREAM or
+	                               * M2_*: NULL = no relay */
 	unsigned upstream_timeout_ms; /* --upstream-timeout */
 	unsigned upstream_max_bytes;  /* --upstream-max-bytes */
 	unsigned upstream_connections;/* --upstream-connections */
@@ -52,8 +53,9 @@ struct config {
 	char upstream_buf[CONFIG_URL_MAX + 1]; /* the URL made from M2_* */
 };
 
-/* The most environment variables one option reads (--upstream: M2_*). */
-#define CONFIG_ENV_MAX 3
+/* The most environment variables one option reads (--upstream:
+ * AVATAR_API_UPSTREAM, then M2_DOMAIN, M2_PORT, M2_PATH). */
+#define CONFIG_ENV_MAX 4
 
 /* One option: a row of config_options, the one place where a flag, its
  * environment variables, its default, its bounds and its help are written,
@@ -101,9 +103,10 @@ void config_defaults(struct config *cfg);
 /* Parse ARGV (getopt_long) over the environment over the defaults into
  * CFG: a flag beats the environment, which beats the default.  An empty
  * environment variable counts as unset, and one that a flag overrides is
- * not read.  Relay mode is on when --upstream is given or any of M2_DOMAIN,
- * M2_PORT, M2_PATH is set (the URL is then M2_DOMAIN ":" M2_PORT M2_PATH,
- * each defaulting as in the reference service); --upstream beats them.
+ * not read.  Relay mode is on when --upstream is given, AVATAR_API_UPSTREAM
+ * is set, or any of M2_DOMAIN, M2_PORT, M2_PATH is set (the URL is then
+ * M2_DOMAIN ":" M2_PORT M2_PATH, each defaulting as in the reference
+ * service); --upstream beats AVATAR_API_UPSTREAM, which beats M2_*.
  * --help and --version win at once.  On success 0 is
  * returned.  On a bad flag, value or variable -1 is returned and ERR holds
  * EXIT_USAGE and one line that names the flag or variable; CFG may then

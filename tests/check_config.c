@@ -18,6 +18,10 @@ static const char *const env_names[] = {
 	"M1_DOMAIN", "M1_PORT", "M1_PATH",
 	"AVATAR_API_DATA", "AVATAR_API_MODE", "AVATAR_API_THREADS",
 	"M2_DOMAIN", "M2_PORT", "M2_PATH",
+	"AVATAR_API_TIMEOUT", "AVATAR_API_MAX_CONNECTIONS",
+	"AVATAR_API_UPSTREAM", "AVATAR_API_UPSTREAM_TIMEOUT",
+	"AVATAR_API_UPSTREAM_MAX_BYTES", "AVATAR_API_UPSTREAM_CONNECTIONS",
+	"AVATAR_API_UPSTREAM_QUEUE",
 };
 
 /* Start every test from a clean environment.  POSIXLY_CORRECT is removed
@@ -208,8 +212,8 @@ static const struct {
 	{{"--timeout", "86400"}, "timeout", "86400"},
 	{{"--upstream", "http://127.0.0.1:3000/v1/avatar"}, "upstream",
 	 "http://127.0.0.1:3000/v1/avatar"},
-	{{"--upstream=https://m2.example/x?y=1"}, "upstream",
-	 "https://m2.example/x?y=1"},
+	{{"--upstream=http://m2.example/x?y=1"}, "upstream",
+	 "http://m2.example/x?y=1"},
 	{{"--upstream", "HTTP://m2"}, "upstream", "HTTP://m2"},
 	{{"--upstream-timeout", "2"}, "upstream_timeout", "2000"},
 	{{"--upstream-timeout", "0.3"}, "upstream_timeout", "300"},
@@ -300,7 +304,32 @@ static const struct {
 	{"AVATAR_API_DATA", "/env.json", "--data", "/flag.json", "data"},
 	{"AVATAR_API_MODE", "thread-per-connection", "--mode", "epoll", "mode"},
 	{"AVATAR_API_THREADS", "3", "--threads", "5", "threads"},
+	{"AVATAR_API_MAX_CONNECTIONS", "500", "--max-connections", "600",
+	 "max_connections"},
+	{"AVATAR_API_TIMEOUT", "0", "--timeout", "7", "timeout"},
+	{"AVATAR_API_UPSTREAM", "http://env:81/e", "--upstream",
+	 "http://flag:82/f", "upstream"},
+	/* stored in ms: "1.5" seconds from the environment, "250ms" */
+	{"AVATAR_API_UPSTREAM_TIMEOUT", "1.5", "--upstream-timeout", "0.25",
+	 "upstream_timeout"},
+	{"AVATAR_API_UPSTREAM_MAX_BYTES", "4096", "--upstream-max-bytes", "8192",
+	 "upstream_max_bytes"},
+	{"AVATAR_API_UPSTREAM_CONNECTIONS", "4", "--upstream-connections", "8",
+	 "upstream_connections"},
+	{"AVATAR_API_UPSTREAM_QUEUE", "0", "--upstream-queue", "9",
+	 "upstream_queue"},
 };
+
+/* What field() shows for VALUE of env_cases[I]: a duration in ms. */
+static const char *
+env_case_want(size_t i, const char *value, char *buf, size_t size)
+{
+	if (strcmp(env_cases[i].field, "upstream_timeout") != 0)
+		return value;
+	snprintf(buf, size, "%u", strcmp(value, "1.5") == 0 ? 1500u :
+	         strcmp(value, "0.25") == 0 ? 250u : 0u);
+	return buf;
+}
 
 /* An environment variable is used when no flag is given, and so beats the
  * default; the other fields keep their defaults. */
@@ -309,19 +338,25 @@ START_TEST(test_config_env_beats_default)
 	static const char *const args[] = {NULL};
 	struct config cfg;
 	struct error err;
-	char got[256], def[256];
+	char got[256], def[256], buf[32];
+	const char *want = env_case_want(_i, env_cases[_i].env, buf,
+	                                 sizeof(buf));
 
 	config_defaults(&cfg);
 	field(&cfg, env_cases[_i].field, def, sizeof(def));
-	ck_assert_str_ne(def, env_cases[_i].env); /* the case means something */
+	ck_assert_str_ne(def, want); /* the case means something */
 	ck_assert_int_eq(setenv(env_cases[_i].var, env_cases[_i].env, 1), 0);
 	ck_assert_msg(parse(&cfg, &err, args) == 0, "%s", err.text);
 	field(&cfg, env_cases[_i].field, got, sizeof(got));
-	ck_assert_str_eq(got, env_cases[_i].env);
+	ck_assert_str_eq(got, want);
 	/* Only that field moved. */
 	ck_assert_int_eq(cfg.action, CONFIG_RUN);
-	ck_assert_uint_eq(cfg.max_connections, 10000);
-	ck_assert_uint_eq(cfg.timeout, 60);
+	if (strcmp(env_cases[_i].field, "max_connections") != 0)
+		ck_assert_uint_eq(cfg.max_connections, 10000);
+	if (strcmp(env_cases[_i].field, "timeout") != 0)
+		ck_assert_uint_eq(cfg.timeout, 60);
+	if (strcmp(env_cases[_i].field, "upstream") != 0)
+		ck_assert_ptr_null(cfg.upstream);
 	if (strcmp(env_cases[_i].field, "port") != 0)
 		ck_assert_uint_eq(cfg.port, 8080);
 	if (strcmp(env_cases[_i].field, "address") != 0)
@@ -340,7 +375,7 @@ START_TEST(test_config_flag_beats_env)
 	const char *args[3];
 	struct config cfg;
 	struct error err;
-	char got[256];
+	char got[256], buf[32];
 
 	ck_assert_int_eq(setenv(env_cases[_i].var, env_cases[_i].env, 1), 0);
 	args[0] = env_cases[_i].flag;
@@ -348,7 +383,8 @@ START_TEST(test_config_flag_beats_env)
 	args[2] = NULL;
 	ck_assert_msg(parse(&cfg, &err, args) == 0, "%s", err.text);
 	field(&cfg, env_cases[_i].field, got, sizeof(got));
-	ck_assert_str_eq(got, env_cases[_i].arg);
+	ck_assert_str_eq(got, env_case_want(_i, env_cases[_i].arg, buf,
+	                                    sizeof(buf)));
 }
 END_TEST
 
@@ -358,7 +394,7 @@ START_TEST(test_config_env_all_at_once)
 	struct config cfg;
 	struct error err;
 	size_t i;
-	char got[256];
+	char got[256], buf[32];
 
 	for (i = 0; i < sizeof(env_cases) / sizeof(env_cases[0]); i++)
 		ck_assert_int_eq(setenv(env_cases[i].var, env_cases[i].env, 1),
@@ -366,7 +402,8 @@ START_TEST(test_config_env_all_at_once)
 	ck_assert_msg(parse(&cfg, &err, args) == 0, "%s", err.text);
 	for (i = 0; i < sizeof(env_cases) / sizeof(env_cases[0]); i++) {
 		field(&cfg, env_cases[i].field, got, sizeof(got));
-		ck_assert_str_eq(got, env_cases[i].env);
+		ck_assert_str_eq(got, env_case_want(i, env_cases[i].env, buf,
+		                                    sizeof(buf)));
 	}
 }
 END_TEST
@@ -582,6 +619,10 @@ static const struct {
 	{{"--upstream", "ftp://m2/x"}, "--upstream",
 	 "--upstream: invalid URL 'ftp://m2/x' (expected http://HOST[:PORT]/PATH "
 	 "in printable ASCII, at most 2048 bytes)"},
+	{{"--upstream", "https://m2/x"}, "--upstream",
+	 "--upstream: invalid URL 'https://m2/x' (expected http://HOST[:PORT]/PATH "
+	 "in printable ASCII; https:// is not supported, the relay speaks plain "
+	 "http:// only)"},
 	{{"--upstream", "m2:3000/x"}, "--upstream", NULL},
 	{{"--upstream", "http://"}, "--upstream", NULL},
 	{{"--upstream", "http:///x"}, "--upstream", NULL},
@@ -738,8 +779,24 @@ static const struct {
 	{"M2_PORT", "0", NULL},
 	{"M2_PORT", "65536", NULL},
 	{"M2_DOMAIN", "127.0.0.1",
-	 "M2_DOMAIN: invalid domain '127.0.0.1' (expected http://HOST or "
-	 "https://HOST, no port or path)"},
+	 "M2_DOMAIN: invalid domain '127.0.0.1' (expected http://HOST, no port "
+	 "or path)"},
+	/* Every M2_DOMAIN message states the same one form: no https://
+	 * offered, then refused later. */
+	{"M2_DOMAIN", "https://m2",
+	 "M2_DOMAIN: invalid domain 'https://m2' (expected http://HOST, no port "
+	 "or path; https:// is not supported, the relay speaks plain http:// "
+	 "only)"},
+	{"M2_DOMAIN", "HTTPS://[::1]", NULL},
+	{"M2_DOMAIN", "http://m2:3000",
+	 "M2_DOMAIN: invalid domain 'http://m2:3000' (expected http://HOST, no "
+	 "port or path)"},
+	{"M2_DOMAIN", "http://[::1]:3000", NULL},
+	{"M2_DOMAIN", "http://[::1", NULL},
+	{"M2_DOMAIN", "http://[]", NULL},
+	{"M2_DOMAIN", "http://u@m2", NULL},
+	{"M2_DOMAIN", "ftp://m2", NULL},
+	{"M2_DOMAIN", "http://m2/", NULL},
 	{"M2_DOMAIN", "http://m2/v1", NULL},
 	{"M2_DOMAIN", "http://m2?x", NULL},
 	{"M2_DOMAIN", "http://", NULL},
@@ -748,6 +805,34 @@ static const struct {
 	 "M2_PATH: invalid path 'v1/avatar' (expected '/' then printable ASCII "
 	 "without space)"},
 	{"M2_PATH", "/a b", NULL},
+	{"AVATAR_API_UPSTREAM", "m2:3000",
+	 "AVATAR_API_UPSTREAM: invalid URL 'm2:3000' (expected "
+	 "http://HOST[:PORT]/PATH in printable ASCII, at most 2048 bytes)"},
+	{"AVATAR_API_UPSTREAM", "https://m2/x",
+	 "AVATAR_API_UPSTREAM: invalid URL 'https://m2/x' (expected "
+	 "http://HOST[:PORT]/PATH in printable ASCII; https:// is not "
+	 "supported, the relay speaks plain http:// only)"},
+	{"AVATAR_API_TIMEOUT", "1s",
+	 "AVATAR_API_TIMEOUT: invalid timeout '1s' (expected 0-86400 seconds, "
+	 "0 = never)"},
+	{"AVATAR_API_TIMEOUT", "86401", NULL},
+	{"AVATAR_API_MAX_CONNECTIONS", "0",
+	 "AVATAR_API_MAX_CONNECTIONS: invalid connection limit '0' (expected "
+	 "1-1000000)"},
+	{"AVATAR_API_MAX_CONNECTIONS", "many", NULL},
+	{"AVATAR_API_UPSTREAM_TIMEOUT", "5m",
+	 "AVATAR_API_UPSTREAM_TIMEOUT: invalid timeout '5m' (expected seconds "
+	 "such as 2 or 0.3, or milliseconds such as 300ms; 1 ms to 3600 s)"},
+	{"AVATAR_API_UPSTREAM_TIMEOUT", "0", NULL},
+	{"AVATAR_API_UPSTREAM_MAX_BYTES", "1M",
+	 "AVATAR_API_UPSTREAM_MAX_BYTES: invalid size '1M' (expected "
+	 "1-268435456 bytes)"},
+	{"AVATAR_API_UPSTREAM_CONNECTIONS", "1025",
+	 "AVATAR_API_UPSTREAM_CONNECTIONS: invalid connection count '1025' "
+	 "(expected 1-1024)"},
+	{"AVATAR_API_UPSTREAM_QUEUE", "-1",
+	 "AVATAR_API_UPSTREAM_QUEUE: invalid queue length '-1' (expected "
+	 "0-100000)"},
 };
 
 START_TEST(test_config_bad_env)
@@ -799,7 +884,8 @@ static const struct {
 	{NULL, "3001", NULL, "http://127.0.0.1:3001/v1/avatar"},
 	{"http://m2", NULL, NULL, "http://m2:3000/v1/avatar"},
 	{NULL, NULL, "/v2/x", "http://127.0.0.1:3000/v2/x"},
-	{"https://[::1]", "8443", "/a?b=c", "https://[::1]:8443/a?b=c"},
+	{"http://[::1]", "8443", "/a?b=c", "http://[::1]:8443/a?b=c"},
+	{"HTTP://m2", NULL, NULL, "HTTP://m2:3000/v1/avatar"},
 	{"", "", "/p", "http://127.0.0.1:3000/p"}, /* empty = unset */
 };
 
@@ -824,7 +910,8 @@ START_TEST(test_config_m2_env)
 }
 END_TEST
 
-/* --upstream beats M2_*, which are then not read (even a bad one). */
+/* --upstream beats AVATAR_API_UPSTREAM, which beats M2_*; what is beaten
+ * is not read (even a bad one). */
 START_TEST(test_config_upstream_beats_m2)
 {
 	static const char *const flag[] = {"--upstream", "http://flag/x", NULL};
@@ -837,6 +924,17 @@ START_TEST(test_config_upstream_beats_m2)
 	ck_assert_msg(parse(&cfg, &err, flag) == 0, "%s", err.text);
 	ck_assert_str_eq(cfg.upstream, "http://flag/x");
 	assert_usage_error(parse(&cfg, &err, none), &err, "M2_PORT");
+	ck_assert_int_eq(setenv("AVATAR_API_UPSTREAM", "http://whole:1/u", 1),
+	                 0);
+	ck_assert_msg(parse(&cfg, &err, none) == 0, "%s", err.text);
+	ck_assert_str_eq(cfg.upstream, "http://whole:1/u");
+	ck_assert_msg(parse(&cfg, &err, flag) == 0, "%s", err.text);
+	ck_assert_str_eq(cfg.upstream, "http://flag/x");
+	/* A bad AVATAR_API_UPSTREAM is the error, not the M2_* it beats. */
+	ck_assert_int_eq(setenv("AVATAR_API_UPSTREAM", "nope", 1), 0);
+	assert_usage_error(parse(&cfg, &err, none), &err,
+	                   "AVATAR_API_UPSTREAM: invalid URL 'nope'");
+	ck_assert_msg(parse(&cfg, &err, flag) == 0, "%s", err.text);
 }
 END_TEST
 
