@@ -1,8 +1,11 @@
 /* main.c -- avatar-api: command line, signals, start and stop; nothing else. */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <netdb.h>
 #include <pthread.h>
 
 #include <jansson.h>
@@ -13,7 +16,9 @@
 #include "healthcheck.h"
 #include "log.h"
 #include "notify.h"
+#include "resolver.h"
 #include "server.h"
+#include "upstream.h"
 
 /* Flush stdout; a failed write (avatar-api --help >/dev/full) is an
  * error, as in GNU hello. */
@@ -25,6 +30,77 @@ close_stdout(void)
 		return EXIT_IOERR;
 	}
 	return 0;
+}
+
+/* Log ERR and return its exit code.  A usage error (64: a flag, a value,
+ * a variable) ends, as in GNU tools, with where to look, on a line of its
+ * own. */
+static int
+fail(const struct error *err)
+{
+	log_error("%s", err->text);
+	if (err->code == EXIT_USAGE)
+		fputs("Try 'avatar-api --help'.\n", stderr);
+	return err->code;
+}
+
+/* Load CFG's fixture into *FX.  When the default one (no --data, no
+ * AVATAR_API_DATA) does not exist -- the built binary run from a source
+ * tree before "make install" -- the error says how to fix it.  Returns 0,
+ * or the exit code, the error logged. */
+static int
+load(const struct config *cfg, struct fixture **fx)
+{
+	struct error err = {0, ""};
+
+	*fx = fixture_load(cfg->data, &err);
+	if (*fx != NULL)
+		return 0;
+	if (!cfg->data_given && err.code == EXIT_NOINPUT &&
+	    access(cfg->data, F_OK) != 0 && errno == ENOENT) {
+		log_error("%s (run 'make install', or pass --data FILE: "
+		          "data/users.json in a source tree)", err.text);
+		return err.code;
+	}
+	return fail(&err);
+}
+
+/* --check: validate what a start would use, and exit.  In relay mode
+ * that is the upstream URL, taken apart as the relay does, and its host,
+ * resolved as at start (69 if it does not resolve); the fixture only when
+ * --data or AVATAR_API_DATA names one, as at start. */
+static int
+check(const struct config *cfg)
+{
+	struct error err = {0, ""};
+	struct upstream_url u;
+	struct resolver_addrs addrs;
+	struct fixture *fx;
+	int rc;
+
+	if (cfg->upstream != NULL) {
+		if (upstream_url_parse(cfg->upstream, &u, &err) < 0)
+			return fail(&err);
+		if (resolver_lookup(u.host, u.port, &addrs, &rc) < 0) {
+			log_error("relay: cannot resolve the upstream host '%s': "
+			          "%s", u.host, gai_strerror(rc));
+			return EXIT_UNAVAILABLE;
+		}
+		if (addrs.n == 0) {
+			log_error("relay: the upstream host '%s' has no usable "
+			          "address", u.host);
+			return EXIT_UNAVAILABLE;
+		}
+		printf("upstream %s OK\n", cfg->upstream);
+		if (!cfg->data_given)
+			return close_stdout();
+	}
+	rc = load(cfg, &fx);
+	if (rc != 0)
+		return rc;
+	printf("%zu user%s OK\n", fx->count, fx->count == 1 ? "" : "s");
+	fixture_free(fx);
+	return close_stdout();
 }
 
 static void
@@ -108,13 +184,11 @@ main(int argc, char **argv)
 	sigset_t sigs;
 	unsigned left;
 	size_t count;
-	int sig = 0;
+	int sig = 0, rc;
 
 	config_defaults(&cfg);
-	if (config_parse(&cfg, argc, argv, &err) < 0) {
-		log_error("%s", err.text);
-		return err.code;
-	}
+	if (config_parse(&cfg, argc, argv, &err) < 0)
+		return fail(&err);
 	if (cfg.action == CONFIG_HELP) {
 		config_usage(stdout);
 		return close_stdout();
@@ -131,24 +205,19 @@ main(int argc, char **argv)
 		return 0;
 	}
 
+	if (cfg.action == CONFIG_CHECK)
+		return check(&cfg);
+
 	/* Relay mode needs no fixture: one is served at PATH/{id} only if
 	 * --data or AVATAR_API_DATA names it. */
-	if (cfg.upstream != NULL && !cfg.data_given &&
-	    cfg.action != CONFIG_CHECK) {
+	if (cfg.upstream != NULL && !cfg.data_given) {
 		fx = fixture_empty();
-		if (fx == NULL)
-			error_set(&err, EXIT_OSERR, "out of memory");
-	} else {
-		fx = fixture_load(cfg.data, &err);
-	}
-	if (fx == NULL) {
-		log_error("%s", err.text);
-		return err.code;
-	}
-	if (cfg.action == CONFIG_CHECK) {
-		printf("%zu user%s OK\n", fx->count, fx->count == 1 ? "" : "s");
-		fixture_free(fx);
-		return close_stdout();
+		if (fx == NULL) {
+			log_error("out of memory");
+			return EXIT_OSERR;
+		}
+	} else if ((rc = load(&cfg, &fx)) != 0) {
+		return rc;
 	}
 
 	/* A client that goes away must not kill us.  Block the stop signals
@@ -163,10 +232,8 @@ main(int argc, char **argv)
 
 	count = fx->count;
 	srv = server_start(&cfg, fx, &err); /* takes fx */
-	if (srv == NULL) {
-		log_error("%s", err.text);
-		return err.code;
-	}
+	if (srv == NULL)
+		return fail(&err);
 	print_listening(&cfg, srv, count);
 	notify("READY=1", count, &cfg);
 

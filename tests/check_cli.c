@@ -200,13 +200,29 @@ static const struct {
 	{{"stray"}, "stray"},
 };
 
+/* A usage error (exit 64) is one line, then, as in GNU tools, where to
+ * look, on a line of its own. */
+#define TRY_HELP "Try 'avatar-api --help'.\n"
+
+static void
+assert_try_help(void)
+{
+	size_t n = strlen(err), t = strlen(TRY_HELP);
+
+	ck_assert_int_eq(count_lines(err), 2);
+	ck_assert_msg(n > t && strcmp(err + n - t, TRY_HELP) == 0 &&
+	              err[n - t - 1] == '\n',
+	              "stderr does not end with the line %s: %s", TRY_HELP, err);
+}
+
 START_TEST(test_cli_bad_flag)
 {
 	ck_assert_int_eq(run(bad_flags[_i].args, NULL), 64);
 	ck_assert_str_eq(out, "");
-	ck_assert_int_eq(count_lines(err), 1);
+	assert_try_help();
 	ck_assert_msg(strncmp(err, "avatar-api: ", 12) == 0 &&
-	              strstr(err, bad_flags[_i].names) != NULL,
+	              strstr(err, bad_flags[_i].names) != NULL &&
+	              strstr(err, bad_flags[_i].names) < strchr(err, '\n'),
 	              "message does not name %s: %s", bad_flags[_i].names, err);
 }
 END_TEST
@@ -223,6 +239,17 @@ static const struct {
 	{"AVATAR_API_MODE=fast", "AVATAR_API_MODE"},
 	{"AVATAR_API_THREADS=0", "AVATAR_API_THREADS"},
 	{"AVATAR_API_THREADS=many", "AVATAR_API_THREADS"},
+	{"AVATAR_API_TIMEOUT=1s", "AVATAR_API_TIMEOUT"},
+	{"AVATAR_API_MAX_CONNECTIONS=0", "AVATAR_API_MAX_CONNECTIONS"},
+	{"AVATAR_API_UPSTREAM=ftp://m2/x", "AVATAR_API_UPSTREAM"},
+	{"AVATAR_API_UPSTREAM_TIMEOUT=5m", "AVATAR_API_UPSTREAM_TIMEOUT"},
+	{"AVATAR_API_UPSTREAM_MAX_BYTES=1M", "AVATAR_API_UPSTREAM_MAX_BYTES"},
+	{"AVATAR_API_UPSTREAM_CONNECTIONS=0",
+	 "AVATAR_API_UPSTREAM_CONNECTIONS"},
+	{"AVATAR_API_UPSTREAM_QUEUE=-1", "AVATAR_API_UPSTREAM_QUEUE"},
+	{"M2_DOMAIN=http://m2:3000", "M2_DOMAIN"},
+	{"M2_PORT=0", "M2_PORT"},
+	{"M2_PATH=v1", "M2_PATH"},
 };
 
 START_TEST(test_cli_bad_env)
@@ -230,10 +257,13 @@ START_TEST(test_cli_bad_env)
 	const char *envs[] = {bad_envs[_i].env, NULL};
 	const char *args[] = {"--check", NULL};
 
+	char want[128];
+
 	ck_assert_int_eq(run(args, envs), 64);
 	ck_assert_str_eq(out, "");
-	ck_assert_int_eq(count_lines(err), 1);
-	ck_assert_msg(strstr(err, bad_envs[_i].name) != NULL,
+	assert_try_help();
+	snprintf(want, sizeof(want), "avatar-api: %s: ", bad_envs[_i].name);
+	ck_assert_msg(strncmp(err, want, strlen(want)) == 0,
 	              "message does not name %s: %s", bad_envs[_i].name, err);
 }
 END_TEST
@@ -582,18 +612,26 @@ START_TEST(test_cli_sighup_reload_and_notify)
 END_TEST
 
 /* Upstreams the relay refuses at start-up, before it listens: https://
- * (the relay speaks plain HTTP) with 64, a host that does not resolve
- * (resolved once, at start) with 69. */
+ * (the relay speaks plain HTTP) with 64, a usage error, named by the flag
+ * or variable that gave it, a host that does not resolve (resolved once,
+ * at start) with 69. */
 static const struct {
 	const char *flag, *env, *message;
 	int code;
 } bad_upstreams[] = {
 	{"https://127.0.0.1:3000/v1/avatar", NULL,
-	 "avatar-api: upstream 'https://127.0.0.1:3000/v1/avatar': https:// "
-	 "is not supported (the relay speaks plain http:// only)\n", 64},
+	 "avatar-api: --upstream: invalid URL 'https://127.0.0.1:3000/v1/avatar' "
+	 "(expected http://HOST[:PORT]/PATH in printable ASCII; https:// is not "
+	 "supported, the relay speaks plain http:// only)\n" TRY_HELP, 64},
 	{NULL, "M2_DOMAIN=https://127.0.0.1",
-	 "avatar-api: upstream 'https://127.0.0.1:3000/v1/avatar': https:// "
-	 "is not supported (the relay speaks plain http:// only)\n", 64},
+	 "avatar-api: M2_DOMAIN: invalid domain 'https://127.0.0.1' (expected "
+	 "http://HOST, no port or path; https:// is not supported, the relay "
+	 "speaks plain http:// only)\n" TRY_HELP, 64},
+	{NULL, "AVATAR_API_UPSTREAM=https://127.0.0.1:3000/v1/avatar",
+	 "avatar-api: AVATAR_API_UPSTREAM: invalid URL "
+	 "'https://127.0.0.1:3000/v1/avatar' (expected http://HOST[:PORT]/PATH "
+	 "in printable ASCII; https:// is not supported, the relay speaks plain "
+	 "http:// only)\n" TRY_HELP, 64},
 	{"http://no-such-host.invalid/v1/avatar", NULL,
 	 "avatar-api: relay: cannot resolve the upstream host "
 	 "'no-such-host.invalid': ", 69},
@@ -612,11 +650,95 @@ START_TEST(test_cli_bad_upstream)
 		args[4] = NULL;
 	snprintf(portstr, sizeof(portstr), "%u", port);
 	ck_assert_int_eq(run(args, envs), bad_upstreams[_i].code);
-	ck_assert_int_eq(count_lines(err), 1);
+	ck_assert_int_eq(count_lines(err),
+	                 bad_upstreams[_i].code == 64 ? 2 : 1);
 	ck_assert_msg(strncmp(err, bad_upstreams[_i].message,
 	                      strlen(bad_upstreams[_i].message)) == 0,
 	              "got: %s", err);
 	ck_assert(tu_connect(&c, port) < 0);
+}
+END_TEST
+
+/* --check in relay mode checks the relay's configuration: the URL and
+ * that its host resolves (69 if not, as at start), without the default
+ * fixture, which relay mode does not load; with --data or
+ * AVATAR_API_DATA it checks that fixture too. */
+static const struct {
+	const char *args[5];
+	const char *env[2];
+	int code;
+	const char *out;
+	const char *err; /* the start of stderr */
+} relay_checks[] = {
+	{{"--check"}, {"M2_PORT=3000"}, 0,
+	 "upstream http://127.0.0.1:3000/v1/avatar OK\n", ""},
+	{{"--check", "--upstream", "http://localhost:1/x"}, {NULL}, 0,
+	 "upstream http://localhost:1/x OK\n", ""},
+	{{"--check"}, {"AVATAR_API_UPSTREAM=http://127.0.0.1:8/y"}, 0,
+	 "upstream http://127.0.0.1:8/y OK\n", ""},
+	{{"--check", "--data", "FIXTURE"}, {"M2_PORT=3001"}, 0,
+	 "upstream http://127.0.0.1:3001/v1/avatar OK\n20 users OK\n", ""},
+	{{"--check", "--data", "/nonexistent/users.json"}, {"M2_PORT=3001"},
+	 66, "upstream http://127.0.0.1:3001/v1/avatar OK\n",
+	 "avatar-api: /nonexistent/users.json: cannot open: No such file or "
+	 "directory\n"},
+	{{"--check"}, {"M2_DOMAIN=http://no-such-host.invalid"}, 69, "",
+	 "avatar-api: relay: cannot resolve the upstream host "
+	 "'no-such-host.invalid': "},
+	{{"--check", "--upstream", "http://[::1/x"}, {NULL}, 64, "",
+	 "avatar-api: upstream 'http://[::1/x': "},
+};
+
+START_TEST(test_cli_check_relay)
+{
+	const char *args[5];
+	size_t i;
+
+	for (i = 0; i < 5; i++)
+		args[i] = relay_checks[_i].args[i] != NULL &&
+		          strcmp(relay_checks[_i].args[i], "FIXTURE") == 0 ?
+		          tu_env("AVATAR_API_FIXTURE") : relay_checks[_i].args[i];
+	ck_assert_int_eq(run(args, relay_checks[_i].env), relay_checks[_i].code);
+	ck_assert_str_eq(out, relay_checks[_i].out);
+	ck_assert_msg(strncmp(err, relay_checks[_i].err,
+	                      strlen(relay_checks[_i].err)) == 0,
+	              "stderr: %s", err);
+	if (relay_checks[_i].code == 0)
+		ck_assert_str_eq(err, "");
+}
+END_TEST
+
+/* Without --data, a missing default fixture (the built binary run from a
+ * source tree before "make install") says how to fix it, at start and
+ * with --check, and keeps exit 66; a missing fixture that was named says
+ * nothing more.  The default is PKGDATADIR/users.json, fixed at build
+ * time: where it is installed, there is nothing to test. */
+START_TEST(test_cli_default_fixture_hint)
+{
+	const char *check[] = {"--check", NULL};
+	const char *start[] = {"--address", "127.0.0.1", "--port", "1", NULL};
+	const char *named[] = {"AVATAR_API_DATA=" PKGDATADIR "/users.json",
+	                       NULL};
+	const char *want = "avatar-api: " PKGDATADIR "/users.json: cannot "
+	                   "open: No such file or directory (run 'make "
+	                   "install', or pass --data FILE: data/users.json in "
+	                   "a source tree)\n";
+
+	if (access(PKGDATADIR "/users.json", F_OK) == 0) {
+		printf("skipped: the default fixture %s is installed\n",
+		       PKGDATADIR "/users.json");
+		return;
+	}
+	ck_assert_int_eq(run(check, NULL), 66);
+	ck_assert_str_eq(err, want);
+	ck_assert_str_eq(out, "");
+	/* At start, before it would bind port 1. */
+	ck_assert_int_eq(run(start, NULL), 66);
+	ck_assert_str_eq(err, want);
+	/* The same path, named: the plain message. */
+	ck_assert_int_eq(run(check, named), 66);
+	ck_assert_str_eq(err, "avatar-api: " PKGDATADIR "/users.json: cannot "
+	                 "open: No such file or directory\n");
 }
 END_TEST
 
@@ -646,6 +768,10 @@ cli_suite(void)
 	tcase_add_loop_test(errors, test_cli_bad_upstream, 0,
 	                    (int)(sizeof(bad_upstreams) /
 	                          sizeof(bad_upstreams[0])));
+	tcase_add_loop_test(errors, test_cli_check_relay, 0,
+	                    (int)(sizeof(relay_checks) /
+	                          sizeof(relay_checks[0])));
+	tcase_add_test(errors, test_cli_default_fixture_hint);
 	suite_add_tcase(s, errors);
 
 	tcase_set_timeout(signals, 30);

@@ -147,6 +147,15 @@ if command -v groff >/dev/null 2>&1; then
 	warnings=$(LC_ALL=C groff -man -Tutf8 -ww -z "$page" 2>&1)
 	[ -z "$warnings" ] || fail "groff -man -ww: $warnings"
 	echo "  ok: groff -man -Tutf8 -ww -z: no warnings"
+	# As read: the relay URL spelled out, not run together by roff's
+	# alternating fonts ("M2_DOMAIN:M2_PORTM2_PATH").
+	text=$(LC_ALL=C groff -man -Tascii -rHY=0 -P-c -P-b -P-u "$page" \
+		2>/dev/null | tr -s ' \n' '  ')
+	want='M2_DOMAIN:M2_PORT followed by M2_PATH'
+	case $text in
+	*"$want"*) echo "  ok: the man page reads '$want'" ;;
+	*) fail "the rendered man page does not read '$want'" ;;
+	esac
 else
 	echo "  (groff not found: man page formatting not checked)"
 fi
