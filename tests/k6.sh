@@ -4,7 +4,9 @@
 # by node against stand-ins for k6's modules: the options that
 # "k6 run -d 90s -u 100" needs, the target URL (microservice1's
 # /v1/user, microservice2's /v1/avatar) and BASE_URL, and that the checks
-# pass on the real list and fail on wrong answers.
+# pass on the real list and fail on wrong answers; and EXPECTED_USERS: the
+# count the checks expect (20 by default), 0 for any count, a bad value
+# refused when the script loads.
 #
 # Skipped (77) without node.  Run by "make check", or by hand from the
 # source tree: sh tests/k6.sh
@@ -131,7 +133,12 @@ const wrong = {
   'text/html': { ...good, headers: { 'Content-Type': 'text/html' } },
   'no Content-Type': { ...good, headers: {} },
   '19 users': { ...good, body: JSON.stringify(users.slice(1)) },
-  'users out of order': { ...good, body: JSON.stringify([users[1], users[0], ...users.slice(2)]) },
+  // (The order of the records is the fixture's, which the scripts do not
+  // know: any fixture will do.)
+  'a duplicate id': { ...good, body: JSON.stringify([users[0], ...users.slice(0, -1)]) },
+  'a record without an id': { ...good, body: JSON.stringify([{ name: 'x' }, ...users.slice(1)]) },
+  'a numeric id': { ...good, body: JSON.stringify([{ ...users[0], id: 1 }, ...users.slice(1)]) },
+  'an array of strings': { ...good, body: JSON.stringify(users.map((u) => u.id)) },
   'an object': { ...good, body: '{"status":"ok"}' },
   'truncated JSON': { ...good, body: list.slice(0, -1) },
   'an empty body': { ...good, body: '' },
@@ -195,6 +202,50 @@ for (const [i, [name, env, want]] of overrides.entries()) {
   result(r.gets.length === 1 && r.gets[0] === want,
     `k6/${name}: ${JSON.stringify(env)} GETs ${r.gets[0]}`);
 }
+// EXPECTED_USERS: each case in a fresh copy of the scripts (they share
+// script-get.js, which reads it once, when it loads), checked on answers
+// with 20 records, 3, 19 and none.
+const { cpSync, mkdirSync, readdirSync } = await import('node:fs');
+const sized = (n) => ({ ...good, body: JSON.stringify(users.slice(0, n)) });
+const countCases = [
+  // [EXPECTED_USERS, {answer: whether every check passes}, has a count check]
+  ['20', { 20: true, 3: false, 19: false, 0: false }, true],
+  ['3', { 20: false, 3: true, 19: false, 0: false }, true],
+  ['0', { 20: true, 3: true, 19: true, 0: true }, false],
+];
+for (const [n, want, counted] of countCases) {
+  const copy = `${dir}/expected-${n}`;
+  mkdirSync(copy);
+  for (const f of readdirSync(dir).filter((f) => f.endsWith('.js') || f === 'package.json'))
+    cpSync(`${dir}/${f}`, `${copy}/${f}`);
+  globalThis.__ENV = { EXPECTED_USERS: n };
+  for (const name of Object.keys(targets)) {
+    const mod = await import(pathToFileURL(`${copy}/${name}`).href);
+    for (const [size, pass] of Object.entries(want)) {
+      const r = iterate(mod.default, sized(Number(size)));
+      const all = r.checks.every(([, ok]) => ok);
+      result(all === pass, `k6/${name}: EXPECTED_USERS=${n}: ${size} users ${pass ? 'pass' : 'fail'}: ${JSON.stringify(r.checks.filter(([, ok]) => !ok))}`);
+    }
+    const r = iterate(mod.default, sized(20));
+    const count = r.checks.filter(([c]) => /\busers\b/.test(c) && new RegExp(`\\b${n}\\b`).test(c));
+    result(counted ? count.length === 1 : r.checks.length === 3,
+      `k6/${name}: EXPECTED_USERS=${n}: ${counted ? 'a' : 'no'} count check: ${JSON.stringify(r.checks.map(([c]) => c))}`);
+    const bad = iterate(mod.default, { ...good, body: '{"id":"1"}' });
+    result(bad.checks.some(([, ok]) => !ok), `k6/${name}: EXPECTED_USERS=${n}: a check fails on an object`);
+  }
+}
+for (const [i, n] of ['abc', '-1', '3.5', ' 3', '1e3'].entries()) {
+  globalThis.__ENV = { EXPECTED_USERS: n };
+  let error = null;
+  try {
+    await import(`${pathToFileURL(`${dir}/script-get.js`).href}?bad-${i}`);
+  } catch (e) {
+    error = e;
+  }
+  result(error !== null && /EXPECTED_USERS/.test(error.message),
+    `k6/script-get.js: EXPECTED_USERS='${n}' is refused when it loads (${error && error.message})`);
+}
+
 globalThis.__ENV = { P95_MS: '250' };
 const p95 = await import(`${pathToFileURL(`${dir}/script-get.js`).href}?p95`);
 result(p95.options.thresholds.http_req_duration.includes('p(95)<250'),
