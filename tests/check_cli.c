@@ -651,7 +651,7 @@ START_TEST(test_cli_bad_upstream)
 	snprintf(portstr, sizeof(portstr), "%u", port);
 	ck_assert_int_eq(run(args, envs), bad_upstreams[_i].code);
 	ck_assert_int_eq(count_lines(err),
-	                 bad_upstreams[_i].code == 64 ? 2 : 1);
+	                 (bad_upstreams[_i].code == 64 ? 2 : 1));
 	ck_assert_msg(strncmp(err, bad_upstreams[_i].message,
 	                      strlen(bad_upstreams[_i].message)) == 0,
 	              "got: %s", err);
