@@ -415,7 +415,9 @@ const struct config_option config_options[] = {
 	 .help = "requests that may wait for an upstream connection; more "
 	         "get 503 at once"},
 	{.name = "check", .action = CONFIG_CHECK,
-	 .help = "load and validate the fixture, then exit"},
+	 .help = "load and validate the fixture, then exit; in relay mode "
+	         "check the upstream URL and that its host resolves, and the "
+	         "fixture only if one is given"},
 	{.name = "healthcheck", .action = CONFIG_HEALTHCHECK,
 	 .help = "GET /healthz from the server at --address and --port; exit "
 	         "0 if it answers 200, else 1"},
