@@ -45,9 +45,12 @@ if [ "$cmd" = test ] && ! command -v node >/dev/null; then
 	missing="$missing nodejs npm"
 fi
 # CI (.ci/run) also lints and builds with clang after the tests.
-# docker-compose and python3-yaml check docker-compose.yaml offline.
+# docker-compose and python3-yaml check docker-compose.yaml offline;
+# prometheus ships promtool, which checks the /metrics text (96 MB
+# installed, with its web console's JavaScript).
 if [ "$cmd" = test ]; then
-	for p in cppcheck clang-tidy clang docker-compose python3-yaml; do
+	for p in cppcheck clang-tidy clang docker-compose python3-yaml \
+		prometheus; do
 		installed "$p" || missing="$missing $p"
 	done
 fi

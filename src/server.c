@@ -522,8 +522,8 @@ admin_start(struct server *srv, const struct config *cfg, struct error *err)
 	 * one failure left with these options. */
 	srv->admin = MHD_start_daemon(
 		flags, 0, NULL, NULL, admin_handle, srv,
-		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
 		MHD_OPTION_EXTERNAL_LOGGER, log_mhd_limited, &srv->mhd_log,
+		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
 		MHD_OPTION_UNESCAPE_CALLBACK, server_unescape, NULL,
 		MHD_OPTION_CONNECTION_LIMIT, ADMIN_CONNECTIONS,
 		MHD_OPTION_CONNECTION_TIMEOUT, ADMIN_TIMEOUT_S,
