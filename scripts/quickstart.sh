@@ -51,21 +51,46 @@ if [ "$cmd" = test ]; then
 		installed "$p" || missing="$missing $p"
 	done
 fi
+# promtool checks the /metrics text (tests/promtool.sh).  Debian ships it
+# only in the prometheus package, which would also install, enable and
+# start a Prometheus server (96 MB with its web console): take the one
+# static binary out of the package into tests/tools instead.
+want_promtool=""
+if [ "$cmd" = test ] && ! command -v promtool >/dev/null &&
+	[ ! -x tests/tools/promtool ]; then
+	want_promtool=1
+fi
 # kubectl renders deploy/kubernetes (kubectl kustomize, no cluster).  Any
 # kubectl will do: install Debian's only when there is none.
 if [ "$cmd" = test ] && ! command -v kubectl >/dev/null; then
 	missing="$missing kubernetes-client"
 fi
+sudo=""
+if [ "$(id -u)" != 0 ]; then
+	sudo="sudo"
+fi
+if [ -n "$missing$want_promtool" ]; then
+	$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q
+fi
 if [ -n "$missing" ]; then
 	echo "quickstart: installing:$missing"
-	sudo=""
-	if [ "$(id -u)" != 0 ]; then
-		sudo="sudo"
-	fi
-	$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q
 	# shellcheck disable=SC2086 # word splitting of the list is wanted
 	$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
 		--no-install-recommends $missing
+fi
+if [ -n "$want_promtool" ]; then
+	echo "quickstart: taking promtool out of Debian's prometheus package"
+	dl=$(mktemp -d)
+	chmod 755 "$dl" # apt downloads as the _apt user
+	if (cd "$dl" && apt-get download -q prometheus) &&
+		dpkg-deb -x "$dl"/prometheus_*.deb "$dl/root" &&
+		mkdir -p tests/tools &&
+		cp "$dl/root/usr/bin/promtool" tests/tools/promtool; then
+		echo "quickstart: tests/tools/promtool"
+	else
+		echo "quickstart: no promtool; tests/promtool.sh will be skipped"
+	fi
+	rm -rf "$dl"
 fi
 
 jobs=$(nproc 2>/dev/null || echo 2)

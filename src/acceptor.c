@@ -373,7 +373,8 @@ acceptor_sweep(struct acceptor *acc)
 	unsigned out;
 
 	pthread_mutex_lock(&acc->lock);
-	acc->closed_slow += deadline_sweep(acc->deadlines, &out);
+	/* The acceptor thread's own counter, read by /metrics. */
+	atom_bump(acc->closed_slow, deadline_sweep(acc->deadlines, &out));
 	if (out != 0)
 		atom_sub(acc->open, out);
 	pthread_mutex_unlock(&acc->lock);
@@ -435,7 +436,7 @@ acceptor_loop(void *arg)
 		/* Out of memory, or of descriptors with the spare gone: leave
 		 * the clients in the backlog and try again shortly, rather
 		 * than spin. */
-		acc->accept_failed++;
+		atom_bump(acc->accept_failed, 1);
 		acc->accept_errno = e;
 		nanosleep(&nap, NULL);
 	}
@@ -487,6 +488,13 @@ acceptor_new(const char *address, unsigned port, unsigned max_connections,
 fail:
 	acceptor_free(acc);
 	return NULL;
+}
+
+int
+acceptor_listen(const char *address, unsigned port, int *family,
+                unsigned *bound, struct error *err)
+{
+	return listen_open(address, port, family, bound, err);
 }
 
 int
@@ -561,4 +569,12 @@ acceptor_refused(const struct acceptor *acc, unsigned long *limit,
 {
 	*limit = atom_load(acc->refused_limit);
 	*fds = atom_load(acc->refused_fds);
+}
+
+void
+acceptor_failed(const struct acceptor *acc, unsigned long *timeouts,
+                unsigned long *accept_errors)
+{
+	*timeouts = atom_load(acc->closed_slow);
+	*accept_errors = atom_load(acc->accept_failed);
 }

@@ -43,6 +43,12 @@ struct acceptor *acceptor_new(const char *address, unsigned port,
                               unsigned max_connections, struct wire *w,
                               struct deadlines *d, struct error *err);
 
+/* Open, bind and listen on ADDRESS:PORT, non-blocking, as acceptor_new
+ * does (another listener: --admin-port).  Returns the socket, *FAMILY
+ * and *BOUND (the port) set, or -1 with ERR set as acceptor_new. */
+int acceptor_listen(const char *address, unsigned port, int *family,
+                    unsigned *bound, struct error *err);
+
 /* The listening socket's address family (AF_INET or AF_INET6). */
 int acceptor_family(const struct acceptor *acc);
 
@@ -70,6 +76,12 @@ unsigned acceptor_open(const struct acceptor *acc);
  * descriptors. */
 void acceptor_refused(const struct acceptor *acc, unsigned long *limit,
                       unsigned long *fds);
+
+/* Connections the deadline sweep closed for not sending a whole request
+ * in time, and accept calls that failed (out of memory, or of
+ * descriptors with the spare gone). */
+void acceptor_failed(const struct acceptor *acc, unsigned long *timeouts,
+                     unsigned long *accept_errors);
 
 /* FD's connection no longer counts against the limit (once; see
  * wire_count_out). */

@@ -414,6 +414,17 @@ const struct config_option config_options[] = {
 	 .max = 100000, .what = "queue length",
 	 .help = "requests that may wait for an upstream connection; more "
 	         "get 503 at once"},
+	{.name = "admin-address", .arg = "ADDR",
+	 .env = {"AVATAR_API_ADMIN_ADDRESS"}, .parse = parse_address,
+	 .offset = OFFSET(admin_address), .what = "address",
+	 .expect = "an IPv4 or IPv6 address or a host name",
+	 .help = "address of the --admin-port listener, --address by "
+	         "default"},
+	{.name = "admin-port", .arg = "PORT", .env = {"AVATAR_API_ADMIN_PORT"},
+	 .parse = parse_unsigned, .offset = OFFSET(admin_port), .min = 1,
+	 .max = 65535, .what = "port",
+	 .help = "serve /metrics, /healthz and /readyz on this port too, and "
+	         "/metrics only there"},
 	{.name = "check", .action = CONFIG_CHECK,
 	 .help = "load and validate the fixture, then exit; in relay mode "
 	         "check the upstream URL and that its host resolves, and the "
@@ -439,6 +450,8 @@ config_defaults(struct config *cfg)
 	cfg->action = CONFIG_RUN;
 	cfg->upstream = NULL;
 	cfg->upstream_buf[0] = '\0';
+	cfg->admin_address = NULL;
+	cfg->admin_port = 0;
 	/* Each default goes through its parser, so that --help shows what is
 	 * used; they are all valid (check_config tests them). */
 	for (o = config_options; o->name != NULL; o++)

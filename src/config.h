@@ -50,6 +50,8 @@ struct config {
 	unsigned upstream_max_bytes;  /* --upstream-max-bytes */
 	unsigned upstream_connections;/* --upstream-connections */
 	unsigned upstream_queue;      /* --upstream-queue */
+	const char *admin_address;    /* --admin-address: NULL = --address */
+	unsigned admin_port;          /* --admin-port: 0 = no admin listener */
 	char upstream_buf[CONFIG_URL_MAX + 1]; /* the URL made from M2_* */
 };
 

@@ -89,8 +89,10 @@ epoch_free(struct epoch *ep)
 	free(ep);
 }
 
-struct stats *
-epoch_enter(struct epoch *ep)
+/* The calling thread's record, made on its first call; NULL if out of
+ * memory (then EP's lock is held: see epoch.h). */
+static struct epoch_reader *
+reader_get(struct epoch *ep)
 {
 	struct epoch_reader *rd = pthread_getspecific(ep->key);
 
@@ -99,7 +101,7 @@ epoch_enter(struct epoch *ep)
 		    pthread_setspecific(ep->key, rd) != 0) {
 			free(rd);
 			pthread_mutex_lock(&ep->lock); /* see epoch.h */
-			return &ep->total;
+			return NULL;
 		}
 		memset(rd, 0, sizeof(*rd));
 		rd->owner = ep;
@@ -108,6 +110,16 @@ epoch_enter(struct epoch *ep)
 		ep->readers = rd;
 		pthread_mutex_unlock(&ep->lock);
 	}
+	return rd;
+}
+
+struct stats *
+epoch_enter(struct epoch *ep)
+{
+	struct epoch_reader *rd = reader_get(ep);
+
+	if (rd == NULL)
+		return &ep->total;
 	/* Sequentially consistent: the store must be visible before this
 	 * thread reads the published pointer (epoch_synchronize relies on
 	 * it), so it cannot be an ordinary store. */
@@ -129,6 +141,21 @@ epoch_leave(struct epoch *ep, struct stats *counts)
 	p = (char *)counts - offsetof(struct epoch_reader, counts);
 	rd = p;
 	atom_store_release(rd->seq, rd->seq + 1);
+}
+
+struct stats *
+epoch_counts(struct epoch *ep)
+{
+	struct epoch_reader *rd = reader_get(ep);
+
+	return rd != NULL ? &rd->counts : &ep->total;
+}
+
+void
+epoch_counted(struct epoch *ep, const struct stats *counts)
+{
+	if (counts == &ep->total)
+		pthread_mutex_unlock(&ep->lock); /* the fallback */
 }
 
 void

@@ -66,6 +66,17 @@ struct stats *epoch_enter(struct epoch *ep);
  * The request must not use what it loaded after this. */
 void epoch_leave(struct epoch *ep, struct stats *counts);
 
+/* The calling thread's counters, outside epoch_enter/leave: to count
+ * what is known only once a request has ended (its duration, at
+ * libmicrohttpd's completion, on the connection's thread).  The same
+ * rules as epoch_enter's counters, one pthread_getspecific, and the
+ * same fallback: out of memory, EP's lock is held until epoch_counted.
+ * Not between epoch_enter and epoch_leave (use what the enter gave). */
+struct stats *epoch_counts(struct epoch *ep);
+
+/* Done with COUNTS from epoch_counts. */
+void epoch_counted(struct epoch *ep, const struct stats *counts);
+
 /* Wait until every request that was inside when this was called has
  * left.  It reads every thread's number once, first, so a request that
  * enters after that is not waited for.  Call it after publishing a new

@@ -133,6 +133,15 @@ print_listening(const struct config *cfg, const struct server *srv,
 		         "from %s)", v6 ? "[" : "", cfg->address, v6 ? "]" : "",
 		         server_port(srv), config_mode_name(cfg->mode), threads,
 		         relay, users, users == 1 ? "" : "s", cfg->data);
+	if (server_admin_port(srv) != 0) {
+		const char *admin = cfg->admin_address != NULL
+		                    ? cfg->admin_address : cfg->address;
+		int v6a = strchr(admin, ':') != NULL;
+
+		log_info("Admin listener on http://%s%s%s:%u (/metrics, "
+		         "/healthz, /readyz)", v6a ? "[" : "", admin,
+		         v6a ? "]" : "", server_admin_port(srv));
+	}
 }
 
 /* Tell systemd (Type=notify) what we are doing; a failure is logged, not

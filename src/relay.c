@@ -217,6 +217,12 @@ relay_wait(struct relay_job *job)
 	pthread_mutex_unlock(&rl->lock);
 }
 
+uint64_t
+relay_job_started_us(const struct relay_job *job)
+{
+	return job->start_us;
+}
+
 const struct relay_outcome *
 relay_outcome(const struct relay_job *job)
 {

@@ -3,6 +3,7 @@
 #define AVATAR_RELAY_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config.h"
 #include "error.h"
@@ -86,6 +87,9 @@ int relay_done(const struct relay_job *job);
 
 /* Block until JOB is done (a relay started BLOCKING). */
 void relay_wait(struct relay_job *job);
+
+/* When JOB was submitted (clock_us): for the request's duration. */
+uint64_t relay_job_started_us(const struct relay_job *job);
 
 /* The outcome of the done JOB, valid until relay_release. */
 const struct relay_outcome *relay_outcome(const struct relay_job *job);

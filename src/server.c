@@ -19,12 +19,15 @@
 
 #include "acceptor.h"
 #include "atomicvar.h"
+#include "clock.h"
 #include "deadline.h"
 #include "epoch.h"
 #include "log.h"
 #include "metrics.h"
+#include "process.h"
 #include "proxy.h"
 #include "relay.h"
+#include "request.h"
 #include "routes.h"
 #include "server.h"
 #include "wire.h"
@@ -56,12 +59,18 @@
  * reserve 80 GB of address space. */
 #define TPC_STACK_SIZE ((size_t)256 * 1024)
 
+/* The admin listener (--admin-port): a few scrapers and probes at a
+ * time, each given this long. */
+#define ADMIN_CONNECTIONS 16u
+#define ADMIN_TIMEOUT_S 10u
+
 /* How long server_stop waits, after the drain, for the relays it ended
  * to be answered. */
 #define RELAY_STOP_MS 100u
 
 struct server {
 	struct MHD_Daemon *daemon;
+	struct MHD_Daemon *admin;   /* --admin-port, else NULL */
 	struct wire *wire;          /* framing check, own answers */
 	struct acceptor *acceptor;  /* hands MHD its connections */
 	struct deadlines *deadlines;/* --timeout; NULL when 0 */
@@ -77,6 +86,7 @@ struct server {
 	unsigned long reloads_failed;
 	time_t last_reload;         /* start-up, then each good reload */
 	unsigned max_connections;
+	unsigned admin_port;        /* the admin listener's, or 0 */
 	struct log_limit mhd_log;   /* libmicrohttpd's messages */
 };
 
@@ -141,6 +151,7 @@ static char *
 metrics_render(struct server *srv, size_t *len)
 {
 	struct relay_counters upstream;
+	struct process_stats process;
 	struct metrics_input in;
 	char *body = NULL;
 	FILE *f;
@@ -155,6 +166,8 @@ metrics_render(struct server *srv, size_t *len)
 	wire_rejected(srv->wire, in.rejected);
 	in.connections = acceptor_open(srv->acceptor);
 	acceptor_refused(srv->acceptor, &in.refused_limit, &in.refused_fds);
+	acceptor_failed(srv->acceptor, &in.closed_timeout, &in.accept_errors);
+	in.process = process_read(&process) == 0 ? &process : NULL;
 	in.relay = NULL;
 	if (srv->relay != NULL) {
 		relay_counters_read(srv->relay, &upstream);
@@ -227,9 +240,6 @@ server_unescape(void *cls, struct MHD_Connection *conn, char *s)
 	return (size_t)(w - s);
 }
 
-/* *req_cls of a request being handled that holds no relay slot. */
-static char request_seen;
-
 /*
  * Relay mode: answer the list route from the upstream.  JOB is NULL on
  * the request's first pass: take a slot (none free: 503 at once) and
@@ -248,16 +258,22 @@ relay_answer(struct server *srv, struct MHD_Connection *conn,
 	enum route_status index;
 	enum MHD_Result ret;
 	unsigned status;
+	uint64_t start;
 	int closing;
 
 	if (proxy_request(srv->relay, srv->blocking, conn, &job, req_cls))
 		return MHD_YES;
-	*req_cls = &request_seen; /* the slot goes to the response */
+	/* *REQ_CLS is the request word, or in epoll mode the job, whose
+	 * submission came right after the handler's first call. */
+	start = request_is_word(*req_cls) ? request_started_us(*req_cls)
+	                                  : relay_job_started_us(job);
 	counts = epoch_enter(srv->epoch);
 	closing = server_routes(srv)->closing;
 	resp = proxy_response(job, srv->path, closing, &status, &index);
 	stats_count(counts, ROUTE_LIST, index);
 	epoch_leave(srv->epoch, counts);
+	/* The slot goes to the response. */
+	*req_cls = request_answered(request_begin(start), ROUTE_LIST, status);
 	if (resp == NULL)
 		return MHD_NO; /* out of memory: MHD closes the connection */
 	ret = MHD_queue_response(conn, status, resp);
@@ -265,12 +281,36 @@ relay_answer(struct server *srv, struct MHD_Connection *conn,
 	return ret;
 }
 
+/* A request whose *req_cls is REQ_CLS ended: if it was answered, count
+ * its duration, from the handler's first call to now, in the calling
+ * thread's counters (the connection's thread: see request.h); else, in
+ * relay mode, return its slot if it still holds one (the client left
+ * before the answer). */
+static void
+request_ended(struct server *srv, void *req_cls)
+{
+	if (request_is_word(req_cls)) {
+#ifndef SERVER_NO_COUNTERS /* only to measure what counting costs */
+		if (request_status(req_cls) != 0) {
+			struct stats *counts = epoch_counts(srv->epoch);
+
+			stats_observe(counts, request_route(req_cls),
+			              request_status(req_cls),
+			              (unsigned long)request_duration_us(req_cls,
+			                                                 clock_us()));
+			epoch_counted(srv->epoch, counts);
+		}
+#endif
+	} else if (req_cls != NULL) {
+		relay_release(req_cls);
+	}
+}
+
 /* MHD_OPTION_NOTIFY_COMPLETED: a request ended.  Once its response is
  * sent, the next request's deadline clock starts (a connection that ends
  * instead is closed next), and a connection whose peer has half-closed
- * is shut down if nothing more is pending (wire_completed).  In relay
- * mode, return the request's slot if it still holds one (the client left
- * before the answer). */
+ * is shut down if nothing more is pending (wire_completed).  Its
+ * duration is counted (request_ended). */
 static void
 server_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
                  enum MHD_RequestTerminationCode code)
@@ -284,8 +324,7 @@ server_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 		if (wire_completed(fd))
 			acceptor_count_out(srv->acceptor, fd);
 	}
-	if (*req_cls != NULL && *req_cls != &request_seen)
-		relay_release(*req_cls);
+	request_ended(srv, *req_cls);
 	*req_cls = NULL;
 }
 
@@ -347,11 +386,11 @@ server_handle(void *cls, struct MHD_Connection *conn, const char *url,
 	(void)upload_data;
 	(void)version;
 	if (*req_cls == NULL) {
-		*req_cls = &request_seen;
+		*req_cls = request_begin(clock_us());
 		if (MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 		                                MHD_HTTP_HEADER_EXPECT) == NULL)
 			return MHD_YES;
-	} else if (*req_cls != &request_seen) {
+	} else if (!request_is_word(*req_cls)) {
 		/* relay mode: a resumed request */
 		return relay_answer(srv, conn, *req_cls, req_cls);
 	} else if (*upload_data_size != 0) {
@@ -365,6 +404,13 @@ server_handle(void *cls, struct MHD_Connection *conn, const char *url,
 	counts = epoch_enter(srv->epoch);
 	r = server_routes(srv);
 	resp = routes_match(r, url, method, &status, &index, &route);
+	if (route == ROUTE_METRICS && srv->admin != NULL) {
+		/* --admin-port: /metrics is the admin listener's only. */
+		route = ROUTE_OTHER;
+		resp = r->not_found;
+		status = MHD_HTTP_NOT_FOUND;
+		index = STATUS_404;
+	}
 	if (route == ROUTE_LIST && srv->relay != NULL && index == STATUS_200) {
 		epoch_leave(srv->epoch, counts);
 		return relay_answer(srv, conn, NULL, req_cls);
@@ -372,6 +418,7 @@ server_handle(void *cls, struct MHD_Connection *conn, const char *url,
 #ifndef SERVER_NO_COUNTERS /* only to measure what counting costs */
 	stats_count(counts, route, index);
 #endif
+	*req_cls = request_answered(*req_cls, route, status);
 	if (resp == NULL) {
 		int closing = r->closing; /* R may be freed after the leave */
 
@@ -381,6 +428,115 @@ server_handle(void *cls, struct MHD_Connection *conn, const char *url,
 	ret = MHD_queue_response(conn, status, resp);
 	epoch_leave(srv->epoch, counts);
 	return ret;
+}
+
+/*
+ * The admin listener's handler (--admin-port): /metrics, /healthz and
+ * whatever else routes_match knows beyond the API (/readyz), with the
+ * main handler's answers and counters; the API's paths are 404 here.
+ * No framing check (its descriptors are not wire.c's): its clients are
+ * scrapers and probes.  One thread (MHD's internal poll thread).
+ */
+static enum MHD_Result
+admin_handle(void *cls, struct MHD_Connection *conn, const char *url,
+             const char *method, const char *version,
+             const char *upload_data, size_t *upload_data_size,
+             void **req_cls)
+{
+	struct server *srv = cls;
+	const struct routes *r;
+	struct stats *counts;
+	struct MHD_Response *resp;
+	enum route_status index;
+	enum route route;
+	enum MHD_Result ret;
+	unsigned status;
+
+	(void)upload_data;
+	(void)version;
+	if (*req_cls == NULL) {
+		*req_cls = request_begin(clock_us());
+		/* As server_handle: answer an Expect at once. */
+		if (MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+		                                MHD_HTTP_HEADER_EXPECT) == NULL)
+			return MHD_YES;
+	} else if (*upload_data_size != 0) {
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (url[0] != '/')
+		url = origin_form(url);
+	counts = epoch_enter(srv->epoch);
+	r = server_routes(srv);
+	resp = routes_match(r, url, method, &status, &index, &route);
+	if (route == ROUTE_LIST || route == ROUTE_USER) {
+		route = ROUTE_OTHER;
+		resp = r->not_found;
+		status = MHD_HTTP_NOT_FOUND;
+		index = STATUS_404;
+	}
+	stats_count(counts, route, index);
+	*req_cls = request_answered(*req_cls, route, status);
+	if (resp == NULL) {
+		int closing = r->closing;
+
+		epoch_leave(srv->epoch, counts);
+		return metrics_answer(srv, conn, closing);
+	}
+	ret = MHD_queue_response(conn, status, resp);
+	epoch_leave(srv->epoch, counts);
+	return ret;
+}
+
+/* MHD_OPTION_NOTIFY_COMPLETED of the admin listener. */
+static void
+admin_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+                enum MHD_RequestTerminationCode code)
+{
+	(void)conn;
+	(void)code;
+	request_ended(cls, *req_cls);
+	*req_cls = NULL;
+}
+
+/* Start the admin listener on CFG->admin_address (default: --address)
+ * and CFG->admin_port.  Returns 0, or -1 with ERR set as acceptor_new:
+ * EXIT_UNAVAILABLE if the address is in use. */
+static int
+admin_start(struct server *srv, const struct config *cfg, struct error *err)
+{
+	const char *address = cfg->admin_address != NULL ? cfg->admin_address
+	                                                 : cfg->address;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
+	                 MHD_USE_ERROR_LOG;
+	unsigned port;
+	int family;
+	int fd = acceptor_listen(address, cfg->admin_port, &family, &port, err);
+
+	if (fd < 0)
+		return -1;
+	if (family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	/* MHD owns FD from here on: 0.9.75 closes it at MHD_stop_daemon,
+	 * and when its thread cannot start (daemon.c, thread_failed), the
+	 * one failure left with these options. */
+	srv->admin = MHD_start_daemon(
+		flags, 0, NULL, NULL, admin_handle, srv,
+		MHD_OPTION_EXTERNAL_LOGGER, log_mhd_limited, &srv->mhd_log,
+		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
+		MHD_OPTION_UNESCAPE_CALLBACK, server_unescape, NULL,
+		MHD_OPTION_CONNECTION_LIMIT, ADMIN_CONNECTIONS,
+		MHD_OPTION_CONNECTION_TIMEOUT, ADMIN_TIMEOUT_S,
+		MHD_OPTION_NOTIFY_COMPLETED, admin_completed, srv,
+		MHD_OPTION_END);
+	if (srv->admin == NULL) {
+		error_set(err, EXIT_OSERR, "cannot start the admin listener on "
+		          "%s port %u (see the libmicrohttpd message above)",
+		          address, port);
+		return -1;
+	}
+	srv->admin_port = port;
+	return 0;
 }
 
 /*
@@ -503,7 +659,10 @@ server_start(const struct config *cfg, struct fixture *fx, struct error *err)
 		          "the libmicrohttpd message above)");
 		goto fail;
 	}
-	if (acceptor_start(srv->acceptor, srv->daemon, err) < 0) {
+	if ((cfg->admin_port != 0 && admin_start(srv, cfg, err) < 0) ||
+	    acceptor_start(srv->acceptor, srv->daemon, err) < 0) {
+		if (srv->admin != NULL)
+			MHD_stop_daemon(srv->admin);
 		MHD_stop_daemon(srv->daemon);
 		goto fail;
 	}
@@ -534,6 +693,12 @@ unsigned
 server_port(const struct server *srv)
 {
 	return acceptor_port(srv->acceptor);
+}
+
+unsigned
+server_admin_port(const struct server *srv)
+{
+	return srv->admin_port;
 }
 
 unsigned
@@ -617,6 +782,8 @@ server_stop(struct server *srv, unsigned drain_ms)
 		}
 	}
 	MHD_stop_daemon(srv->daemon);
+	if (srv->admin != NULL) /* after the drain: probes see it */
+		MHD_stop_daemon(srv->admin);
 	acceptor_free(srv->acceptor);
 	relay_free(srv->relay);
 	routes_free(srv->closing);

@@ -37,6 +37,9 @@ size_t server_users(struct server *srv);
 /* The TCP port the server listens on. */
 unsigned server_port(const struct server *srv);
 
+/* The admin listener's TCP port (--admin-port), or 0 if there is none. */
+unsigned server_admin_port(const struct server *srv);
+
 /* The size of libmicrohttpd's per-connection memory pool, in bytes (the
  * framing check's limits derive from it: guard_limits_init). */
 size_t server_pool_size(void);

@@ -305,6 +305,26 @@ START_TEST(test_cli_port_in_use)
 }
 END_TEST
 
+/* --admin-port on a port in use: 69 as for --port, and no "Listening". */
+START_TEST(test_cli_admin_port_in_use)
+{
+	char portstr[16], mainstr[16];
+	const char *args[] = {"--data", NULL, "--address", "127.0.0.1",
+	                      "--port", mainstr, "--admin-port", portstr, NULL};
+	unsigned port;
+	int fd = occupy(&port);
+
+	args[1] = tu_env("AVATAR_API_FIXTURE");
+	snprintf(portstr, sizeof(portstr), "%u", port);
+	snprintf(mainstr, sizeof(mainstr), "%u", tu_free_port());
+	ck_assert_int_eq(run(args, NULL), 69);
+	ck_assert_msg(strstr(err, "Address already in use") != NULL &&
+	              strstr(err, portstr) != NULL, "%s", err);
+	ck_assert(strstr(err, "Listening") == NULL);
+	close(fd);
+}
+END_TEST
+
 START_TEST(test_cli_address_unavailable)
 {
 	/* 192.0.2.1 (TEST-NET-1) is not on this machine: bind fails, and no
@@ -763,6 +783,7 @@ cli_suite(void)
 	tcase_add_loop_test(errors, test_cli_bad_env, 0,
 	                    sizeof(bad_envs) / sizeof(bad_envs[0]));
 	tcase_add_test(errors, test_cli_port_in_use);
+	tcase_add_test(errors, test_cli_admin_port_in_use);
 	tcase_add_test(errors, test_cli_address_unavailable);
 	tcase_add_test(errors, test_cli_bad_data_never_listens);
 	tcase_add_loop_test(errors, test_cli_bad_upstream, 0,

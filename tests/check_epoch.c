@@ -437,9 +437,12 @@ START_TEST(test_stats_add)
 	int r, s;
 
 	memset(&a, 0, sizeof(a));
+	memset(&b, 0, sizeof(b));
 	for (r = 0; r < ROUTE_COUNT; r++)
 		for (s = 0; s < STATUS_COUNT; s++)
 			b.n[r][s] = (unsigned long)(r * 100 + s);
+	b.hist[ROUTE_USER][CLASS_4XX][3] = 7;
+	b.sum_us[ROUTE_LIST][CLASS_5XX] = 9;
 	stats_add(&a, &b);
 	stats_add(&a, &b);
 	stats_count(&a, ROUTE_OTHER, STATUS_504);
@@ -451,6 +454,61 @@ START_TEST(test_stats_add)
 }
 END_TEST
 
+/* stats_observe: a duration goes to the first bucket whose bound it does
+ * not exceed (Prometheus's "le"), past the last to the overflow one, by
+ * route and the status's class; the sum is in microseconds. */
+START_TEST(test_stats_observe)
+{
+	struct stats st;
+
+	memset(&st, 0, sizeof(st));
+	ck_assert_uint_eq(stats_bucket_us[0], 25);
+	ck_assert_uint_eq(stats_bucket_us[STATS_BUCKETS - 1], 10000000);
+	stats_observe(&st, ROUTE_LIST, 200, 0);
+	stats_observe(&st, ROUTE_LIST, 204, 25);
+	stats_observe(&st, ROUTE_LIST, 200, 26);
+	stats_observe(&st, ROUTE_LIST, 200, 10000000);
+	stats_observe(&st, ROUTE_LIST, 200, 10000001);
+	stats_observe(&st, ROUTE_USER, 404, 100);
+	stats_observe(&st, ROUTE_LIST, 504, 2000000);
+	stats_observe(&st, ROUTE_LIST, 302, 1);
+	stats_observe(&st, ROUTE_LIST, 101, 1); /* no class: not counted */
+	ck_assert_uint_eq(st.hist[ROUTE_LIST][CLASS_2XX][0], 2);
+	ck_assert_uint_eq(st.hist[ROUTE_LIST][CLASS_2XX][1], 1);
+	ck_assert_uint_eq(st.hist[ROUTE_LIST][CLASS_2XX][STATS_BUCKETS - 1], 1);
+	ck_assert_uint_eq(st.hist[ROUTE_LIST][CLASS_2XX][STATS_BUCKETS], 1);
+	ck_assert_uint_eq(st.sum_us[ROUTE_LIST][CLASS_2XX],
+	                  25 + 26 + 10000000 + 10000001);
+	ck_assert_uint_eq(st.hist[ROUTE_USER][CLASS_4XX][2], 1);
+	ck_assert_uint_eq(st.hist[ROUTE_LIST][CLASS_5XX][15], 1); /* 2.5 s */
+	ck_assert_uint_eq(st.hist[ROUTE_LIST][CLASS_3XX][0], 1);
+	ck_assert_uint_eq(st.sum_us[ROUTE_LIST][CLASS_3XX], 1);
+}
+END_TEST
+
+/* Durations counted after a request (epoch_counts) land in the thread's
+ * own record, the one epoch_enter gives, and epoch_sum adds them up. */
+START_TEST(test_epoch_counts)
+{
+	struct epoch *ep = epoch_new();
+	struct stats *in, *after, got;
+
+	ck_assert_ptr_nonnull(ep);
+	in = epoch_enter(ep);
+	stats_count(in, ROUTE_LIST, STATUS_200);
+	epoch_leave(ep, in);
+	after = epoch_counts(ep);
+	ck_assert_ptr_eq(after, in);
+	stats_observe(after, ROUTE_LIST, 200, 30);
+	epoch_counted(ep, after);
+	epoch_sum(ep, &got);
+	ck_assert_uint_eq(got.n[ROUTE_LIST][STATUS_200], 1);
+	ck_assert_uint_eq(got.hist[ROUTE_LIST][CLASS_2XX][1], 1);
+	ck_assert_uint_eq(got.sum_us[ROUTE_LIST][CLASS_2XX], 30);
+	epoch_free(ep);
+}
+END_TEST
+
 static Suite *
 epoch_suite(void)
 {
@@ -458,6 +516,8 @@ epoch_suite(void)
 	TCase *tc = tcase_create("core");
 
 	tcase_add_test(tc, test_stats_add);
+	tcase_add_test(tc, test_stats_observe);
+	tcase_add_test(tc, test_epoch_counts);
 	tcase_add_test(tc, test_sum_threads);
 	tcase_add_test(tc, test_sync_waits);
 	tcase_add_test(tc, test_sync_waits_oom);

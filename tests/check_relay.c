@@ -1130,6 +1130,43 @@ START_TEST(test_relay_queue_full)
 }
 END_TEST
 
+/* A relayed request's duration runs from its first handler call to its
+ * completion: the time the connection was suspended (epoll) or the
+ * handler waited (thread-per-connection) for the upstream is in it. */
+START_TEST(test_relay_duration)
+{
+	static const char reply[] = "HTTP/1.1 200 OK\r\nContent-Type: "
+	        "application/json\r\nContent-Length: 2\r\n\r\n[]";
+	static const char count[] = "avatar_api_request_duration_seconds_count"
+	        "{route=\"list\",status_class=\"2xx\"}";
+	struct timespec nap = {0, 10L * 1000 * 1000};
+	struct fake f = {0};
+	struct server *srv;
+	struct tu_response r;
+	unsigned port;
+	int i;
+
+	f.delay_ms = 200;
+	fake_serve(&f, reply, strlen(reply));
+	srv = relay_server(_i, url, 2000, 1024, 1, 0, NULL, &port);
+	tu_get(port, "GET", "/v1/user", &r);
+	ck_assert_int_eq(r.status, 200);
+	tu_response_free(&r);
+	/* Counted at completion, which may follow the client's read. */
+	for (i = 0; i < 200 && metric(port, count) != 1; i++)
+		nanosleep(&nap, NULL);
+	ck_assert_int_eq(metric(port, count), 1);
+	ck_assert_int_eq(metric(port, "avatar_api_request_duration_seconds_"
+	                        "bucket{route=\"list\",status_class=\"2xx\","
+	                        "le=\"0.1\"}"), 0);
+	ck_assert_int_eq(metric(port, "avatar_api_request_duration_seconds_"
+	                        "bucket{route=\"list\",status_class=\"2xx\","
+	                        "le=\"10\"}"), 1);
+	server_stop(srv, 1000);
+	fake_stop(&f);
+}
+END_TEST
+
 /* A request waiting for the one upstream connection times out like one
  * in flight: both get 504 after the timeout. */
 START_TEST(test_relay_queue_timeout)
@@ -1734,6 +1771,7 @@ relay_suite(void)
 	tcase_add_loop_test(tc, test_relay_head_limit, 0, 2);
 	tcase_add_loop_test(tc, test_relay_queue_full, 0, 2);
 	tcase_add_loop_test(tc, test_relay_queue_timeout, 0, 2);
+	tcase_add_loop_test(tc, test_relay_duration, 0, 2);
 	tcase_add_loop_test(tc, test_relay_stop_in_flight, 0, 2);
 	tcase_add_loop_test(tc, test_relay_stop_deadline, 0, 2);
 	suite_add_tcase(s, tc);

@@ -533,6 +533,204 @@ START_TEST(test_server_metrics)
 }
 END_TEST
 
+/* Scrape AT's PATH (/metrics) until the metric NAME reads WANT, for up to
+ * 2 s, and return the last value: a request's duration is counted at
+ * its completion, which may come just after its client read the answer
+ * (libmicrohttpd completes the request once the write returned). */
+static double
+await_metric(unsigned at, const char *path, const char *name, double want)
+{
+	struct timespec nap = {0, 10L * 1000 * 1000};
+	struct tu_response r;
+	double v = -1;
+	int i;
+
+	for (i = 0; i < 200; i++) {
+		tu_get(at, "GET", path, &r);
+		ck_assert_int_eq(r.status, 200);
+		v = tu_metric(r.body, name);
+		tu_response_free(&r);
+		if (v == want)
+			break;
+		nanosleep(&nap, NULL);
+	}
+	return v;
+}
+
+#define DURATION "avatar_api_request_duration_seconds"
+
+/* The duration histogram: one observation per request answered, by route
+ * and status class, cumulative buckets whose +Inf is the count. */
+START_TEST(test_server_metrics_durations)
+{
+	static const struct {
+		const char *method, *path;
+		int times;
+	} reqs[] = {
+		{"GET", "/v1/user", 3}, {"HEAD", "/v1/user", 1},
+		{"GET", "/v1/user/1", 2}, {"GET", "/v1/user/99", 1},
+		{"DELETE", "/v1/user/1", 1}, {"GET", "/nope", 4},
+		{"GET", "/healthz", 2}, {"POST", "/metrics", 1},
+	};
+	static const struct {
+		const char *labels;
+		double count;
+	} want[] = {
+		{"{route=\"list\",status_class=\"2xx\"}", 4},
+		{"{route=\"list\",status_class=\"4xx\"}", 0},
+		{"{route=\"user\",status_class=\"2xx\"}", 2},
+		{"{route=\"user\",status_class=\"4xx\"}", 2},
+		{"{route=\"healthz\",status_class=\"2xx\"}", 2},
+		{"{route=\"metrics\",status_class=\"4xx\"}", 1},
+		{"{route=\"other\",status_class=\"4xx\"}", 4},
+	};
+	struct tu_response r;
+	char name[256];
+	double prev, v;
+	size_t i;
+	int k;
+
+	for (i = 0; i < sizeof(reqs) / sizeof(reqs[0]); i++) {
+		for (k = 0; k < reqs[i].times; k++) {
+			tu_get(port, reqs[i].method, reqs[i].path, &r);
+			tu_response_free(&r);
+		}
+	}
+	ck_assert(await_metric(port, "/metrics", DURATION "_count{route="
+	                       "\"other\",status_class=\"4xx\"}", 4) == 4);
+	tu_get(port, "GET", "/metrics", &r);
+	ck_assert(strstr(r.body, "# TYPE " DURATION " histogram\n") != NULL);
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		snprintf(name, sizeof(name), DURATION "_count%s", want[i].labels);
+		ck_assert_msg(tu_metric(r.body, name) == want[i].count, "%s: %g",
+		              name, tu_metric(r.body, name));
+		snprintf(name, sizeof(name), DURATION "_bucket%.*s,le=\"+Inf\"}",
+		         (int)strlen(want[i].labels) - 1, want[i].labels);
+		ck_assert_msg(tu_metric(r.body, name) == want[i].count, "%s", name);
+		snprintf(name, sizeof(name), DURATION "_sum%s", want[i].labels);
+		v = tu_metric(r.body, name);
+		ck_assert_msg(want[i].count == 0 ? v == 0 : v > 0 && v < 10, "%s: %g",
+		              name, v);
+	}
+	/* Cumulative buckets, each request of the list well under 10 s. */
+	prev = 0;
+	for (i = 0; i < 18; i++) {
+		static const char *const le[] = {
+			"2.5e-05", "5e-05", "0.0001", "0.00025", "0.0005", "0.001",
+			"0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25",
+			"0.5", "1", "2.5", "5", "10"};
+
+		snprintf(name, sizeof(name), DURATION "_bucket{route=\"list\","
+		         "status_class=\"2xx\",le=\"%s\"}", le[i]);
+		v = tu_metric(r.body, name);
+		ck_assert_msg(v >= prev, "%s: %g after %g", name, v, prev);
+		prev = v;
+	}
+	ck_assert(prev == 4);
+	tu_response_free(&r);
+}
+END_TEST
+
+/* The process metrics and the acceptor's closes and accept failures. */
+START_TEST(test_server_metrics_process)
+{
+	struct tu_response r;
+	double open, max, start;
+
+	tu_get(port, "GET", "/metrics", &r);
+	ck_assert(strstr(r.body, "# TYPE process_cpu_seconds_total counter\n"));
+	ck_assert(tu_metric(r.body, "process_cpu_seconds_total") >= 0);
+	ck_assert(tu_metric(r.body, "process_resident_memory_bytes") > 1e5);
+	ck_assert(tu_metric(r.body, "process_virtual_memory_bytes") >=
+	          tu_metric(r.body, "process_resident_memory_bytes"));
+	open = tu_metric(r.body, "process_open_fds");
+	max = tu_metric(r.body, "process_max_fds");
+	/* stdio, the listening socket, this client's connection, ... */
+	ck_assert_msg(open >= 5 && open < max, "%g of %g", open, max);
+	start = tu_metric(r.body, "process_start_time_seconds");
+	ck_assert_msg(start <= (double)time(NULL) + 1 &&
+	              start > (double)time(NULL) - 3600, "%f", start);
+	ck_assert(tu_metric(r.body, "avatar_api_connections_closed_total"
+	                    "{reason=\"timeout\"}") == 0);
+	ck_assert(tu_metric(r.body, "avatar_api_accept_errors_total") == 0);
+	tu_response_free(&r);
+}
+END_TEST
+
+static const enum config_mode admin_modes[] = {
+	CONFIG_MODE_EPOLL, CONFIG_MODE_THREAD_PER_CONNECTION};
+
+/* --admin-port: /metrics, /healthz (and /readyz) there, the API not;
+ * the main port keeps /healthz and the API, and answers 404 for
+ * /metrics.  Requests on either port are counted alike. */
+START_TEST(test_server_admin_port)
+{
+	struct config cfg;
+	struct error err = {0, ""};
+	struct fixture *fx;
+	struct server *s;
+	struct tu_response r;
+	struct tu_conn c;
+	unsigned main_port, admin_port = tu_free_port();
+
+	fx = fixture_load(tu_env("AVATAR_API_FIXTURE"), &err);
+	ck_assert_msg(fx != NULL, "fixture: %s", err.text);
+	config_defaults(&cfg);
+	cfg.address = "127.0.0.1";
+	cfg.port = 0;
+	cfg.mode = admin_modes[_i];
+	cfg.threads = 2;
+	cfg.admin_port = admin_port;
+	s = server_start(&cfg, fx, &err);
+	ck_assert_msg(s != NULL, "server_start: %s", err.text);
+	ck_assert_uint_eq(server_admin_port(s), admin_port);
+	main_port = server_port(s);
+
+	tu_get(main_port, "GET", "/metrics", &r);
+	assert_json_error(&r, 404);
+	tu_response_free(&r);
+	tu_get(main_port, "POST", "/metrics", &r);
+	assert_json_error(&r, 404);
+	tu_response_free(&r);
+	tu_get(main_port, "GET", "/healthz", &r);
+	ck_assert_int_eq(r.status, 200);
+	tu_response_free(&r);
+	tu_get(main_port, "GET", "/v1/user", &r);
+	ck_assert_int_eq(r.status, 200);
+	tu_response_free(&r);
+
+	tu_get(admin_port, "GET", "/healthz", &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(r.body, "{\"status\":\"ok\"}");
+	tu_response_free(&r);
+	tu_get(admin_port, "GET", "/v1/user", &r);
+	assert_json_error(&r, 404);
+	tu_response_free(&r);
+	tu_get(admin_port, "GET", "/v1/user/1", &r);
+	assert_json_error(&r, 404);
+	tu_response_free(&r);
+	tu_get(admin_port, "POST", "/healthz", &r);
+	assert_json_error(&r, 405);
+	tu_response_free(&r);
+	tu_get(admin_port, "GET", "/metrics", &r);
+	ck_assert_int_eq(r.status, 200);
+	tu_assert_header(&r, "Content-Type",
+	              "text/plain; version=0.0.4; charset=utf-8");
+	ck_assert(tu_metric(r.body, "avatar_api_requests_total{route=\"list\","
+	                    "status=\"200\"}") == 1);
+	ck_assert(tu_metric(r.body, "avatar_api_requests_total{route=\"other\","
+	                    "status=\"404\"}") == 4);
+	ck_assert(tu_metric(r.body, "avatar_api_requests_total{route=\"healthz\","
+	                    "status=\"200\"}") == 2);
+	tu_response_free(&r);
+	/* The admin port's own requests have durations too. */
+	ck_assert(await_metric(admin_port, "/metrics", DURATION "_count{route="
+	                       "\"healthz\",status_class=\"4xx\"}", 1) == 1);
+	ck_assert_uint_eq(server_stop(s, 1000), 0);
+	ck_assert_msg(tu_connect(&c, admin_port) != 0, "admin port still open");
+}
+END_TEST
+
 /* A second fixture: 3 records, the third with an extra field. */
 static const char fixture_b[] =
 	"[{\"id\":\"1\",\"name\":\"One\",\"avatar\":\"a1\",\"createdAt\":\"c1\"},"
@@ -885,6 +1083,8 @@ mode_tcase(const char *name, void (*setup)(void))
 	                    sizeof(ambiguous) / sizeof(ambiguous[0]));
 	tcase_add_test(tc, test_server_http10_and_nul_escape);
 	tcase_add_test(tc, test_server_metrics);
+	tcase_add_test(tc, test_server_metrics_durations);
+	tcase_add_test(tc, test_server_metrics_process);
 	tcase_add_test(tc, test_server_reload_swaps_data);
 	tcase_add_test(tc, test_server_reload_bad_file_keeps_data);
 	tcase_add_test(tc, test_server_reload_under_load);
@@ -896,9 +1096,14 @@ static Suite *
 server_suite(void)
 {
 	Suite *s = suite_create("server");
+	TCase *admin;
 
 	suite_add_tcase(s, mode_tcase("epoll", setup_epoll));
 	suite_add_tcase(s, mode_tcase("thread-per-connection", setup_tpc));
+	admin = tcase_create("admin");
+	tcase_set_timeout(admin, 30);
+	tcase_add_loop_test(admin, test_server_admin_port, 0, 2);
+	suite_add_tcase(s, admin);
 	return s;
 }
 

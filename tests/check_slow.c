@@ -298,6 +298,7 @@ START_TEST(test_slow_request)
 {
 	const char *extra[] = {"--timeout=1", NULL};
 	const struct slow_case *k = &slow_cases[_i / 2];
+	struct tu_response r;
 	struct tu_conn c;
 	struct srv s;
 	long t;
@@ -320,6 +321,11 @@ START_TEST(test_slow_request)
 	get_ok(s.port);
 	ck_assert(srv_log_has(&s, "closed 1 connection that sent no whole "
 	                      "request within 1 s", WAIT_MS));
+	/* Exported too, not only logged. */
+	tu_get(s.port, "GET", "/metrics", &r);
+	ck_assert_msg(tu_metric(r.body, "avatar_api_connections_closed_total"
+	                        "{reason=\"timeout\"}") == 1, "%s", r.body);
+	tu_response_free(&r);
 	srv_stop(&s);
 }
 END_TEST
