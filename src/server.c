@@ -602,7 +602,14 @@ server_stop(struct server *srv, unsigned drain_ms)
 	 * they get an answer with "Connection: close" rather than a reset),
 	 * then shut the socket, so that new connects fail at once. */
 	acceptor_stop(srv->acceptor);
-	while ((left = acceptor_open(srv->acceptor)) > 0 && waited < drain_ms) {
+	/* Close the idle keep-alive connections at once, and each busy one
+	 * once it is idle: only requests in progress hold the stop. */
+	for (;;) {
+		if (waited % ACCEPTOR_QUIET_MS == 0)
+			acceptor_close_idle(srv->acceptor);
+		left = acceptor_open(srv->acceptor);
+		if (left == 0 || waited >= drain_ms)
+			break;
 		nanosleep(&nap, NULL);
 		waited += 5;
 	}
