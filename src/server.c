@@ -19,6 +19,7 @@
 
 #include "acceptor.h"
 #include "atomicvar.h"
+#include "clock.h"
 #include "deadline.h"
 #include "epoch.h"
 #include "log.h"
@@ -71,6 +72,7 @@ struct server {
 	struct routes *closing;     /* "Connection: close", at stop */
 	struct epoch *epoch;        /* readers of active, their counters */
 	struct relay *relay;        /* relay mode, else NULL */
+	int stopping;               /* /readyz says 503 (atomic) */
 	int blocking;               /* thread-per-connection mode */
 	pthread_mutex_t reload_lock;/* serving, reloads_*, last_reload */
 	unsigned long reloads_ok;
@@ -95,6 +97,18 @@ server_publish(struct server *srv, struct routes *r)
 {
 	atom_store_sync(srv->active, r);
 	epoch_synchronize(srv->epoch);
+}
+
+/* What /readyz answers: not ready once stopping, nor in relay mode
+ * while the upstream is unreachable (relay_reachable). */
+static enum routes_readiness
+server_readiness(const struct server *srv)
+{
+	if (atom_load(srv->stopping))
+		return ROUTES_NOT_READY_STOPPING;
+	if (srv->relay != NULL && !relay_reachable(srv->relay, clock_ms()))
+		return ROUTES_NOT_READY_UPSTREAM;
+	return ROUTES_READY;
 }
 
 /* CONN's descriptor, or -1. */
@@ -365,6 +379,12 @@ server_handle(void *cls, struct MHD_Connection *conn, const char *url,
 	counts = epoch_enter(srv->epoch);
 	r = server_routes(srv);
 	resp = routes_match(r, url, method, &status, &index, &route);
+	if (route == ROUTE_READYZ && index == STATUS_200) {
+		enum routes_readiness why = server_readiness(srv);
+
+		if (why != ROUTES_READY)
+			resp = routes_not_ready(r, why, &status, &index);
+	}
 	if (route == ROUTE_LIST && srv->relay != NULL && index == STATUS_200) {
 		epoch_leave(srv->epoch, counts);
 		return relay_answer(srv, conn, NULL, req_cls);
@@ -582,6 +602,12 @@ server_reload(struct server *srv, const char *path, struct error *err)
 	return 0;
 }
 
+void
+server_unready(struct server *srv)
+{
+	atom_store(srv->stopping, 1);
+}
+
 unsigned
 server_stop(struct server *srv, unsigned drain_ms)
 {
@@ -590,6 +616,7 @@ server_stop(struct server *srv, unsigned drain_ms)
 
 	if (srv == NULL)
 		return 0;
+	server_unready(srv);
 	/* From now on every answer tells the client to close: busy keep-alive
 	 * connections end after their current request, nothing is cut. */
 	pthread_mutex_lock(&srv->reload_lock);

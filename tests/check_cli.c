@@ -541,6 +541,58 @@ START_TEST(test_cli_stop_request_in_flight)
 }
 END_TEST
 
+/* --shutdown-delay (here from AVATAR_API_SHUTDOWN_DELAY): on SIGTERM
+ * /readyz answers 503 at once while everything else, on new and on kept
+ * connections, is served as before, without "Connection: close"; the
+ * stop comes after the delay. */
+START_TEST(test_cli_shutdown_delay)
+{
+	char *envp[] = {(char *)"AVATAR_API_SHUTDOWN_DELAY=1", NULL};
+	struct tu_response r;
+	struct tu_conn kept;
+	struct timespec t0;
+	unsigned port;
+	int errfd, status;
+	long ms;
+	pid_t pid;
+
+	pid = spawn_server_with(modes[_i], tu_env("AVATAR_API_FIXTURE"), envp,
+	                        &port, &errfd);
+	tu_get(port, "GET", "/readyz", &r);
+	ck_assert_int_eq(r.status, 200);
+	tu_response_free(&r);
+	open_idle(&kept, 1, port);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ck_assert(kill(pid, SIGTERM) == 0);
+	ck_assert(wait_for_line(errfd, "not ready; stopping in 1 s") == 0);
+	tu_get(port, "GET", "/readyz", &r);
+	ck_assert_int_eq(r.status, 503);
+	ck_assert_str_eq(r.body,
+	                 "{\"status\":\"not ready\",\"reason\":\"stopping\"}");
+	tu_response_free(&r);
+	tu_get(port, "GET", "/healthz", &r);
+	ck_assert_int_eq(r.status, 200);
+	tu_response_free(&r);
+	ck_assert(tu_request(&kept, "GET", "/v1/user", NULL) == 0);
+	ck_assert(tu_read_response(&kept, &r, 0) == 0);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_int_eq(tu_header(&r, "Connection", err, sizeof(err)), 0);
+	tu_response_free(&r);
+	ck_assert_msg(ms_since(&t0) < 900, "took too long to check");
+	ck_assert_int_eq(waitpid(pid, &status, WNOHANG), 0);
+	/* Then the stop, with the kept connection idle: closed at once. */
+	ck_assert(waitpid(pid, &status, 0) == pid);
+	ms = ms_since(&t0);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	              "exit status %d", status);
+	ck_assert_msg(ms >= 1000 && ms < 1100, "%s: exit after %ld ms",
+	              modes[_i], ms);
+	ck_assert(tu_closed(&kept, 0));
+	tu_close(&kept);
+	close(errfd);
+}
+END_TEST
+
 START_TEST(test_cli_healthcheck)
 {
 	char portstr[16], env[64];
@@ -770,6 +822,7 @@ cli_suite(void)
 	tcase_add_loop_test(signals, test_cli_signal_during_traffic, 0, 4);
 	tcase_add_loop_test(signals, test_cli_stop_idle_clients, 0, 2);
 	tcase_add_loop_test(signals, test_cli_stop_request_in_flight, 0, 2);
+	tcase_add_loop_test(signals, test_cli_shutdown_delay, 0, 2);
 	tcase_add_test(signals, test_cli_sighup_reload_and_notify);
 	tcase_add_test(signals, test_cli_healthcheck);
 	tcase_add_test(signals, test_cli_healthcheck_timeout);

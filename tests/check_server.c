@@ -486,6 +486,48 @@ START_TEST(test_server_healthz)
 }
 END_TEST
 
+/* /readyz: 200 while serving; 503 once stopping (server_unready), while
+ * everything else, /healthz included, is served as before; each counted
+ * in /metrics. */
+START_TEST(test_server_readyz)
+{
+	struct tu_response r;
+
+	tu_get(port, "GET", "/readyz", &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_str_eq(r.body, "{\"status\":\"ready\"}");
+	tu_assert_header(&r, "Content-Type", "application/json");
+	assert_no_header(&r, "Connection");
+	tu_response_free(&r);
+	tu_get(port, "POST", "/readyz", &r);
+	assert_json_error(&r, 405);
+	tu_response_free(&r);
+	server_unready(srv);
+	tu_get(port, "GET", "/readyz", &r);
+	ck_assert_int_eq(r.status, 503);
+	ck_assert_str_eq(r.body,
+	                 "{\"status\":\"not ready\",\"reason\":\"stopping\"}");
+	assert_no_header(&r, "Connection");
+	tu_response_free(&r);
+	tu_get(port, "GET", "/healthz", &r);
+	ck_assert_int_eq(r.status, 200);
+	tu_response_free(&r);
+	tu_get(port, "GET", "/v1/user", &r);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_uint_eq(r.body_len, expected_len);
+	assert_no_header(&r, "Connection");
+	tu_response_free(&r);
+	tu_get(port, "GET", "/metrics", &r);
+	ck_assert(tu_metric(r.body, "avatar_api_requests_total{route=\"readyz\","
+	                    "status=\"200\"}") == 1);
+	ck_assert(tu_metric(r.body, "avatar_api_requests_total{route=\"readyz\","
+	                    "status=\"405\"}") == 1);
+	ck_assert(tu_metric(r.body, "avatar_api_requests_total{route=\"readyz\","
+	                    "status=\"503\"}") == 1);
+	tu_response_free(&r);
+}
+END_TEST
+
 START_TEST(test_server_metrics)
 {
 	static const struct {
@@ -906,6 +948,7 @@ mode_tcase(const char *name, void (*setup)(void))
 	tcase_add_test(tc, test_server_stop_drain_is_bounded);
 	tcase_add_test(tc, test_server_stop_closes_idle);
 	tcase_add_test(tc, test_server_healthz);
+	tcase_add_test(tc, test_server_readyz);
 	tcase_add_loop_test(tc, test_server_rejects_ambiguous_requests, 0,
 	                    sizeof(ambiguous) / sizeof(ambiguous[0]));
 	tcase_add_test(tc, test_server_http10_and_nul_escape);
