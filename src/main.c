@@ -109,7 +109,6 @@ shutdown_delay(struct server *srv, const struct config *cfg,
                const sigset_t *sigs)
 {
 	struct timespec end, now, left;
-	int sig;
 
 	server_unready(srv);
 	log_info("SIGTERM received, not ready; stopping in %u s",
@@ -117,6 +116,8 @@ shutdown_delay(struct server *srv, const struct config *cfg,
 	clock_gettime(CLOCK_MONOTONIC, &end);
 	end.tv_sec += (time_t)cfg->shutdown_delay;
 	for (;;) {
+		int sig;
+
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		left.tv_sec = end.tv_sec - now.tv_sec;
 		left.tv_nsec = end.tv_nsec - now.tv_nsec;
@@ -129,10 +130,9 @@ shutdown_delay(struct server *srv, const struct config *cfg,
 		sig = sigtimedwait(sigs, NULL, &left);
 		if (sig == SIGHUP)
 			reload(srv, cfg);
-		else if (sig == SIGTERM || sig == SIGINT)
-			return;
-		else if (sig < 0 && errno == EAGAIN)
-			return;
+		else if (sig == SIGTERM || sig == SIGINT ||
+		         (sig < 0 && errno == EAGAIN))
+			return; /* cut short, or the delay is over */
 	}
 }
 
