@@ -380,6 +380,18 @@ acceptor_sweep(struct acceptor *acc)
 	pthread_mutex_unlock(&acc->lock);
 }
 
+void
+acceptor_close_idle(struct acceptor *acc)
+{
+	unsigned out;
+
+	pthread_mutex_lock(&acc->lock);
+	out = wire_close_idle(acc->wire);
+	if (out != 0)
+		atom_sub(acc->open, out);
+	pthread_mutex_unlock(&acc->lock);
+}
+
 /* A client's peer half-closed (or reset): see wire_peer_closed.  The
  * lock keeps MHD from closing the descriptor (acceptor_closing) while
  * it is checked. */

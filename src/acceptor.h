@@ -24,6 +24,14 @@ struct acceptor;
  * acceptor's spare descriptor, ... */
 #define ACCEPTOR_FD_RESERVE(threads) (32u + 4u * (threads))
 
+/* The period of acceptor_close_idle: how long a client that got an
+ * answer without "Connection: close" just before the stop has to send its
+ * next request, which then gets "Connection: close" rather than being
+ * cut.  On loopback a client sends it within microseconds; 20 ms leaves
+ * room for a client thread not scheduled at once on a busy machine,
+ * and idle connections are closed 20 to 25 ms after the stop. */
+#define ACCEPTOR_QUIET_MS 20u
+
 /* Fit WANTED connections, served by THREADS threads, into the open-file
  * limit: raise the soft limit towards the hard one if needed, else lower
  * the count with a warning.  Returns the connection limit to use. */
@@ -64,6 +72,11 @@ int acceptor_start(struct acceptor *acc, struct MHD_Daemon *daemon,
  * in the backlog, then shut the listening socket, so that new connects
  * fail at once.  The count of open connections goes on. */
 void acceptor_stop(struct acceptor *acc);
+
+/* Stopping: shut down and count out every connection that has had no
+ * request in progress since the previous call (wire_close_idle).  Call
+ * after acceptor_stop, every ACCEPTOR_QUIET_MS while draining. */
+void acceptor_close_idle(struct acceptor *acc);
 
 /* Free ACC, after acceptor_stop (or if never started) and after
  * MHD_stop_daemon.  ACC may be NULL. */

@@ -384,6 +384,12 @@ const struct config_option config_options[] = {
 	 .help = "close connections idle this long, or not done sending a "
 	         "request this long after connecting or after their last "
 	         "answer"},
+	{.name = "shutdown-delay", .arg = "SECONDS",
+	 .env = {"AVATAR_API_SHUTDOWN_DELAY"}, .def = "0",
+	 .parse = parse_unsigned, .offset = OFFSET(shutdown_delay), .max = 3600,
+	 .what = "delay", .expect = " seconds",
+	 .help = "on SIGTERM, answer /readyz with 503 and keep serving this "
+	         "long before draining and stopping"},
 	{.name = "upstream", .arg = "URL",
 	 .env = {"AVATAR_API_UPSTREAM", "M2_DOMAIN", "M2_PORT", "M2_PATH"},
 	 .parse = parse_url,

@@ -43,6 +43,7 @@ struct config {
 	unsigned threads;             /* --threads, AVATAR_API_THREADS */
 	unsigned max_connections;     /* --max-connections */
 	unsigned timeout;             /* --timeout: idle seconds, 0 = never */
+	unsigned shutdown_delay;      /* --shutdown-delay: seconds */
 	int data_given;               /* --data or AVATAR_API_DATA was set */
 	const char *upstream;         /* --upstream, AVATAR_API_UPSTREAM or
 	                               * M2_*: NULL = no relay */

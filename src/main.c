@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <time.h>
 
 #include <jansson.h>
 #include <microhttpd.h>
@@ -183,6 +184,42 @@ reload(struct server *srv, const struct config *cfg)
 	notify("READY=1", server_users(srv), cfg);
 }
 
+/* --shutdown-delay: SIGTERM was received; answer /readyz with 503 and
+ * keep serving for the delay, so that load balancers and Kubernetes take
+ * the instance out of rotation before it stops accepting.  SIGHUP still
+ * reloads; another SIGTERM or SIGINT cuts the delay short. */
+static void
+shutdown_delay(struct server *srv, const struct config *cfg,
+               const sigset_t *sigs)
+{
+	struct timespec end, now, left;
+
+	server_unready(srv);
+	log_info("SIGTERM received, not ready; stopping in %u s",
+	         cfg->shutdown_delay);
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += (time_t)cfg->shutdown_delay;
+	for (;;) {
+		int sig;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left.tv_sec = end.tv_sec - now.tv_sec;
+		left.tv_nsec = end.tv_nsec - now.tv_nsec;
+		if (left.tv_nsec < 0) {
+			left.tv_sec--;
+			left.tv_nsec += 1000000000L;
+		}
+		if (left.tv_sec < 0)
+			return;
+		sig = sigtimedwait(sigs, NULL, &left);
+		if (sig == SIGHUP)
+			reload(srv, cfg);
+		else if (sig == SIGTERM || sig == SIGINT ||
+		         (sig < 0 && errno == EAGAIN))
+			return; /* cut short, or the delay is over */
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -254,6 +291,8 @@ main(int argc, char **argv)
 		reload(srv, &cfg);
 	}
 	notify("STOPPING=1", server_users(srv), &cfg);
+	if (sig == SIGTERM && cfg.shutdown_delay > 0)
+		shutdown_delay(srv, &cfg, &sigs);
 	log_info("%s received, stopping (draining for up to %u ms)",
 	         sig == SIGTERM ? "SIGTERM" : "SIGINT", SERVER_DRAIN_MS);
 	left = server_stop(srv, SERVER_DRAIN_MS);

@@ -109,7 +109,7 @@ void
 metrics_write(const struct metrics_input *in, FILE *f)
 {
 	static const char *const route_names[ROUTE_COUNT] = {
-		"list", "user", "healthz", "metrics", "other"};
+		"list", "user", "healthz", "metrics", "readyz", "other"};
 	static const char *const status_names[STATUS_COUNT] = {
 		"200", "400", "404", "405", "500", "502", "503", "504"};
 	/* The route and status pairs the handler can produce; 2: only in
@@ -117,7 +117,7 @@ metrics_write(const struct metrics_input *in, FILE *f)
 	static const unsigned char produced[ROUTE_COUNT][STATUS_COUNT] = {
 		{1, 0, 0, 1, 0, 2, 2, 2}, {1, 0, 1, 1, 0, 0, 0, 0},
 		{1, 0, 0, 1, 0, 0, 0, 0}, {1, 0, 0, 1, 1, 0, 0, 0},
-		{0, 0, 1, 0, 0, 0, 0, 0}};
+		{1, 0, 0, 1, 0, 0, 1, 0}, {0, 0, 1, 0, 0, 0, 0, 0}};
 	static const char *const verdicts[GUARD_VERDICT_COUNT] = {
 		NULL, "400", "413", "414", "431", "501", "505"};
 	/* The class of each status index. */

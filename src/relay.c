@@ -301,6 +301,28 @@ relay_counters_read(struct relay *rl, struct relay_counters *out)
 		out->buckets[i] = atom_load(s->buckets[i]);
 }
 
+void
+relay_reach(struct relay *rl, enum relay_kind kind)
+{
+	uint64_t *t = &rl->stats.unreachable_ms;
+
+	/* A store only when the state changes: none per request while the
+	 * upstream answers. */
+	if (kind == RELAY_CONNECT)
+		atom_store(*t, clock_ms() | 1u);
+	else if (kind != RELAY_TIMEOUT && kind != RELAY_STOPPED &&
+	         atom_load(*t) != 0)
+		atom_store(*t, 0);
+}
+
+int
+relay_reachable(struct relay *rl, uint64_t now_ms)
+{
+	uint64_t t = atom_load(rl->stats.unreachable_ms);
+
+	return t == 0 || now_ms - t >= RELAY_UNREACHABLE_MS;
+}
+
 const char *
 relay_kind_name(enum relay_kind kind)
 {

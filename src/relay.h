@@ -111,6 +111,17 @@ void relay_free(struct relay *rl);
  * one snapshot of them all.  Any thread. */
 void relay_counters_read(struct relay *rl, struct relay_counters *out);
 
+/* How long a failed connect counts: see relay_reachable. */
+#define RELAY_UNREACHABLE_MS 10000u
+
+/* Non-zero unless the upstream request that ended last failed to connect
+ * (refused, unreachable, no address: RELAY_CONNECT), less than
+ * RELAY_UNREACHABLE_MS before NOW_MS (clock_ms).  Any answer, even a
+ * non-2xx or a bad one, proves the upstream reachable; a timeout changes
+ * nothing; with no request yet it is reachable.  One relaxed load: any
+ * thread, on the request path (/readyz). */
+int relay_reachable(struct relay *rl, uint64_t now_ms);
+
 /* KIND's name in /metrics ("ok", "connect", "timeout", ...). */
 const char *relay_kind_name(enum relay_kind kind);
 

@@ -119,6 +119,7 @@ job_finish(struct relay_job *job, enum relay_kind kind)
 	atom_bump(s->requests, 1);
 	if (kind != RELAY_OK)
 		atom_bump(s->errors[kind], 1);
+	relay_reach(rl, kind);
 	relay_complete(job, kind);
 }
 

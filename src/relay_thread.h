@@ -46,6 +46,9 @@ struct relay_stats {
 	unsigned long sum_us;
 	unsigned long errors[RELAY_KIND_COUNT];
 	unsigned long buckets[RELAY_BUCKETS + 1]; /* the last: over the top */
+	uint64_t unreachable_ms;     /* relay_reachable: the clock_ms of the
+	                              * last failed connect, 0 once an
+	                              * answer came after it */
 } __attribute__((aligned(64)));
 
 struct relay {
@@ -79,6 +82,9 @@ struct relay {
  * runs until rl->stopping, then ends every job left (RELAY_STOPPED) and
  * closes the connections. */
 void *relay_loop(void *arg);
+
+/* Relay thread: note for relay_reachable how a request ended (KIND). */
+void relay_reach(struct relay *rl, enum relay_kind kind);
 
 /* Mark JOB done with KIND, then wake its waiter or call its callback.
  * The relay thread, or relay_submit when the relay is stopping. */

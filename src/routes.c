@@ -7,6 +7,10 @@
 #include "routes.h"
 
 static const char body_healthz[] = "{\"status\":\"ok\"}";
+static const char *const body_readyz[ROUTES_READINESS_COUNT] = {
+	"{\"status\":\"ready\"}",
+	"{\"status\":\"not ready\",\"reason\":\"stopping\"}",
+	"{\"status\":\"not ready\",\"reason\":\"upstream unreachable\"}"};
 static const char body_not_found[] = "{\"error\":\"not found\"}";
 static const char body_user_not_found[] = "{\"error\":\"user not found\"}";
 static const char body_method[] = "{\"error\":\"method not allowed\"}";
@@ -102,6 +106,9 @@ routes_free(struct routes *r)
 	free(r->users);
 	if (r->healthz != NULL)
 		MHD_destroy_response(r->healthz);
+	for (i = 0; i < ROUTES_READINESS_COUNT; i++)
+		if (r->readyz[i] != NULL)
+			MHD_destroy_response(r->readyz[i]);
 	if (r->not_found != NULL)
 		MHD_destroy_response(r->not_found);
 	if (r->user_not_found != NULL)
@@ -146,6 +153,13 @@ routes_build(struct fixture *fx, int owns_fx, const char *path, int closing)
 	                        MHD_HTTP_HEADER_LOCATION, path, closing);
 	r->healthz = json_response(body_healthz, strlen(body_healthz), NULL,
 	                           NULL, closing);
+	for (i = 0; i < ROUTES_READINESS_COUNT; i++) {
+		r->readyz[i] = json_response(body_readyz[i],
+		                             strlen(body_readyz[i]), NULL, NULL,
+		                             closing);
+		if (r->readyz[i] == NULL)
+			goto fail;
+	}
 	r->not_found = json_response(body_not_found, strlen(body_not_found),
 	                             NULL, NULL, closing);
 	r->user_not_found = json_response(body_user_not_found,
@@ -192,6 +206,9 @@ routes_match(const struct routes *r, const char *url, const char *method,
 	if (strcmp(url, "/healthz") == 0) {
 		*route = ROUTE_HEALTHZ;
 		resp = r->healthz;
+	} else if (strcmp(url, "/readyz") == 0) {
+		*route = ROUTE_READYZ;
+		resp = r->readyz[ROUTES_READY];
 	} else if (strcmp(url, "/metrics") == 0) {
 		*route = ROUTE_METRICS;
 		resp = NULL;

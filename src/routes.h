@@ -13,6 +13,15 @@ struct MHD_Response;
 /* The Engine header every answer carries. */
 #define ROUTES_ENGINE "C/libmicrohttpd"
 
+/* What /readyz says: the index of struct routes' readyz. */
+enum routes_readiness {
+	ROUTES_READY,             /* 200 {"status":"ready"} */
+	ROUTES_NOT_READY_STOPPING,/* 503: SIGTERM received */
+	ROUTES_NOT_READY_UPSTREAM,/* 503: relay mode, the upstream
+	                           * unreachable (relay_reachable) */
+	ROUTES_READINESS_COUNT
+};
+
 /* A set of persistent libmicrohttpd responses over one fixture.  The set
  * is immutable once built, so any number of threads may use it at once. */
 struct routes {
@@ -25,6 +34,7 @@ struct routes {
 	struct MHD_Response **users;      /* parallel to fx->users */
 	size_t count;
 	struct MHD_Response *healthz;
+	struct MHD_Response *readyz[ROUTES_READINESS_COUNT];
 	struct MHD_Response *not_found;
 	struct MHD_Response *user_not_found;
 	struct MHD_Response *method_not_allowed;
@@ -46,11 +56,24 @@ void routes_free(struct routes *r);
 
 /* Route a request: the response to queue, with *STATUS (an HTTP code),
  * *INDEX and *ROUTE set.  For GET or HEAD /metrics it returns NULL: that
- * body is made per request by the caller.  Allocates nothing. */
+ * body is made per request by the caller.  For GET or HEAD /readyz it
+ * returns the "ready" answer: the caller swaps in the 503 of
+ * routes_not_ready when it is not.  Allocates nothing. */
 struct MHD_Response *routes_match(const struct routes *r, const char *url,
                                   const char *method, unsigned *status,
                                   enum route_status *index,
                                   enum route *route);
+
+/* /readyz's answer when not ready for the reason WHY (not
+ * ROUTES_READY), with *STATUS and *INDEX set to 503. */
+static inline struct MHD_Response *
+routes_not_ready(const struct routes *r, enum routes_readiness why,
+                 unsigned *status, enum route_status *index)
+{
+	*status = 503;
+	*index = STATUS_503;
+	return r->readyz[why];
+}
 
 /* Add the headers every answer carries to RESP: Content-Type (TYPE, or
  * application/json when NULL), Engine, and "Connection: close" if

@@ -80,6 +80,7 @@ struct server {
 	struct routes *closing;     /* "Connection: close", at stop */
 	struct epoch *epoch;        /* readers of active, their counters */
 	struct relay *relay;        /* relay mode, else NULL */
+	int stopping;               /* /readyz says 503 (atomic) */
 	int blocking;               /* thread-per-connection mode */
 	pthread_mutex_t reload_lock;/* serving, reloads_*, last_reload */
 	unsigned long reloads_ok;
@@ -105,6 +106,18 @@ server_publish(struct server *srv, struct routes *r)
 {
 	atom_store_sync(srv->active, r);
 	epoch_synchronize(srv->epoch);
+}
+
+/* What /readyz answers: not ready once stopping, nor in relay mode
+ * while the upstream is unreachable (relay_reachable). */
+static enum routes_readiness
+server_readiness(const struct server *srv)
+{
+	if (atom_load(srv->stopping))
+		return ROUTES_NOT_READY_STOPPING;
+	if (srv->relay != NULL && !relay_reachable(srv->relay, clock_ms()))
+		return ROUTES_NOT_READY_UPSTREAM;
+	return ROUTES_READY;
 }
 
 /* CONN's descriptor, or -1. */
@@ -411,6 +424,12 @@ server_handle(void *cls, struct MHD_Connection *conn, const char *url,
 		status = MHD_HTTP_NOT_FOUND;
 		index = STATUS_404;
 	}
+	if (route == ROUTE_READYZ && index == STATUS_200) {
+		enum routes_readiness why = server_readiness(srv);
+
+		if (why != ROUTES_READY)
+			resp = routes_not_ready(r, why, &status, &index);
+	}
 	if (route == ROUTE_LIST && srv->relay != NULL && index == STATUS_200) {
 		epoch_leave(srv->epoch, counts);
 		return relay_answer(srv, conn, NULL, req_cls);
@@ -469,6 +488,12 @@ admin_handle(void *cls, struct MHD_Connection *conn, const char *url,
 	counts = epoch_enter(srv->epoch);
 	r = server_routes(srv);
 	resp = routes_match(r, url, method, &status, &index, &route);
+	if (route == ROUTE_READYZ && index == STATUS_200) {
+		enum routes_readiness why = server_readiness(srv);
+
+		if (why != ROUTES_READY)
+			resp = routes_not_ready(r, why, &status, &index);
+	}
 	if (route == ROUTE_LIST || route == ROUTE_USER) {
 		route = ROUTE_OTHER;
 		resp = r->not_found;
@@ -747,6 +772,12 @@ server_reload(struct server *srv, const char *path, struct error *err)
 	return 0;
 }
 
+void
+server_unready(struct server *srv)
+{
+	atom_store(srv->stopping, 1);
+}
+
 unsigned
 server_stop(struct server *srv, unsigned drain_ms)
 {
@@ -755,6 +786,7 @@ server_stop(struct server *srv, unsigned drain_ms)
 
 	if (srv == NULL)
 		return 0;
+	server_unready(srv);
 	/* From now on every answer tells the client to close: busy keep-alive
 	 * connections end after their current request, nothing is cut. */
 	pthread_mutex_lock(&srv->reload_lock);
@@ -767,7 +799,14 @@ server_stop(struct server *srv, unsigned drain_ms)
 	 * they get an answer with "Connection: close" rather than a reset),
 	 * then shut the socket, so that new connects fail at once. */
 	acceptor_stop(srv->acceptor);
-	while ((left = acceptor_open(srv->acceptor)) > 0 && waited < drain_ms) {
+	/* Close the idle keep-alive connections at once, and each busy one
+	 * once it is idle: only requests in progress hold the stop. */
+	for (;;) {
+		if (waited % ACCEPTOR_QUIET_MS == 0)
+			acceptor_close_idle(srv->acceptor);
+		left = acceptor_open(srv->acceptor);
+		if (left == 0 || waited >= drain_ms)
+			break;
 		nanosleep(&nap, NULL);
 		waited += 5;
 	}

@@ -48,10 +48,16 @@ size_t server_pool_size(void);
  * open-file limit. */
 unsigned server_max_connections(const struct server *srv);
 
+/* From now on /readyz answers 503 {"status":"not ready","reason":
+ * "stopping"}; everything else is served as before (--shutdown-delay).
+ * Any thread. */
+void server_unready(struct server *srv);
+
 /* Stop gracefully and free SRV: stop accepting (new connections are
- * refused), answer every further request with "Connection: close", wait
- * up to DRAIN_MS for open connections to finish, then stop the daemon,
- * closing what is left.  Returns the number of connections closed at the
+ * refused), answer every further request with "Connection: close" (and
+ * /readyz with 503), close the idle keep-alive connections at once and
+ * each busy one once its answer is sent, wait up to DRAIN_MS for the
+ * requests in progress, then stop the daemon, closing what is left.  Returns the number of connections closed at the
  * deadline.  Does nothing and returns 0 if SRV is NULL. */
 unsigned server_stop(struct server *srv, unsigned drain_ms);
 

@@ -19,6 +19,7 @@ enum route {
 	ROUTE_USER,    /* PATH/{id} */
 	ROUTE_HEALTHZ, /* /healthz */
 	ROUTE_METRICS, /* /metrics */
+	ROUTE_READYZ,  /* /readyz */
 	ROUTE_OTHER,   /* anything else */
 	ROUTE_COUNT
 };
@@ -31,7 +32,8 @@ enum route_status {
 	STATUS_405,
 	STATUS_500,
 	STATUS_502,    /* relay mode: the upstream failed */
-	STATUS_503,    /* relay mode: queue full, or stopping */
+	STATUS_503,    /* /readyz: not ready; relay mode: queue full, or
+	                * stopping */
 	STATUS_504,    /* relay mode: the upstream timed out */
 	STATUS_COUNT
 };

@@ -31,6 +31,8 @@
 struct wire {
 	struct guard_limits limits;
 	unsigned long rejected[GUARD_VERDICT_COUNT]; /* atomic */
+	int fd_max;            /* the highest descriptor attached (atomic;
+	                        * written by wire_attach only) */
 };
 
 /* One descriptor's state, a cache line of its own: only the thread
@@ -41,11 +43,15 @@ struct wire_slot {
 	uint32_t started;      /* g.requests, published for the acceptor */
 	uint32_t finished;     /* requests answered */
 	uint16_t gen;          /* bumped by each wire_attach */
+	uint16_t stop_seen;    /* stopping: seen idle after finished
+	                        * (stop_mark); 0: not (acceptor's lock) */
 	uint8_t in_recv;       /* the serving thread is in recv */
 	uint8_t peer_closed;   /* the peer has half-closed */
 	uint8_t verdict;       /* a refusal to answer at the next recv */
 	uint8_t counted;       /* counted in the server's open connections */
 } __attribute__((aligned(64)));
+
+_Static_assert(sizeof(struct wire_slot) == 64, "a slot is a cache line");
 
 /* Made by the first wire_new and kept for the life of the process: a
  * thread may be in recv on some other socket while the last server
@@ -125,9 +131,12 @@ wire_attach(struct wire *w, int fd, int *stale)
 	guard_reset(&s->g);
 	s->started = s->finished = 0;
 	s->in_recv = s->peer_closed = 0;
+	s->stop_seen = 0;
 	s->verdict = GUARD_OK;
 	if (++s->gen == 0)
 		s->gen = 1;
+	if (fd > atom_load(w->fd_max))
+		atom_store(w->fd_max, fd);
 	/* Published to the serving thread by libmicrohttpd's hand-over. */
 	atom_store_release(s->owner, w);
 	return s->gen;
@@ -200,34 +209,87 @@ wire_completed(int fd)
 	return 1;
 }
 
+/*
+ * Non-zero if S (descriptor FD) is idle: not in recv, every request
+ * begun has been answered, and nothing unread.  A request counts as
+ * begun from the first byte of its request line (guard_feed), so a
+ * connection of which libmicrohttpd has read part of the next request
+ * is not idle; empty lines before a request line belong to no request
+ * (RFC 9112 2.2) and do not count.  The serving thread sets in_recv
+ * before it reads and publishes started before it clears it, so a read
+ * that overlaps these checks is seen by one of them.  A refusal still
+ * to be written (after the answers before it, by wire_completed) or
+ * being written is not idle either: the serving thread closes.  The
+ * caller holds the acceptor's lock (FD is not closed meanwhile).
+ */
+static int
+slot_idle(struct wire_slot *s, int fd)
+{
+	uint32_t started;
+
+	if (atom_load_sync(s->in_recv))
+		return 0;
+	started = atom_load_sync(s->started);
+	return started == atom_load_sync(s->finished) &&
+	       unread(fd) == 0 &&
+	       !atom_load_sync(s->in_recv) &&
+	       atom_load_sync(s->started) == started &&
+	       atom_load_sync(s->verdict) == GUARD_OK;
+}
+
 int
 wire_peer_closed(int fd, uint32_t gen)
 {
 	struct wire_slot *s = slot_get(fd);
-	uint32_t started;
 
 	if (s == NULL || atom_load_acquire(s->owner) == NULL || s->gen != gen)
 		return 0;
 	atom_store_sync(s->peer_closed, 1);
-	/* Idle: not in recv, every request begun has been answered, and
-	 * nothing unread (after the peer's FIN nothing more can come).  The
-	 * serving thread sets in_recv before it reads and publishes started
-	 * before it clears it, so a read that overlaps these checks is seen
-	 * by one of them. */
-	if (atom_load_sync(s->in_recv))
-		return 0;
-	started = atom_load_sync(s->started);
-	if (started != atom_load_sync(s->finished) ||
-	    unread(fd) != 0 ||
-	    atom_load_sync(s->in_recv) ||
-	    atom_load_sync(s->started) != started)
-		return 0;
-	/* A refusal still to be written (after the answers before it, by
-	 * wire_completed) or being written: the serving thread closes. */
-	if (atom_load_sync(s->verdict) != GUARD_OK)
+	/* After the peer's FIN nothing more can come: idle is for good. */
+	if (!slot_idle(s, fd))
 		return 0;
 	shutdown(fd, SHUT_RDWR);
 	return 1;
+}
+
+/* What stop_seen holds for a connection seen idle after FINISHED
+ * answers: never 0. */
+static uint16_t
+stop_mark(uint32_t finished)
+{
+	return (uint16_t)(finished % 0xffffu + 1u);
+}
+
+unsigned
+wire_close_idle(struct wire *w)
+{
+	int fd, max = atom_load(w->fd_max);
+	unsigned out = 0;
+
+	for (fd = 0; fd <= max; fd++) {
+		struct wire_slot *s = slot_get(fd);
+		uint16_t mark;
+
+		/* Another server's (tests run two in one process), not a
+		 * client, or counted out already: shut down or closing. */
+		if (s == NULL || atom_load_acquire(s->owner) != w ||
+		    !atom_load(s->counted))
+			continue;
+		if (!slot_idle(s, fd)) {
+			s->stop_seen = 0;
+			continue;
+		}
+		/* Idle now and at the previous call, no request between. */
+		mark = stop_mark(atom_load_sync(s->finished));
+		if (s->stop_seen != mark) {
+			s->stop_seen = mark;
+			continue;
+		}
+		shutdown(fd, SHUT_RDWR);
+		if (wire_count_out(fd))
+			out++;
+	}
+	return out;
 }
 
 /* Write a whole answer with STATUS (REASON), the JSON error MESSAGE and
@@ -320,7 +382,7 @@ slot_recv(struct wire_slot *s, int fd, char *buf, size_t len, int flags)
 		atom_store_sync(s->started, s->g.requests);
 		if (v != GUARD_OK) {
 			atom_add(s->owner->rejected[v], 1);
-			/* Before in_recv is cleared: see wire_peer_closed. */
+			/* Before in_recv is cleared: see slot_idle. */
 			atom_store_sync(s->verdict, (uint8_t)v);
 			if (good > 0) {
 				/* Hand on the whole requests before the bad

@@ -22,11 +22,12 @@
  * beyond it; it is mapped lazily: only the pages of descriptors in use
  * take memory).
  *
- * Thread rules: wire_attach and wire_peer_closed are the acceptor's;
- * wire_detach is libmicrohttpd's close notification; the recv hook and
- * wire_completed run on the thread that serves the connection.  Callers
- * serialise wire_detach and wire_peer_closed (one lock), so that the
- * latter never acts on a descriptor number that has been reused. */
+ * Thread rules: wire_attach, wire_peer_closed and wire_close_idle are
+ * the acceptor's; wire_detach is libmicrohttpd's close notification;
+ * the recv hook and wire_completed run on the thread that serves the
+ * connection.  Callers serialise wire_detach with wire_peer_closed and
+ * wire_close_idle (one lock), so that these never act on a descriptor
+ * number that has been reused. */
 #ifndef AVATAR_WIRE_H
 #define AVATAR_WIRE_H
 
@@ -83,6 +84,20 @@ int wire_completed(int fd);
  * nothing unread), shut it down now; else wire_completed will.  Returns
  * 1 if it shut FD down. */
 int wire_peer_closed(int fd, uint32_t gen);
+
+/* The server is stopping: shut down every connection of W that is idle
+ * (every request begun answered, not a byte of the next one read) and
+ * was idle at the previous call too, with no request between; mark the
+ * others.  Called every few milliseconds while the server drains, this
+ * closes idle keep-alive connections within one period, and leaves a
+ * client that just got an answer sent before the stop (without
+ * "Connection: close") that long to send its next request, which is
+ * then answered with "Connection: close" rather than cut.  Returns how
+ * many it shut down and counted out (wire_count_out: the caller lowers
+ * its count by that).  Call it with the lock that serialises
+ * wire_detach, as wire_peer_closed.  Costs a few loads per descriptor
+ * up to the highest one W was given. */
+unsigned wire_close_idle(struct wire *w);
 
 /* Write a "503 Service Unavailable" with Retry-After and a JSON body to
  * FD (a client refused at the connection limit), without blocking, and

@@ -66,6 +66,7 @@ static const struct kind kinds[] = {
 	{"POST /v1/user with a body (405)", "POST", "/v1/user", 0, 405, 0},
 	{"HEAD /v1/user", "HEAD", "/v1/user", 0, 200, 1},
 	{"HEAD /v1/user/{id}", "HEAD", "/v1/user/", 1, 200, 1},
+	{"GET /readyz", "GET", "/readyz", 0, 200, 0},
 };
 #define NKINDS (sizeof(kinds) / sizeof(kinds[0]))
 

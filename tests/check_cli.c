@@ -473,6 +473,176 @@ START_TEST(test_cli_signal_during_traffic)
 }
 END_TEST
 
+/* Milliseconds since A. */
+static long
+ms_since(const struct timespec *a)
+{
+	struct timespec b;
+
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	return (b.tv_sec - a->tv_sec) * 1000 + (b.tv_nsec - a->tv_nsec) / 1000000;
+}
+
+/* Open N keep-alive connections to PORT in C, each after one answered
+ * request: idle clients, as a load balancer or a relay's pool keeps. */
+static void
+open_idle(struct tu_conn *c, size_t n, unsigned port)
+{
+	struct tu_response r;
+	char v[64];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		ck_assert(tu_connect(&c[i], port) == 0);
+		ck_assert(tu_request(&c[i], "GET", "/healthz", NULL) == 0);
+		ck_assert(tu_read_response(&c[i], &r, 0) == 0);
+		ck_assert_int_eq(r.status, 200);
+		ck_assert_int_eq(tu_header(&r, "Connection", v, sizeof(v)), 0);
+		tu_response_free(&r);
+	}
+}
+
+#define IDLE_CLIENTS 100
+
+/* SIGTERM with 100 idle keep-alive clients: they are closed at once, not
+ * waited for, and the server exits 0 within 100 ms (it waited the whole
+ * 5 s drain for them before). */
+START_TEST(test_cli_stop_idle_clients)
+{
+	static struct tu_conn c[IDLE_CLIENTS];
+	struct timespec t0;
+	unsigned port;
+	int errfd, status;
+	long ms;
+	pid_t pid;
+	size_t i;
+
+	pid = spawn_server(modes[_i], &port, &errfd);
+	open_idle(c, IDLE_CLIENTS, port);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ck_assert(kill(pid, SIGTERM) == 0);
+	ck_assert(waitpid(pid, &status, 0) == pid);
+	ms = ms_since(&t0);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	              "exit status %d", status);
+	ck_assert_msg(ms < 100, "%s: the stop took %ld ms", modes[_i], ms);
+	for (i = 0; i < IDLE_CLIENTS; i++) {
+		ck_assert(tu_closed(&c[i], 0));
+		tu_close(&c[i]);
+	}
+	ck_assert(tu_read_until(errfd, err, sizeof(err), NULL, 2000) == 0);
+	ck_assert_msg(strstr(err, "stopped\n") != NULL &&
+	              strstr(err, "closed at the deadline") == NULL,
+	              "stderr: %s", err);
+	close(errfd);
+}
+END_TEST
+
+/* SIGTERM while a request is coming in and others connections are idle:
+ * the idle ones are closed at once, the request in progress holds the
+ * stop and gets its whole answer, with "Connection: close", then the
+ * server exits 0 at once. */
+START_TEST(test_cli_stop_request_in_flight)
+{
+	static const char head[] = "GET /v1/user HTTP/1.1\r\nHost: x\r\n";
+	struct tu_conn idle[10], busy;
+	struct tu_response r;
+	struct timespec t0;
+	unsigned port;
+	int errfd, status;
+	size_t i, len;
+	char *body = tu_expected_body(&len);
+	long ms;
+	pid_t pid;
+
+	pid = spawn_server(modes[_i], &port, &errfd);
+	open_idle(idle, 10, port);
+	ck_assert(tu_connect(&busy, port) == 0);
+	ck_assert(tu_send(&busy, head, strlen(head)) == 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ck_assert(kill(pid, SIGTERM) == 0);
+	for (i = 0; i < 10; i++) {
+		ck_assert(tu_closed(&idle[i], 1000));
+		tu_close(&idle[i]);
+	}
+	ms = ms_since(&t0);
+	ck_assert_msg(ms < 100, "%s: idle clients closed after %ld ms",
+	              modes[_i], ms);
+	/* The request in progress keeps the server up. */
+	ck_assert_int_eq(waitpid(pid, &status, WNOHANG), 0);
+	ck_assert(tu_send(&busy, "\r\n", 2) == 0);
+	ck_assert(tu_read_response(&busy, &r, 0) == 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_uint_eq(r.body_len, len);
+	ck_assert(memcmp(r.body, body, len) == 0);
+	tu_assert_header(&r, "Connection", "close");
+	tu_response_free(&r);
+	ck_assert(tu_closed(&busy, 1000));
+	tu_close(&busy);
+	ck_assert(waitpid(pid, &status, 0) == pid);
+	ms = ms_since(&t0);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	              "exit status %d", status);
+	ck_assert_msg(ms < 100, "%s: exit %ld ms after the last answer",
+	              modes[_i], ms);
+	close(errfd);
+	free(body);
+}
+END_TEST
+
+/* --shutdown-delay (here from AVATAR_API_SHUTDOWN_DELAY): on SIGTERM
+ * /readyz answers 503 at once while everything else, on new and on kept
+ * connections, is served as before, without "Connection: close"; the
+ * stop comes after the delay. */
+START_TEST(test_cli_shutdown_delay)
+{
+	char *envp[] = {(char *)"AVATAR_API_SHUTDOWN_DELAY=1", NULL};
+	struct tu_response r;
+	struct tu_conn kept;
+	struct timespec t0;
+	unsigned port;
+	int errfd, status;
+	long ms;
+	pid_t pid;
+
+	pid = spawn_server_with(modes[_i], tu_env("AVATAR_API_FIXTURE"), envp,
+	                        &port, &errfd);
+	tu_get(port, "GET", "/readyz", &r);
+	ck_assert_int_eq(r.status, 200);
+	tu_response_free(&r);
+	open_idle(&kept, 1, port);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	ck_assert(kill(pid, SIGTERM) == 0);
+	ck_assert(wait_for_line(errfd, "not ready; stopping in 1 s") == 0);
+	tu_get(port, "GET", "/readyz", &r);
+	ck_assert_int_eq(r.status, 503);
+	ck_assert_str_eq(r.body,
+	                 "{\"status\":\"not ready\",\"reason\":\"stopping\"}");
+	tu_response_free(&r);
+	tu_get(port, "GET", "/healthz", &r);
+	ck_assert_int_eq(r.status, 200);
+	tu_response_free(&r);
+	ck_assert(tu_request(&kept, "GET", "/v1/user", NULL) == 0);
+	ck_assert(tu_read_response(&kept, &r, 0) == 0);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert_int_eq(tu_header(&r, "Connection", err, sizeof(err)), 0);
+	tu_response_free(&r);
+	ck_assert_msg(ms_since(&t0) < 900, "took too long to check");
+	ck_assert_int_eq(waitpid(pid, &status, WNOHANG), 0);
+	/* Then the stop, with the kept connection idle: closed at once. */
+	ck_assert(waitpid(pid, &status, 0) == pid);
+	ms = ms_since(&t0);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	              "exit status %d", status);
+	ck_assert_msg(ms >= 1000 && ms < 1100, "%s: exit after %ld ms",
+	              modes[_i], ms);
+	ck_assert(tu_closed(&kept, 0));
+	tu_close(&kept);
+	close(errfd);
+}
+END_TEST
+
 START_TEST(test_cli_healthcheck)
 {
 	char portstr[16], env[64];
@@ -797,6 +967,9 @@ cli_suite(void)
 
 	tcase_set_timeout(signals, 30);
 	tcase_add_loop_test(signals, test_cli_signal_during_traffic, 0, 4);
+	tcase_add_loop_test(signals, test_cli_stop_idle_clients, 0, 2);
+	tcase_add_loop_test(signals, test_cli_stop_request_in_flight, 0, 2);
+	tcase_add_loop_test(signals, test_cli_shutdown_delay, 0, 2);
 	tcase_add_test(signals, test_cli_sighup_reload_and_notify);
 	tcase_add_test(signals, test_cli_healthcheck);
 	tcase_add_test(signals, test_cli_healthcheck_timeout);

@@ -17,6 +17,7 @@
 #include <check.h>
 #include <jansson.h>
 
+#include "clock.h"
 #include "config.h"
 #include "fixture.h"
 #include "metrics.h"
@@ -60,6 +61,7 @@ struct fake {
 	unsigned answer_max;
 	const struct fake_piece *once;
 	size_t nonce;
+	unsigned want_port;  /* listen there; 0: any free port */
 	/* filled in */
 	int fd, stop[2];
 	unsigned port;
@@ -286,6 +288,9 @@ fake_start(struct fake *f)
 	memset(&sa, 0, sizeof(sa));
 	sa.sin_family = AF_INET;
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	sa.sin_port = htons((uint16_t)f->want_port);
+	ck_assert(setsockopt(f->fd, SOL_SOCKET, SO_REUSEADDR, &(int){1},
+	                     sizeof(int)) == 0);
 	ck_assert(bind(f->fd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
 	ck_assert(listen(f->fd, 512) == 0);
 	ck_assert(getsockname(f->fd, (struct sockaddr *)&sa, &len) == 0);
@@ -519,6 +524,69 @@ START_TEST(test_relay_upstream_down)
 	ck_assert_int_eq(metric(port, "avatar_api_requests_total{route=\"list\","
 	                        "status=\"502\"}"), 5);
 	server_stop(srv, 1000);
+}
+END_TEST
+
+/* GET /readyz from PORT: its status, and its body in BODY. */
+static int
+readyz(unsigned port, char *body, size_t size)
+{
+	struct tu_response r;
+	int status;
+
+	tu_get(port, "GET", "/readyz", &r);
+	status = r.status;
+	snprintf(body, size, "%s", r.body);
+	tu_response_free(&r);
+	return status;
+}
+
+/* /readyz in relay mode: ready before any request, and after any answer
+ * of the upstream (a 500 proves it reachable); not ready once a connect
+ * fails, /healthz still 200; ready again once the upstream answers. */
+START_TEST(test_relay_readyz)
+{
+	static const char reply500[] = "HTTP/1.1 500 Oops\r\nContent-Length: "
+	        "0\r\n\r\n";
+	static const char reply[] = "HTTP/1.1 200 OK\r\nContent-Type: "
+	        "application/json\r\nContent-Length: 2\r\n\r\n[]";
+	struct fake f = {0};
+	struct server *srv;
+	struct tu_response r;
+	char body[256];
+	unsigned port;
+
+	f.close = 1;
+	fake_serve(&f, reply500, strlen(reply500));
+	srv = relay_server(_i, url, 2000, 1024 * 1024, 4, 16, NULL, &port);
+	ck_assert_int_eq(readyz(port, body, sizeof(body)), 200);
+	ck_assert_str_eq(body, "{\"status\":\"ready\"}");
+	tu_get(port, "GET", "/v1/user", &r);
+	ck_assert_int_eq(r.status, 502);
+	tu_response_free(&r);
+	ck_assert_int_eq(readyz(port, body, sizeof(body)), 200);
+	/* The upstream goes away: connects are refused. */
+	fake_stop(&f);
+	tu_get(port, "GET", "/v1/user", &r);
+	assert_error(&r, 502, "upstream unreachable");
+	tu_response_free(&r);
+	ck_assert_int_eq(readyz(port, body, sizeof(body)), 503);
+	ck_assert_str_eq(body, "{\"status\":\"not ready\",\"reason\":"
+	                 "\"upstream unreachable\"}");
+	tu_get(port, "GET", "/healthz", &r);
+	ck_assert_int_eq(r.status, 200);
+	tu_response_free(&r);
+	/* It comes back on the same port and answers. */
+	f.want_port = f.port;
+	fake_serve(&f, reply, strlen(reply));
+	tu_get(port, "GET", "/v1/user", &r);
+	ck_assert_int_eq(r.status, 200);
+	tu_response_free(&r);
+	ck_assert_int_eq(readyz(port, body, sizeof(body)), 200);
+	ck_assert_int_eq(metric(port, "avatar_api_requests_total{route=\"readyz\","
+	                        "status=\"503\"}"), 1);
+	server_stop(srv, 1000);
+	fake_stop(&f);
 }
 END_TEST
 
@@ -1422,6 +1490,75 @@ START_TEST(test_relay_reresolve)
 }
 END_TEST
 
+/* SIGTERM PID and return the milliseconds until it exited 0. */
+static long
+stop_timed(pid_t pid, int errfd)
+{
+	struct timespec a, b;
+	int status;
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	ck_assert(kill(pid, SIGTERM) == 0);
+	ck_assert(waitpid(pid, &status, 0) == pid);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	              "exit status %d", status);
+	close(errfd);
+	return (b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000;
+}
+
+#define IDLE_CLIENTS 100
+
+/* Both tiers with idle keep-alive connections: 100 clients of the relay,
+ * and the relay's own pool to the fixture tier.  SIGTERM to either
+ * closes them at once: each exits within 100 ms (each waited the whole
+ * 5 s drain before). */
+START_TEST(test_relay_two_tiers_stop_idle)
+{
+	static struct tu_conn c[IDLE_CLIENTS];
+	char m2_port[32], m1_port[32], m2_env[32], data[4200];
+	char *argv[] = {(char *)"avatar-api", (char *)"--mode",
+	                (char *)mode_names[_i], NULL};
+	char *m2_envp[] = {m2_port, (char *)"M1_PATH=/v1/avatar",
+	                   (char *)"M1_DOMAIN=127.0.0.1", data, NULL};
+	char *m1_envp[] = {m1_port, m2_env, (char *)"M1_DOMAIN=127.0.0.1",
+	                   (char *)"M2_DOMAIN=http://127.0.0.1", NULL};
+	struct tu_response r;
+	unsigned p2 = tu_free_port(), p1 = tu_free_port();
+	int e1, e2;
+	long ms;
+	pid_t m1, m2;
+	size_t i;
+
+	snprintf(m2_port, sizeof(m2_port), "M1_PORT=%u", p2);
+	snprintf(data, sizeof(data), "AVATAR_API_DATA=%s",
+	         tu_env("AVATAR_API_FIXTURE"));
+	snprintf(m1_port, sizeof(m1_port), "M1_PORT=%u", p1);
+	snprintf(m2_env, sizeof(m2_env), "M2_PORT=%u", p2);
+	m2 = spawn(argv, m2_envp, &e2);
+	m1 = spawn(argv, m1_envp, &e1);
+	for (i = 0; i < IDLE_CLIENTS; i++) {
+		ck_assert(tu_connect(&c[i], p1) == 0);
+		ck_assert(tu_request(&c[i], "GET", "/v1/user", NULL) == 0);
+		ck_assert(tu_read_response(&c[i], &r, 0) == 0);
+		ck_assert_int_eq(r.status, 200);
+		tu_response_free(&r);
+	}
+	ck_assert_int_gt(metric(p1, "avatar_api_upstream_connections_opened_"
+	                        "total"), 0);
+	ms = stop_timed(m2, e2);
+	ck_assert_msg(ms < 100, "%s: the fixture tier took %ld ms to stop",
+	              mode_names[_i], ms);
+	ms = stop_timed(m1, e1);
+	ck_assert_msg(ms < 100, "%s: the relay took %ld ms to stop",
+	              mode_names[_i], ms);
+	for (i = 0; i < IDLE_CLIENTS; i++) {
+		ck_assert(tu_closed(&c[i], 0));
+		tu_close(&c[i]);
+	}
+}
+END_TEST
+
 /* SIGTERM with relays in flight (slow upstream): all answered, exit 0. */
 START_TEST(test_relay_sigterm_in_flight)
 {
@@ -1456,6 +1593,7 @@ START_TEST(test_relay_sigterm_in_flight)
 		ck_assert_msg(r[i].status == 200, "request %u: status %d", i,
 		              r[i].status);
 		ck_assert_str_eq(r[i].body, "[]");
+		tu_assert_header(&r[i], "Connection", "close");
 		tu_response_free(&r[i]);
 	}
 	ck_assert_uint_eq(__atomic_load_n(&f.requests, __ATOMIC_RELAXED), 10);
@@ -1627,6 +1765,35 @@ START_TEST(test_relay_client_error)
 }
 END_TEST
 
+/* A failed connect counts for RELAY_UNREACHABLE_MS, no longer. */
+START_TEST(test_relay_client_reachable)
+{
+	struct outcome_box b;
+	struct relay_job *job;
+	struct relay *rl;
+	uint64_t now;
+
+	box_init(&b);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/avatar",
+	         tu_free_port());
+	rl = client_start(url, 0, 2000);
+	ck_assert(relay_reachable(rl, clock_ms()));
+	job = relay_acquire(rl);
+	ck_assert_ptr_nonnull(job);
+	relay_submit(job, client_done, &b);
+	box_wait(&b, 1);
+	ck_assert_int_eq(b.kind, RELAY_CONNECT);
+	relay_release(job);
+	now = clock_ms();
+	ck_assert(!relay_reachable(rl, now));
+	ck_assert(!relay_reachable(rl, now + RELAY_UNREACHABLE_MS - 100));
+	ck_assert(relay_reachable(rl, now + RELAY_UNREACHABLE_MS + 100));
+	relay_stop(rl);
+	relay_free(rl);
+	box_free(&b);
+}
+END_TEST
+
 /* Without a callback, relay_wait waits (a relay started blocking). */
 START_TEST(test_relay_client_wait)
 {
@@ -1760,6 +1927,7 @@ relay_suite(void)
 	tcase_add_loop_test(tc, test_relay_body_and_headers, 0, 2);
 	tcase_add_loop_test(tc, test_relay_with_data, 0, 2);
 	tcase_add_loop_test(tc, test_relay_upstream_down, 0, 2);
+	tcase_add_loop_test(tc, test_relay_readyz, 0, 2);
 	tcase_add_loop_test(tc, test_relay_upstream_stalled, 0, 2);
 	tcase_add_loop_test(tc, test_relay_bad_answers, 0, 2);
 	tcase_add_loop_test(tc, test_relay_oversized_bounded, 0, 2);
@@ -1783,11 +1951,13 @@ relay_suite(void)
 	tcase_set_timeout(bin, 60);
 	tcase_add_loop_test(bin, test_relay_two_tiers, 0, 2);
 	tcase_add_loop_test(bin, test_relay_sigterm_in_flight, 0, 2);
+	tcase_add_loop_test(bin, test_relay_two_tiers_stop_idle, 0, 2);
 	tcase_add_loop_test(bin, test_relay_reresolve, 0, 2);
 	suite_add_tcase(s, bin);
 	tcase_set_timeout(client, 30);
 	tcase_add_test(client, test_relay_client_callback);
 	tcase_add_test(client, test_relay_client_error);
+	tcase_add_test(client, test_relay_client_reachable);
 	tcase_add_test(client, test_relay_client_wait);
 	tcase_add_test(client, test_relay_client_stopped);
 	tcase_add_test(client, test_relay_client_metrics_text);

@@ -18,6 +18,7 @@ enum want {
 	W_USER,           /* the record ID, found */
 	W_USER_NOT_FOUND,
 	W_HEALTHZ,
+	W_READYZ,
 	W_METRICS,        /* NULL: the caller renders /metrics */
 	W_NOT_FOUND,
 	W_METHOD          /* 405 */
@@ -82,6 +83,9 @@ check_case(const struct routes *r, const struct rcase *c)
 	case W_HEALTHZ:
 		want = r->healthz;
 		break;
+	case W_READYZ:
+		want = r->readyz[ROUTES_READY];
+		break;
 	case W_METRICS:
 		break;
 	case W_NOT_FOUND:
@@ -134,6 +138,7 @@ static const struct rcase per_route[] = {
 	{"/v1/user/7", NULL, W_USER, "7", ROUTE_USER},
 	{"/v1/user/999", NULL, W_USER_NOT_FOUND, NULL, ROUTE_USER},
 	{"/healthz", NULL, W_HEALTHZ, NULL, ROUTE_HEALTHZ},
+	{"/readyz", NULL, W_READYZ, NULL, ROUTE_READYZ},
 	{"/metrics", NULL, W_METRICS, NULL, ROUTE_METRICS},
 	{"/nope", NULL, W_NOT_FOUND, NULL, ROUTE_OTHER},
 };

@@ -124,6 +124,13 @@ CONTAINER_KEYS = {"name", "image", "imagePullPolicy", "args", "command", "env",
                   "resources", "securityContext", "volumeMounts", "lifecycle"}
 PROBE_KEYS = {"httpGet", "initialDelaySeconds", "periodSeconds", "timeoutSeconds",
               "failureThreshold", "successThreshold"}
+# What each probe asks: alive (/healthz), or ready for traffic (/readyz:
+# 503 once SIGTERM is received, or while m1's upstream is unreachable).
+PROBE_PATHS = {"startupProbe": "/healthz", "readinessProbe": "/readyz",
+               "livenessProbe": "/healthz"}
+# How long avatar-api drains the requests in progress after SIGTERM (and
+# after --shutdown-delay): SERVER_DRAIN_MS in src/server.h.
+DRAIN_SECONDS = 5
 
 
 def quantity(q, unit):
@@ -152,9 +159,12 @@ def check_container(dname, pod, c):
         extra = set(probe) - PROBE_KEYS
         check(not extra, f"{cname}: {kind} has no unknown field {sorted(extra) or ''}")
         port = dig(probe, "httpGet", "port")
-        check(dig(probe, "httpGet", "path") == "/healthz" and
+        want = PROBE_PATHS[kind]
+        check(dig(probe, "httpGet", "path") == want and
               (port in ports or port in ports.values()),
-              f"{cname}: {kind} GETs /healthz on a container port ({port})")
+              f"{cname}: {kind} GETs {want} on a container port "
+              f"({dig(probe, 'httpGet', 'path')}, {port})")
+    check_stop(cname, pod, c)
     res = c.get("resources") or {}
     for unit in ("cpu", "memory"):
         req = quantity(dig(res, "requests", unit), unit)
@@ -176,6 +186,21 @@ def check_container(dname, pod, c):
           f"{cname}: seccompProfile RuntimeDefault")
     check(not sc.get("privileged"), f"{cname}: not privileged")
     return ports
+
+
+def check_stop(cname, pod, c):
+    """SIGTERM: a shutdown delay for the endpoints to drop the pod, and a
+    grace period longer than the delay, any preStop sleep and the drain."""
+    delay = (env_of(c).get("AVATAR_API_SHUTDOWN_DELAY") or "0").strip()
+    delay = int(delay) if delay.isdigit() else -1
+    check(delay >= 1, f"{cname}: AVATAR_API_SHUTDOWN_DELAY >= 1 s "
+          f"(/readyz 503 before the stop; {delay})")
+    sleep = dig(c, "lifecycle", "preStop", "sleep", "seconds") or 0
+    grace = pod.get("terminationGracePeriodSeconds", 30)
+    check(isinstance(grace, int) and isinstance(sleep, int) and
+          grace > sleep + max(delay, 0) + DRAIN_SECONDS,
+          f"{cname}: terminationGracePeriodSeconds {grace} > preStop sleep "
+          f"{sleep} + shutdown delay {delay} + drain {DRAIN_SECONDS}")
 
 
 def env_of(c):

@@ -3,7 +3,8 @@
 # "kubectl kustomize" renders it (kustomize is built into kubectl; unlike
 # "kubectl apply --dry-run=client", it asks no API server), then
 # tests/deploy_check.py checks the rendered objects: each Deployment's
-# probes on /healthz, requests and limits, security context, the Services,
+# probes (readiness on /readyz, startup and liveness on /healthz), its
+# shutdown delay and grace period, requests and limits, security context, the Services,
 # the HPA and how the tiers point at each other.  Also: the image can be
 # overridden through kustomize, every manifest is listed, and broken copies
 # (a probe removed, a writable root, a typo) are caught.
@@ -113,8 +114,20 @@ broken "m2 without a livenessProbe" m2-deployment.yaml \
 	'/^          livenessProbe:/,/^          resources:/{/^          resources:/!d;}' \
 	'avatar-api-m2/avatar-api: has a livenessProbe'
 broken "m1's readiness probe on /" m1-deployment.yaml \
-	'/readinessProbe:/,/path:/s#path: /healthz#path: /#' \
-	'avatar-api-m1/avatar-api: readinessProbe GETs /healthz'
+	'/readinessProbe:/,/path:/s#path: /readyz#path: /#' \
+	'avatar-api-m1/avatar-api: readinessProbe GETs /readyz'
+broken "m2's readiness probe on /healthz" m2-deployment.yaml \
+	'/readinessProbe:/,/path:/s#path: /readyz#path: /healthz#' \
+	'avatar-api-m2/avatar-api: readinessProbe GETs /readyz'
+broken "m1's liveness probe on /readyz" m1-deployment.yaml \
+	'/livenessProbe:/,/path:/s#path: /healthz#path: /readyz#' \
+	'avatar-api-m1/avatar-api: livenessProbe GETs /healthz'
+broken "a grace period shorter than delay + drain" m2-deployment.yaml \
+	's/terminationGracePeriodSeconds: 15/terminationGracePeriodSeconds: 8/' \
+	'avatar-api-m2/avatar-api: terminationGracePeriodSeconds'
+broken "no shutdown delay" m1-deployment.yaml \
+	'/name: AVATAR_API_SHUTDOWN_DELAY/,+1d' \
+	'avatar-api-m1/avatar-api: AVATAR_API_SHUTDOWN_DELAY'
 broken "a writable root filesystem" m1-deployment.yaml \
 	's/readOnlyRootFilesystem: true/readOnlyRootFilesystem: false/' \
 	'avatar-api-m1/avatar-api: readOnlyRootFilesystem: true'

@@ -39,6 +39,18 @@ fi
 grep -q '^ExecStart=/[^ ]*/avatar-api \$AVATAR_API_OPTS$' "$unit" ||
 	fail "$unit: no 'ExecStart=/.../avatar-api \$AVATAR_API_OPTS' line"
 
+# The stop timeout must outlast the 5 s drain (SERVER_DRAIN_MS) and the
+# --shutdown-delay, if the sample default file sets one.
+stop_timeout=$(sed -n 's/^TimeoutStopSec=\([0-9][0-9]*\)s\{0,1\}$/\1/p' "$unit")
+delay=$(sed -n -e 's/^AVATAR_API_OPTS=.*--shutdown-delay[= ]\([0-9][0-9]*\).*/\1/p' \
+	-e 's/^AVATAR_API_SHUTDOWN_DELAY=\([0-9][0-9]*\)$/\1/p' \
+	"$AVATAR_API_BUILDDIR/avatar-api.default" 2>/dev/null | head -n 1)
+[ -n "$stop_timeout" ] ||
+	fail "$unit: no TimeoutStopSec=N or Ns line"
+[ "$stop_timeout" -gt $((${delay:-0} + 5)) ] ||
+	fail "$unit: TimeoutStopSec=${stop_timeout}s is not above the shutdown delay (${delay:-0} s) + the 5 s drain"
+echo "TimeoutStopSec=${stop_timeout}s > shutdown delay ${delay:-0} s + drain 5 s"
+
 tmp=$(mktemp -d "$AVATAR_API_TMPDIR/tmp.systemd.XXXXXX") ||
 	fail "cannot create a scratch directory in $AVATAR_API_TMPDIR"
 trap 'rm -rf "$tmp"' EXIT
