@@ -49,6 +49,7 @@ struct config {
 	unsigned upstream_max_bytes;  /* --upstream-max-bytes */
 	unsigned upstream_connections;/* --upstream-connections */
 	unsigned upstream_queue;      /* --upstream-queue */
+	int log_format;               /* --log-format: an enum log_format */
 	char upstream_buf[CONFIG_URL_MAX + 1]; /* the URL made from M2_* */
 };
 

@@ -326,6 +326,7 @@ spawn_server_with(const char *mode, const char *data, char *const *envp,
 	                (char *)"--port", portstr, (char *)"--mode",
 	                (char *)mode, (char *)"--threads", (char *)"2", NULL};
 	static char *none[] = {NULL};
+	const char *msg = NULL;
 	size_t got = 0;
 	int fd;
 	pid_t pid;
@@ -345,12 +346,13 @@ spawn_server_with(const char *mode, const char *data, char *const *envp,
 			got++;
 		}
 		line[got] = '\0';
-		if (got == 0 || strncmp(line, "Listening", 9) == 0)
+		msg = tu_log_msg(line, "info");
+		if (got == 0 || (msg != NULL && strncmp(msg, "Listening", 9) == 0))
 			break;
 	}
 	snprintf(out, sizeof(out), "Listening on http://127.0.0.1:%u (%s",
 	         *port, mode);
-	ck_assert_msg(strncmp(line, out, strlen(out)) == 0,
+	ck_assert_msg(msg != NULL && strncmp(msg, out, strlen(out)) == 0,
 	              "unexpected start-up line: %s", line);
 	ck_assert(strstr(line, "20 users from ") != NULL);
 	*errfd = fd;
@@ -414,9 +416,11 @@ START_TEST(test_cli_signal_during_traffic)
 		ssize_t n = read(errfd, err, sizeof(err) - 1);
 
 		err[n > 0 ? n : 0] = '\0';
-		ck_assert_msg(strstr(err, sig == SIGTERM ? "SIGTERM received"
-		                     : "SIGINT received") != NULL &&
-		              strstr(err, "stopped") != NULL, "stderr: %s", err);
+		ck_assert_msg(tu_log_find(err, "info", sig == SIGTERM
+		                          ? "SIGTERM received"
+		                          : "SIGINT received") != NULL &&
+		              tu_log_find(err, "info", "stopped") != NULL,
+		              "stderr: %s", err);
 	}
 	close(errfd);
 	free(body);
@@ -547,6 +551,8 @@ START_TEST(test_cli_sighup_reload_and_notify)
 	expect_notify(nfd, "READY=1\nSTATUS=Serving 1 user from ");
 	err[0] = '\0';
 	ck_assert(wait_for_line(errfd, "SIGHUP: reloaded 1 user from ") == 0);
+	ck_assert_msg(tu_log_find(err, "info", "SIGHUP: reloaded 1 user from ")
+	              != NULL, "%s", err);
 	ck_assert(tu_connect(&c, port) == 0);
 	ck_assert(tu_request(&c, "GET", "/v1/user", NULL) == 0);
 	ck_assert(tu_read_response(&c, &r, 0) == 0);
@@ -555,12 +561,13 @@ START_TEST(test_cli_sighup_reload_and_notify)
 
 	tu_write_file(data, "[{\"id\":1}]", 10);
 	ck_assert(kill(pid, SIGHUP) == 0);
-	snprintf(bad_msg, sizeof(bad_msg), "avatar-api: SIGHUP: reload failed, "
+	snprintf(bad_msg, sizeof(bad_msg), "SIGHUP: reload failed, "
 	         "still serving the old data: %s: record 1: field \"id\" must "
 	         "be a string, got an integer\n", data);
 	err[0] = '\0';
 	ck_assert(wait_for_line(errfd, "\n") == 0);
-	ck_assert_str_eq(err, bad_msg);
+	ck_assert_ptr_nonnull(tu_log_msg(err, "error"));
+	ck_assert_str_eq(tu_log_msg(err, "error"), bad_msg);
 	expect_notify(nfd, "RELOADING=1\n");
 	expect_notify(nfd, "READY=1\nSTATUS=Serving 1 user from ");
 	ck_assert(tu_request(&c, "GET", "/v1/user", NULL) == 0);
@@ -583,19 +590,19 @@ END_TEST
 
 /* Upstreams the relay refuses at start-up, before it listens: https://
  * (the relay speaks plain HTTP) with 64, a host that does not resolve
- * (resolved once, at start) with 69. */
+ * (resolved once, at start) with 69; one error line each. */
 static const struct {
 	const char *flag, *env, *message;
 	int code;
 } bad_upstreams[] = {
 	{"https://127.0.0.1:3000/v1/avatar", NULL,
-	 "avatar-api: upstream 'https://127.0.0.1:3000/v1/avatar': https:// "
+	 "upstream 'https://127.0.0.1:3000/v1/avatar': https:// "
 	 "is not supported (the relay speaks plain http:// only)\n", 64},
 	{NULL, "M2_DOMAIN=https://127.0.0.1",
-	 "avatar-api: upstream 'https://127.0.0.1:3000/v1/avatar': https:// "
+	 "upstream 'https://127.0.0.1:3000/v1/avatar': https:// "
 	 "is not supported (the relay speaks plain http:// only)\n", 64},
 	{"http://no-such-host.invalid/v1/avatar", NULL,
-	 "avatar-api: relay: cannot resolve the upstream host "
+	 "relay: cannot resolve the upstream host "
 	 "'no-such-host.invalid': ", 69},
 };
 
@@ -613,7 +620,8 @@ START_TEST(test_cli_bad_upstream)
 	snprintf(portstr, sizeof(portstr), "%u", port);
 	ck_assert_int_eq(run(args, envs), bad_upstreams[_i].code);
 	ck_assert_int_eq(count_lines(err), 1);
-	ck_assert_msg(strncmp(err, bad_upstreams[_i].message,
+	ck_assert_msg(tu_log_msg(err, "error") != NULL &&
+	              strncmp(tu_log_msg(err, "error"), bad_upstreams[_i].message,
 	                      strlen(bad_upstreams[_i].message)) == 0,
 	              "got: %s", err);
 	ck_assert(tu_connect(&c, port) < 0);

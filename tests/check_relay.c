@@ -1378,6 +1378,8 @@ START_TEST(test_relay_reresolve)
 	ck_assert_msg(tu_read_until(e1, log, sizeof(log), "resolves to other "
 	                            "addresses now", 2000) == 0,
 	              "no log line for the new address: %s", log);
+	ck_assert_msg(tu_log_has(log, "info", "resolves to other addresses now"),
+	              "not an info line: %s", log);
 	stop(m1, e1);
 	stop(m2, e2);
 	tu_tmpdir_remove(dir);
