@@ -1,4 +1,5 @@
-/* check_log.c -- unit tests for log.c: prefixes, formats, one line, truncation. */
+/* check_log.c -- unit tests for log.c and relay_report.c: prefixes, formats, one line, truncation, rate limits. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include "testutil.h"
 
 #include "log.h"
+#include "relay_report.h"
 
 #define CAPTURE_MAX 16384
 
@@ -679,6 +681,198 @@ START_TEST(test_log_mhd_html)
 }
 END_TEST
 
+/* --- the relay's failures (relay_report.c), on a clock of our own --- */
+
+#define T0 1000000u /* any time but 0 */
+
+static unsigned
+lines_with(const char *what)
+{
+	const char *p = captured;
+	unsigned n = 0;
+
+	while ((p = strstr(p, what)) != NULL) {
+		n++;
+		p += strlen(what);
+	}
+	return n;
+}
+
+/* The first failure is logged at once; the next are counted, and
+ * logged when their interval ends, which relay_report_due says. */
+START_TEST(test_report_first_then_counted)
+{
+	struct relay_report r;
+	unsigned i;
+
+	setup_text();
+	relay_report_init(&r, 2000);
+	capture_begin();
+	relay_report_failure(&r, RELAY_CONNECT, ECONNREFUSED, T0);
+	capture_end();
+	ck_assert_str_eq(tu_log_msg(captured, "warning"), "upstream: 1 request "
+	                 "failed: connect (connection refused)\n");
+
+	capture_begin();
+	for (i = 0; i < 1000; i++)
+		relay_report_failure(&r, RELAY_CONNECT, ECONNREFUSED, T0 + i);
+	ck_assert_int_eq(relay_report_due(&r, T0 + 1000), 9000);
+	capture_end();
+	ck_assert_uint_eq(captured_len, 0);
+
+	capture_begin();
+	ck_assert_int_eq(relay_report_due(&r, T0 + 10000), -1);
+	capture_end();
+	ck_assert_str_eq(tu_log_msg(captured, "warning"), "upstream: 1000 "
+	                 "requests failed in the last 10 s: connect (last: "
+	                 "connection refused)\n");
+	ck_assert_int_eq(relay_report_tick(&r), -1);
+
+	/* Still failing: counted again, for 10 s from that line. */
+	capture_begin();
+	relay_report_failure(&r, RELAY_CONNECT, ETIMEDOUT, T0 + 10001);
+	ck_assert_int_eq(relay_report_due(&r, T0 + 10002), 9998);
+	capture_end();
+	ck_assert_uint_eq(captured_len, 0);
+
+	/* Then quiet for an interval: its count comes out on time, and the
+	 * next failure is logged at once again. */
+	capture_begin();
+	relay_report_due(&r, T0 + 20000);
+	relay_report_failure(&r, RELAY_CONNECT, EHOSTUNREACH, T0 + 30000);
+	capture_end();
+	ck_assert_uint_eq(count_newlines(captured, captured_len), 2);
+	ck_assert_ptr_nonnull(tu_log_find(captured, "warning", "upstream: 1 "
+	                                  "request failed in the last 10 s: "
+	                                  "connect (last: connection timed "
+	                                  "out)"));
+	ck_assert_ptr_nonnull(tu_log_find(captured, "warning", "upstream: 1 "
+	                                  "request failed: connect (no route "
+	                                  "to host)"));
+}
+END_TEST
+
+/* The first success after failures: the counts, then the recovery. */
+START_TEST(test_report_recovery)
+{
+	struct relay_report r;
+	unsigned i;
+
+	setup_text();
+	relay_report_init(&r, 300);
+	relay_report_ok(&r); /* nothing to say */
+	capture_begin();
+	relay_report_failure(&r, RELAY_TIMEOUT, 0, T0);
+	for (i = 0; i < 5; i++)
+		relay_report_failure(&r, RELAY_TIMEOUT, 0, T0 + 100);
+	relay_report_recovered(&r, T0 + 1500);
+	relay_report_ok(&r);
+	ck_assert_int_eq(relay_report_tick(&r), -1);
+	capture_end();
+	ck_assert_uint_eq(count_newlines(captured, captured_len), 3);
+	ck_assert_ptr_nonnull(tu_log_find(captured, "warning", "upstream: 1 "
+	                                  "request failed: timeout (no whole "
+	                                  "answer within 300 ms)\n"));
+	ck_assert_ptr_nonnull(tu_log_find(captured, "warning", "upstream: 5 "
+	                                  "requests failed in the last 2 s: "
+	                                  "timeout (last: no whole answer "
+	                                  "within 300 ms)\n"));
+	ck_assert_ptr_nonnull(tu_log_find(captured, "info", "upstream: "
+	                                  "answering again after 6 failures\n"));
+}
+END_TEST
+
+/* Each kind has its own line at once. */
+START_TEST(test_report_per_kind)
+{
+	struct relay_report r;
+
+	setup_text();
+	relay_report_init(&r, 2000);
+	capture_begin();
+	relay_report_failure(&r, RELAY_CONNECT, ECONNREFUSED, T0);
+	relay_report_failure(&r, RELAY_STATUS, 0, T0 + 1);
+	relay_report_failure(&r, RELAY_BODY, 0, T0 + 2);
+	relay_report_failure(&r, RELAY_STATUS, 0, T0 + 3);
+	capture_end();
+	ck_assert_uint_eq(count_newlines(captured, captured_len), 3);
+	ck_assert_uint_eq(lines_with(": connect ("), 1);
+	ck_assert_uint_eq(lines_with(": status ("), 1);
+	ck_assert_uint_eq(lines_with(": body ("), 1);
+	capture_begin();
+	relay_report_flush(&r, T0 + 4);
+	capture_end();
+	ck_assert_ptr_nonnull(tu_log_find(captured, "warning", "upstream: 1 "
+	                                  "request failed in the last 1 s: "
+	                                  "status (last: a status other than "
+	                                  "2xx)\n"));
+}
+END_TEST
+
+/* An upstream failing one request in two for a minute: a few lines per
+ * interval (the first failure and the recovery at once, then the count
+ * and the held recovery), not one per request, and the recovery at the
+ * end. */
+START_TEST(test_report_flapping)
+{
+	struct relay_report r;
+	uint64_t t;
+
+	setup_text();
+	relay_report_init(&r, 2000);
+	capture_begin();
+	for (t = T0; t < T0 + 60000; t += 10) {
+		relay_report_failure(&r, RELAY_PROTOCOL, 0, t);
+		relay_report_recovered(&r, t + 5);
+		relay_report_due(&r, t + 6);
+	}
+	relay_report_flush(&r, t);
+	capture_end();
+	fprintf(stderr, "flapping for 60 s, 6000 failures: %zu lines\n",
+	        count_newlines(captured, captured_len));
+	ck_assert_uint_le(count_newlines(captured, captured_len), 2 * 6 + 2);
+	/* Each line of failures followed by one of the recovery. */
+	ck_assert_uint_eq(lines_with("upstream: answering again"),
+	                  lines_with(" failed"));
+	ck_assert_uint_eq(r.failures, 0);
+}
+END_TEST
+
+START_TEST(test_report_json)
+{
+	struct relay_report r;
+	json_t *o;
+
+	unsetenv("JOURNAL_STREAM");
+	log_setup(LOG_FORMAT_JSON);
+	relay_report_init(&r, 2000);
+	capture_begin();
+	relay_report_failure(&r, RELAY_CONNECT, ECONNREFUSED, T0);
+	relay_report_failure(&r, RELAY_CONNECT, ECONNREFUSED, T0 + 1);
+	relay_report_failure(&r, RELAY_CONNECT, ECONNREFUSED, T0 + 2);
+	relay_report_recovered(&r, T0 + 3);
+	capture_end();
+	ck_assert_uint_eq(count_newlines(captured, captured_len), 3);
+	o = parse_line(captured);
+	ck_assert_str_eq(json_string_value(json_object_get(o, "kind")),
+	                 "connect");
+	ck_assert_int_eq(json_integer_value(json_object_get(o, "count")), 1);
+	ck_assert_str_eq(json_string_value(json_object_get(o, "reason")),
+	                 "connection refused");
+	json_decref(o);
+	o = parse_line(strchr(captured, '\n') + 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(o, "count")), 2);
+	ck_assert_str_eq(json_string_value(json_object_get(o, "level")),
+	                 "warning");
+	json_decref(o);
+	o = parse_line(strchr(strchr(captured, '\n') + 1, '\n') + 1);
+	ck_assert_int_eq(json_integer_value(json_object_get(o, "count")), 3);
+	ck_assert_str_eq(json_string_value(json_object_get(o, "level")),
+	                 "info");
+	json_decref(o);
+}
+END_TEST
+
 static Suite *
 log_suite(void)
 {
@@ -730,6 +924,13 @@ log_suite(void)
 	tcase_add_test(tc, test_log_mhd_html);
 	suite_add_tcase(s, tc);
 
+	tc = tcase_create("relay");
+	tcase_add_test(tc, test_report_first_then_counted);
+	tcase_add_test(tc, test_report_recovery);
+	tcase_add_test(tc, test_report_per_kind);
+	tcase_add_test(tc, test_report_flapping);
+	tcase_add_test(tc, test_report_json);
+	suite_add_tcase(s, tc);
 	return s;
 }
 
