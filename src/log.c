@@ -111,38 +111,49 @@ utf8_len(const unsigned char *s, size_t len)
 	return n;
 }
 
+/* Write \u00XX for the byte C into ESC (6 bytes). */
+static const char *
+json_u_escape(char *esc, unsigned char c)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	esc[0] = '\\';
+	esc[1] = 'u';
+	esc[2] = '0';
+	esc[3] = '0';
+	esc[4] = hex[c >> 4];
+	esc[5] = hex[c & 0xf];
+	return esc;
+}
+
 size_t
 log_json_escape(char *dst, size_t cap, const char *src, size_t len)
 {
-	static const char hex[] = "0123456789abcdef";
 	const unsigned char *s = (const unsigned char *)src;
 	size_t i = 0, n = 0;
 
 	while (i < len) {
 		unsigned char c = s[i];
 		char esc[8];
-		const char *out = esc;
+		const char *out = (const char *)s + i;
 		size_t k = 2, step = 1;
 
-		esc[0] = '\\';
-		if (c == '"' || c == '\\') {
-			esc[1] = (char)c;
-		} else if (c == '\n') {
-			esc[1] = 'n';
-		} else if (c == '\r') {
-			esc[1] = 'r';
-		} else if (c == '\t') {
-			esc[1] = 't';
-		} else if (c < 0x20 || c == 0x7f) {
-			memcpy(esc + 1, "u00", 3);
-			esc[4] = hex[c >> 4];
-			esc[5] = hex[c & 0xf];
+		if (c == '"')
+			out = "\\\"";
+		else if (c == '\\')
+			out = "\\\\";
+		else if (c == '\n')
+			out = "\\n";
+		else if (c == '\r')
+			out = "\\r";
+		else if (c == '\t')
+			out = "\\t";
+		else if (c < 0x20 || c == 0x7f) {
+			out = json_u_escape(esc, c);
 			k = 6;
 		} else if (c < 0x80) {
-			out = (const char *)s + i;
 			k = 1;
 		} else if ((step = utf8_len(s + i, len - i)) != 0) {
-			out = (const char *)s + i;
 			k = step;
 		} else {
 			out = "\\ufffd";
@@ -191,9 +202,8 @@ static void
 log_emit(enum log_level level, const struct log_field *fields, size_t n,
          const char *msg, size_t len)
 {
-	char line[LOG_LINE_MAX], tail[LOG_LINE_MAX / 2], now[96] = "";
-	char pri[8] = "";
-	size_t used = 0, room, tlen;
+	char line[LOG_LINE_MAX], now[96] = "", pri[8] = "";
+	size_t used, room, off;
 	int k;
 
 	/* The journal stamps each line itself: a text line there has only
@@ -219,10 +229,12 @@ log_emit(enum log_level level, const struct log_field *fields, size_t n,
 	if (log_conf.setup && log_conf.format == LOG_FORMAT_JSON) {
 		/* The tail first, so that the message is cut, not the
 		 * object: the closing quote, the fields, "}\n". */
-		tlen = json_fields(tail, sizeof(tail) - 2, 1, fields, n);
+		char tail[LOG_LINE_MAX / 2];
+		size_t tlen = json_fields(tail, sizeof(tail) - 2, 1, fields, n);
+
 		tail[0] = '"';
-		memcpy(tail + tlen, "}\n", 2);
-		tlen += 2;
+		tail[tlen++] = '}';
+		tail[tlen++] = '\n';
 		room = sizeof(line) - used - tlen;
 		used += log_json_escape(line + used, room + 1, msg, len);
 		memcpy(line + used, tail, tlen);
@@ -237,14 +249,14 @@ log_emit(enum log_level level, const struct log_field *fields, size_t n,
 	}
 	/* One write(2) per line: a pipe or the journal's socket takes it
 	 * whole (at most PIPE_BUF); only a signal may cut it short. */
-	for (room = 0; room < used;) {
-		ssize_t w = write(STDERR_FILENO, line + room, used - room);
+	for (off = 0; off < used;) {
+		ssize_t w = write(STDERR_FILENO, line + off, used - off);
 
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
 			break;
-		room += (size_t)w;
+		off += (size_t)w;
 	}
 }
 
@@ -284,7 +296,9 @@ log_vevent(enum log_level level, const struct log_field *fields, size_t n,
            const char *fmt, va_list ap)
 {
 	char msg[LOG_LINE_MAX];
-	size_t len = log_one_line(msg, log_format_msg(msg, fmt, ap));
+	size_t len = log_format_msg(msg, fmt, ap);
+
+	len = log_one_line(msg, len);
 
 	log_emit(level, fields, n, msg, len);
 }
@@ -424,14 +438,12 @@ size_t
 log_strip_html(char *s)
 {
 	char *p = s, *page, *end, *w;
-	size_t rest;
 
 	while ((page = find_ci(p, "<html")) != NULL) {
 		end = find_ci(page, "</html>");
 		end = end != NULL ? end + 7 : page + strlen(page);
 		w = strip_page(page, page, end);
-		rest = strlen(end);
-		memmove(w, end, rest + 1);
+		memmove(w, end, strlen(end) + 1);
 		p = w;
 	}
 	return strlen(s);

@@ -35,7 +35,7 @@
 #include "relay.h"
 
 /* The interval between two lines of one kind, in milliseconds. */
-#define RELAY_REPORT_MS (LOG_REPORT_SECONDS * 1000u)
+#define RELAY_REPORT_MS ((uint64_t)LOG_REPORT_SECONDS * 1000u)
 
 struct relay_report {
 	struct relay_report_kind {
