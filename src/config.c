@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 
 #include "config.h"
+#include "log.h"
 
 #ifndef PKGDATADIR
 #define PKGDATADIR "/usr/local/share/avatar-api"
@@ -246,6 +247,19 @@ parse_mode(const struct config_option *o, struct config *cfg,
 	return bad_value(o, key, val, err);
 }
 
+static int
+parse_log_format(const struct config_option *o, struct config *cfg,
+                 const char *key, const char *val, struct error *err)
+{
+	if (strcmp(val, "text") == 0)
+		*(int *)field(cfg, o) = LOG_FORMAT_TEXT;
+	else if (strcmp(val, "json") == 0)
+		*(int *)field(cfg, o) = LOG_FORMAT_JSON;
+	else
+		return bad_value(o, key, val, err);
+	return 0;
+}
+
 /* Any file name will do until it is opened; whether one was given decides
  * whether relay mode loads a fixture. */
 static int
@@ -431,6 +445,12 @@ const struct config_option config_options[] = {
 	 .max = 65535, .what = "port",
 	 .help = "serve /metrics, /healthz and /readyz on this port too, and "
 	         "/metrics only there"},
+	{.name = "log-format", .arg = "FORMAT",
+	 .env = {"AVATAR_API_LOG_FORMAT"}, .def = "text",
+	 .parse = parse_log_format, .offset = OFFSET(log_format),
+	 .what = "log format", .expect = "text or json",
+	 .help = "log lines on stderr as text (time, level, message) or as "
+	         "JSON objects (time, level, msg and the event's fields)"},
 	{.name = "check", .action = CONFIG_CHECK,
 	 .help = "load and validate the fixture, then exit; in relay mode "
 	         "check the upstream URL and that its host resolves, and the "

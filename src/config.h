@@ -53,6 +53,7 @@ struct config {
 	unsigned upstream_queue;      /* --upstream-queue */
 	const char *admin_address;    /* --admin-address: NULL = --address */
 	unsigned admin_port;          /* --admin-port: 0 = no admin listener */
+	int log_format;               /* --log-format: an enum log_format */
 	char upstream_buf[CONFIG_URL_MAX + 1]; /* the URL made from M2_* */
 };
 

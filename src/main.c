@@ -243,6 +243,10 @@ main(int argc, char **argv)
 		print_version();
 		return close_stdout();
 	}
+	/* From here on the lines are a service's: time (or the journal's
+	 * priority) and level, text or JSON. */
+	if (cfg.action == CONFIG_RUN)
+		log_setup((enum log_format)cfg.log_format);
 	if (cfg.action == CONFIG_HEALTHCHECK) {
 		if (healthcheck_run(&cfg, &err) < 0) {
 			log_error("%s", err.text);

@@ -107,6 +107,7 @@ relay_start(const struct config *cfg, int blocking, struct error *err)
 	pthread_mutex_init(&rl->lock, NULL);
 	rl->epfd = rl->wakefd = -1;
 	rl->timeout_ms = cfg->upstream_timeout_ms;
+	relay_report_init(&rl->report, cfg->upstream_timeout_ms);
 	rl->blocking = blocking;
 	rl->limit = cfg->upstream_connections + cfg->upstream_queue;
 	rl->jobs = calloc(rl->limit, sizeof(struct relay_job *));

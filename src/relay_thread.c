@@ -120,6 +120,11 @@ job_finish(struct relay_job *job, enum relay_kind kind)
 	if (kind != RELAY_OK)
 		atom_bump(s->errors[kind], 1);
 	relay_reach(rl, kind);
+	if (kind == RELAY_OK)
+		relay_report_ok(&rl->report);
+	else if (kind != RELAY_STOPPED)
+		relay_report_failure(&rl->report, kind, job->req.error,
+		                     clock_ms());
 	relay_complete(job, kind);
 }
 
@@ -289,7 +294,7 @@ relay_loop(void *arg)
 
 	for (;;) {
 		struct relay_job *list;
-		int64_t wait_ms;
+		int64_t wait_ms, report_ms;
 		int stopping, sleep, n, k;
 
 		if (rl->resolver != NULL &&
@@ -307,6 +312,11 @@ relay_loop(void *arg)
 		relay_expire(rl);
 		relay_dispatch(rl);
 		wait_ms = relay_expire(rl);
+		/* Counted failures are logged on time even with nothing in
+		 * flight: sleep no longer than until they are due. */
+		report_ms = relay_report_tick(&rl->report);
+		if (report_ms >= 0 && (wait_ms < 0 || report_ms < wait_ms))
+			wait_ms = report_ms;
 		/* Sleep unless requests came in meanwhile; a submitter wakes
 		 * us only while we sleep (a wake-up costs two system calls). */
 		pthread_mutex_lock(&rl->lock);
@@ -330,6 +340,7 @@ relay_loop(void *arg)
 	while ((job = rl->flight) != NULL)
 		job_finish(job, RELAY_STOPPED);
 	upconn_close_all(rl->pool);
+	relay_report_flush(&rl->report, clock_ms());
 	return NULL;
 }
 

@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "relay.h"
+#include "relay_report.h"
 #include "resolver.h"
 #include "upconn.h"
 
@@ -62,6 +63,7 @@ struct relay {
 	                              * before the thread starts */
 	/* Relay thread only. */
 	struct resolver_addrs addrs;
+	struct relay_report report;  /* failures for the log */
 	unsigned addr;               /* the one that worked last */
 	uint64_t resolve_ms;         /* the last ask */
 	struct upconn_pool *pool;    /* (its connects: any thread) */

@@ -146,12 +146,14 @@ conn_broke(struct upconn_pool *p, struct upconn *c, enum relay_kind kind)
 	p->end(p->owner, req, reused ? UPCONN_BROKEN : UPCONN_DONE, kind);
 }
 
-/* C's connect failed: close it; the owner may try the next address. */
+/* C's connect failed with ERR: close it; the owner may try the next
+ * address. */
 static void
-conn_unreachable(struct upconn_pool *p, struct upconn *c)
+conn_unreachable(struct upconn_pool *p, struct upconn *c, int err)
 {
 	struct upconn_req *req = c->req;
 
+	req->error = err;
 	conn_close(p, c);
 	p->end(p->owner, req, UPCONN_UNREACHABLE, RELAY_CONNECT);
 }
@@ -464,11 +466,13 @@ upconn_open(struct upconn_pool *p, struct upconn_req *req,
 	if (conn_open(p, req, sa, len) == 0)
 		return;
 	if (errno == ECONNREFUSED || errno == ENETUNREACH ||
-	    errno == EHOSTUNREACH || errno == EADDRNOTAVAIL)
+	    errno == EHOSTUNREACH || errno == EADDRNOTAVAIL) {
+		req->error = errno;
 		p->end(p->owner, req, UPCONN_UNREACHABLE, RELAY_CONNECT);
-	else
+	} else {
 		p->end(p->owner, req, UPCONN_DONE, RELAY_PROTOCOL); /* no fd,
 		                                                     * no memory */
+	}
 }
 
 /* An event on C (EVENTS from epoll): go on with whatever it is doing. */
@@ -485,7 +489,7 @@ conn_event(struct upconn_pool *p, struct upconn *c, uint32_t events)
 	case CONN_CONNECTING:
 		if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0 ||
 		    soerr != 0) {
-			conn_unreachable(p, c);
+			conn_unreachable(p, c, soerr != 0 ? soerr : errno);
 			return;
 		}
 		atom_bump(p->connects, 1);

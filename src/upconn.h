@@ -34,6 +34,7 @@ struct upconn_req {
 	char *buf;
 	size_t len, cap;
 	struct upconn *upc;
+	int error;       /* the errno of a failed connect (UPCONN_UNREACHABLE) */
 };
 
 /* How an exchange ended. */

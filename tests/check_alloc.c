@@ -156,6 +156,7 @@ spawn(const char *mode, const char *countfile, const char *upstream,
 {
 	static char preload[4200], countenv[4200];
 	char portstr[16], line[1024];
+	const char *msg = NULL;
 	int pe[2];
 	pid_t parent = getpid(), pid;
 
@@ -200,10 +201,12 @@ spawn(const char *mode, const char *countfile, const char *upstream,
 			got++;
 		}
 		line[got] = '\0';
-		if (got == 0 || strncmp(line, "Listening", 9) == 0)
+		msg = tu_log_msg(line, "info");
+		if (got == 0 || (msg != NULL && strncmp(msg, "Listening", 9) == 0))
 			break;
 	}
-	ck_assert_msg(strncmp(line, "Listening on http://127.0.0.1:", 30) == 0,
+	ck_assert_msg(msg != NULL &&
+	              strncmp(msg, "Listening on http://127.0.0.1:", 30) == 0,
 	              "unexpected start-up line: '%s'", line);
 	*errfd = pe[0];
 	return pid;

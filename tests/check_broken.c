@@ -348,7 +348,8 @@ start(const char *dir, const char *data, long uid, unsigned *port, int *fd)
 }
 
 /* Start the server with --data DATA (in DIR, as UID): it must exit with
- * CODE and print exactly "avatar-api: MESSAGE\n" without ever listening. */
+ * CODE and print exactly one error line, "TIME error: MESSAGE\n",
+ * without ever listening. */
 static void
 expect_refused(const char *dir, const char *data, long uid, int code,
                const char *message)
@@ -376,8 +377,10 @@ expect_refused(const char *dir, const char *data, long uid, int code,
 	ck_assert(waitpid(pid, &status, 0) == pid);
 	ck_assert_msg(WIFEXITED(status), "%s: killed by signal %d; stderr: %s",
 	              data, WTERMSIG(status), errbuf);
-	snprintf(want, sizeof(want), "avatar-api: %s\n", message);
-	ck_assert_msg(WEXITSTATUS(status) == code && strcmp(errbuf, want) == 0,
+	snprintf(want, sizeof(want), "%s\n", message);
+	ck_assert_msg(WEXITSTATUS(status) == code &&
+	              tu_log_msg(errbuf, "error") != NULL &&
+	              strcmp(tu_log_msg(errbuf, "error"), want) == 0,
 	              "%s: exit %d, stderr \"%s\"; expected exit %d, \"%s\"",
 	              data, WEXITSTATUS(status), errbuf, code, want);
 	ck_assert(strstr(errbuf, "Listening") == NULL);
@@ -556,7 +559,7 @@ START_TEST(test_broken_reload)
 			continue;
 		make_case(k, path);
 		expand(k->tmpl, served, msg, sizeof(msg));
-		snprintf(want, sizeof(want), "avatar-api: SIGHUP: reload failed, "
+		snprintf(want, sizeof(want), "SIGHUP: reload failed, "
 		         "still serving the old data: %s\n", msg);
 		errbuf[0] = '\0';
 		ck_assert(kill(pid, SIGHUP) == 0);
@@ -564,7 +567,8 @@ START_TEST(test_broken_reload)
 		if (tu_read_until(fd, errbuf, sizeof(errbuf), "\n", WAIT_MS) < 0)
 			tu_say(why, sizeof(why), "no log line after SIGHUP; got "
 			         "\"%s\"", errbuf);
-		else if (strcmp(errbuf, want) != 0)
+		else if (tu_log_msg(errbuf, "error") == NULL ||
+		         strcmp(tu_log_msg(errbuf, "error"), want) != 0)
 			tu_say(why, sizeof(why), "logged \"%s\", expected \"%s\"",
 			         errbuf, want);
 		else if (check_serving(port, body, 0, failed, why,
@@ -587,8 +591,9 @@ START_TEST(test_broken_reload)
 	ck_assert(kill(pid, SIGHUP) == 0);
 	ck_assert_msg(tu_read_until(fd, errbuf, sizeof(errbuf), "\n",
 	                            WAIT_MS) == 0 &&
-	              strcmp(errbuf, "SIGHUP: reloaded 20 users from "
-	                     "served.json\n") == 0,
+	              tu_log_msg(errbuf, "info") != NULL &&
+	              strcmp(tu_log_msg(errbuf, "info"), "SIGHUP: reloaded 20 "
+	                     "users from served.json\n") == 0,
 	              "good reload: %s", errbuf);
 	ck_assert_msg(check_serving(port, body, 1, failed, why,
 	                            sizeof(why)) == 0, "after the good reload: %s",

@@ -376,6 +376,7 @@ spawn_server_with(const char *mode, const char *data, char *const *envp,
 	                (char *)"--port", portstr, (char *)"--mode",
 	                (char *)mode, (char *)"--threads", (char *)"2", NULL};
 	static char *none[] = {NULL};
+	const char *msg = NULL;
 	size_t got = 0;
 	int fd;
 	pid_t pid;
@@ -395,12 +396,13 @@ spawn_server_with(const char *mode, const char *data, char *const *envp,
 			got++;
 		}
 		line[got] = '\0';
-		if (got == 0 || strncmp(line, "Listening", 9) == 0)
+		msg = tu_log_msg(line, "info");
+		if (got == 0 || (msg != NULL && strncmp(msg, "Listening", 9) == 0))
 			break;
 	}
 	snprintf(out, sizeof(out), "Listening on http://127.0.0.1:%u (%s",
 	         *port, mode);
-	ck_assert_msg(strncmp(line, out, strlen(out)) == 0,
+	ck_assert_msg(msg != NULL && strncmp(msg, out, strlen(out)) == 0,
 	              "unexpected start-up line: %s", line);
 	ck_assert(strstr(line, "20 users from ") != NULL);
 	*errfd = fd;
@@ -464,9 +466,11 @@ START_TEST(test_cli_signal_during_traffic)
 		ssize_t n = read(errfd, err, sizeof(err) - 1);
 
 		err[n > 0 ? n : 0] = '\0';
-		ck_assert_msg(strstr(err, sig == SIGTERM ? "SIGTERM received"
-		                     : "SIGINT received") != NULL &&
-		              strstr(err, "stopped") != NULL, "stderr: %s", err);
+		ck_assert_msg(tu_log_find(err, "info", sig == SIGTERM
+		                          ? "SIGTERM received"
+		                          : "SIGINT received") != NULL &&
+		              tu_log_find(err, "info", "stopped") != NULL,
+		              "stderr: %s", err);
 	}
 	close(errfd);
 	free(body);
@@ -767,6 +771,8 @@ START_TEST(test_cli_sighup_reload_and_notify)
 	expect_notify(nfd, "READY=1\nSTATUS=Serving 1 user from ");
 	err[0] = '\0';
 	ck_assert(wait_for_line(errfd, "SIGHUP: reloaded 1 user from ") == 0);
+	ck_assert_msg(tu_log_find(err, "info", "SIGHUP: reloaded 1 user from ")
+	              != NULL, "%s", err);
 	ck_assert(tu_connect(&c, port) == 0);
 	ck_assert(tu_request(&c, "GET", "/v1/user", NULL) == 0);
 	ck_assert(tu_read_response(&c, &r, 0) == 0);
@@ -775,12 +781,13 @@ START_TEST(test_cli_sighup_reload_and_notify)
 
 	tu_write_file(data, "[{\"id\":1}]", 10);
 	ck_assert(kill(pid, SIGHUP) == 0);
-	snprintf(bad_msg, sizeof(bad_msg), "avatar-api: SIGHUP: reload failed, "
+	snprintf(bad_msg, sizeof(bad_msg), "SIGHUP: reload failed, "
 	         "still serving the old data: %s: record 1: field \"id\" must "
 	         "be a string, got an integer\n", data);
 	err[0] = '\0';
 	ck_assert(wait_for_line(errfd, "\n") == 0);
-	ck_assert_str_eq(err, bad_msg);
+	ck_assert_ptr_nonnull(tu_log_msg(err, "error"));
+	ck_assert_str_eq(tu_log_msg(err, "error"), bad_msg);
 	expect_notify(nfd, "RELOADING=1\n");
 	expect_notify(nfd, "READY=1\nSTATUS=Serving 1 user from ");
 	ck_assert(tu_request(&c, "GET", "/v1/user", NULL) == 0);
@@ -823,7 +830,7 @@ static const struct {
 	 "in printable ASCII; https:// is not supported, the relay speaks plain "
 	 "http:// only)\n" TRY_HELP, 64},
 	{"http://no-such-host.invalid/v1/avatar", NULL,
-	 "avatar-api: relay: cannot resolve the upstream host "
+	 "relay: cannot resolve the upstream host "
 	 "'no-such-host.invalid': ", 69},
 };
 
@@ -842,7 +849,9 @@ START_TEST(test_cli_bad_upstream)
 	ck_assert_int_eq(run(args, envs), bad_upstreams[_i].code);
 	ck_assert_int_eq(count_lines(err),
 	                 (bad_upstreams[_i].code == 64 ? 2 : 1));
-	ck_assert_msg(strncmp(err, bad_upstreams[_i].message,
+	ck_assert_msg(strncmp(bad_upstreams[_i].code == 64
+	                      ? err : tu_log_msg(err, "error"),
+	              bad_upstreams[_i].message,
 	                      strlen(bad_upstreams[_i].message)) == 0,
 	              "got: %s", err);
 	ck_assert(tu_connect(&c, port) < 0);
@@ -922,9 +931,11 @@ START_TEST(test_cli_default_fixture_hint)
 	ck_assert_int_eq(run(check, NULL), 66);
 	ck_assert_str_eq(err, want);
 	ck_assert_str_eq(out, "");
-	/* At start, before it would bind port 1. */
+	/* At start, before it would bind port 1: a log line, its message
+	 * the same. */
 	ck_assert_int_eq(run(start, NULL), 66);
-	ck_assert_str_eq(err, want);
+	ck_assert_ptr_nonnull(tu_log_msg(err, "error"));
+	ck_assert_str_eq(tu_log_msg(err, "error"), want + strlen("avatar-api: "));
 	/* The same path, named: the plain message. */
 	ck_assert_int_eq(run(check, named), 66);
 	ck_assert_str_eq(err, "avatar-api: " PKGDATADIR "/users.json: cannot "

@@ -1418,6 +1418,92 @@ START_TEST(test_relay_two_tiers)
 }
 END_TEST
 
+/* Count the lines of LOG that contain WHAT. */
+static unsigned
+log_count(const char *log, const char *what)
+{
+	unsigned n = 0;
+
+	while ((log = strstr(log, what)) != NULL) {
+		n++;
+		log += strlen(what);
+	}
+	return n;
+}
+
+/* An unreachable upstream leaves a trace in the log: a warning at once
+ * for the first failure, no line per request after it, and a line when
+ * the upstream answers again (with the count not yet logged first). */
+START_TEST(test_relay_log_failures)
+{
+	char m1_port[32], m2_port[32], upstream[128], data[4200];
+	char log[16384] = "";
+	char *m1_argv[] = {(char *)"avatar-api", (char *)"--mode",
+	                   (char *)mode_names[_i], (char *)"--upstream",
+	                   upstream, NULL};
+	char *m1_envp[] = {m1_port, (char *)"M1_DOMAIN=127.0.0.1", NULL};
+	char *m2_argv[] = {(char *)"avatar-api", NULL};
+	char *m2_envp[] = {m2_port, (char *)"M1_PATH=/v1/avatar",
+	                   (char *)"M1_DOMAIN=127.0.0.1", data, NULL};
+	struct tu_response r;
+	unsigned p1 = tu_free_port(), p2 = tu_free_port(), i, tries;
+	int e1, e2;
+	pid_t m1, m2;
+
+	snprintf(m1_port, sizeof(m1_port), "M1_PORT=%u", p1);
+	snprintf(m2_port, sizeof(m2_port), "M1_PORT=%u", p2);
+	snprintf(upstream, sizeof(upstream), "http://127.0.0.1:%u/v1/avatar",
+	         p2);
+	snprintf(data, sizeof(data), "AVATAR_API_DATA=%s",
+	         tu_env("AVATAR_API_FIXTURE"));
+	m1 = spawn(m1_argv, m1_envp, &e1);
+
+	/* Nothing listens on P2: the first failure is logged at once. */
+	tu_get(p1, "GET", "/v1/user", &r);
+	ck_assert_int_eq(r.status, 502);
+	tu_response_free(&r);
+	ck_assert_msg(tu_read_until(e1, log, sizeof(log), "request failed: "
+	                            "connect", 1000) == 0,
+	              "no line within 1 s of the failure: %s", log);
+	ck_assert_msg(tu_log_has(log, "warning", "upstream: 1 request failed: "
+	                         "connect (connection refused)"),
+	              "log: %s", log);
+
+	/* 200 more: counted, not logged one by one. */
+	for (i = 0; i < 200; i++) {
+		tu_get(p1, "GET", "/v1/user", &r);
+		ck_assert_int_eq(r.status, 502);
+		tu_response_free(&r);
+	}
+	(void)tu_read_until(e1, log, sizeof(log), "answering again", 1000);
+	ck_assert_msg(log_count(log, " failed") <= 2, "flooded: %s", log);
+
+	/* The upstream comes up: the counts, then the recovery. */
+	m2 = spawn(m2_argv, m2_envp, &e2);
+	for (tries = 0; tries < 20; tries++) {
+		tu_get(p1, "GET", "/v1/user", &r);
+		if (r.status == 200)
+			break;
+		tu_response_free(&r);
+		usleep(50 * 1000);
+	}
+	ck_assert_int_eq(r.status, 200);
+	tu_response_free(&r);
+	ck_assert_msg(tu_read_until(e1, log, sizeof(log), "answering again "
+	                            "after", 2000) == 0 &&
+	              tu_read_until(e1, log, sizeof(log), "failures\n", 1000)
+	              == 0, "no recovery line: %s", log);
+	ck_assert_msg(tu_log_has(log, "warning", "upstream: 200 requests "
+	                         "failed in the last "),
+	              "log: %s", log);
+	ck_assert_msg(tu_log_has(log, "info", "upstream: answering again "
+	                         "after 201 failures\n"), "log: %s", log);
+	ck_assert_uint_eq(log_count(log, " failed"), 2);
+	stop(m1, e1);
+	stop(m2, e2);
+}
+END_TEST
+
 /* The upstream moves (a container restarted with a new address): a host
  * name is looked up again once connects fail, and the relay recovers
  * without a restart.  tests/resolve-shim.so makes "upstream.test"
@@ -1483,6 +1569,8 @@ START_TEST(test_relay_reresolve)
 	ck_assert_msg(tu_read_until(e1, log, sizeof(log), "resolves to other "
 	                            "addresses now", 2000) == 0,
 	              "no log line for the new address: %s", log);
+	ck_assert_msg(tu_log_has(log, "info", "resolves to other addresses now"),
+	              "not an info line: %s", log);
 	stop(m1, e1);
 	stop(m2, e2);
 	tu_tmpdir_remove(dir);
@@ -1953,6 +2041,7 @@ relay_suite(void)
 	tcase_add_loop_test(bin, test_relay_sigterm_in_flight, 0, 2);
 	tcase_add_loop_test(bin, test_relay_two_tiers_stop_idle, 0, 2);
 	tcase_add_loop_test(bin, test_relay_reresolve, 0, 2);
+	tcase_add_loop_test(bin, test_relay_log_failures, 0, 2);
 	suite_add_tcase(s, bin);
 	tcase_set_timeout(client, 30);
 	tcase_add_test(client, test_relay_client_callback);

@@ -613,3 +613,50 @@ tu_metric(const char *body, const char *name)
 	p = strstr(body, key);
 	return p != NULL ? strtod(p + strlen(key), NULL) : -1;
 }
+
+const char *
+tu_log_msg(const char *line, const char *level)
+{
+	static const char shape[] = "dddd-dd-ddTdd:dd:dd.dddZ ";
+	size_t i, n = strlen(level);
+
+	for (i = 0; shape[i] != '\0'; i++) {
+		if (shape[i] == 'd' ? line[i] < '0' || line[i] > '9'
+		                    : line[i] != shape[i])
+			return NULL;
+	}
+	line += i;
+	if (strncmp(line, level, n) != 0 || strncmp(line + n, ": ", 2) != 0)
+		return NULL;
+	return line + n + 2;
+}
+
+const char *
+tu_log_find(const char *buf, const char *level, const char *msg)
+{
+	const char *line = buf;
+
+	while (*line != '\0') {
+		const char *m = tu_log_msg(line, level);
+
+		if (m != NULL && strncmp(m, msg, strlen(msg)) == 0)
+			return m;
+		line = strchr(line, '\n');
+		if (line == NULL)
+			break;
+		line++;
+	}
+	return NULL;
+}
+
+int
+tu_log_has(const char *buf, const char *level, const char *want)
+{
+	const char *p = strstr(buf, want), *line;
+
+	if (p == NULL)
+		return 0;
+	for (line = p; line > buf && line[-1] != '\n'; line--)
+		;
+	return tu_log_msg(line, level) != NULL;
+}

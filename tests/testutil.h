@@ -166,4 +166,18 @@ unsigned tu_free_port(void);
  * Prometheus text BODY, or -1 if absent. */
 double tu_metric(const char *body, const char *name);
 
+/* The message of the log LINE of the server as it runs (log.h, text
+ * format): what follows "TIME LEVEL: ", the time an RFC 3339 UTC one
+ * with milliseconds ("2026-12-04T19:30:01.123Z").  NULL if LINE does
+ * not start so. */
+const char *tu_log_msg(const char *line, const char *level);
+
+/* The message of the first line of BUF (lines of the log) at LEVEL
+ * whose message starts with MSG, or NULL. */
+const char *tu_log_find(const char *buf, const char *level,
+                        const char *msg);
+
+/* Whether the first line of BUF that contains WANT is a LEVEL line. */
+int tu_log_has(const char *buf, const char *level, const char *want);
+
 #endif
