@@ -236,6 +236,32 @@ parse_mode(const struct config_option *o, struct config *cfg,
 	return bad_value(o, key, val, err);
 }
 
+static int
+parse_log_format(const struct config_option *o, struct config *cfg,
+                 const char *key, const char *val, struct error *err)
+{
+	if (strcmp(val, "text") == 0)
+		*(enum log_format *)field(cfg, o) = LOG_FORMAT_TEXT;
+	else if (strcmp(val, "json") == 0)
+		*(enum log_format *)field(cfg, o) = LOG_FORMAT_JSON;
+	else
+		return bad_value(o, key, val, err);
+	return 0;
+}
+
+/* A file name, or "-" for standard output: opened by accesslog_open. */
+static int
+parse_file(const struct config_option *o, struct config *cfg,
+           const char *key, const char *val, struct error *err)
+{
+	if (*val == '\0') {
+		error_set(err, EXIT_USAGE, "%s: empty file name", key);
+		return -1;
+	}
+	*(const char **)field(cfg, o) = val;
+	return 0;
+}
+
 /* Any file name will do until it is opened; whether one was given decides
  * whether relay mode loads a fixture. */
 static int
@@ -380,6 +406,14 @@ const struct config_option config_options[] = {
 	 .max = 100000, .what = "queue length",
 	 .help = "requests that may wait for an upstream connection; more "
 	         "get 503 at once"},
+	{.name = "access-log", .arg = "FILE", .env = {"AVATAR_API_ACCESS_LOG"},
+	 .parse = parse_file, .offset = OFFSET(access_log),
+	 .help = "append one line per request to FILE ('-': standard "
+	         "output), text or JSON as --log-format says; off by default"},
+	{.name = "log-format", .arg = "FORMAT", .env = {"AVATAR_API_LOG_FORMAT"},
+	 .def = "text", .parse = parse_log_format, .offset = OFFSET(log_format),
+	 .what = "log format", .expect = "text or json",
+	 .help = "text or json"},
 	{.name = "check", .action = CONFIG_CHECK,
 	 .help = "load and validate the fixture, then exit"},
 	{.name = "healthcheck", .action = CONFIG_HEALTHCHECK,
@@ -403,6 +437,7 @@ config_defaults(struct config *cfg)
 	cfg->action = CONFIG_RUN;
 	cfg->upstream = NULL;
 	cfg->upstream_buf[0] = '\0';
+	cfg->access_log = NULL;
 	/* Each default goes through its parser, so that --help shows what is
 	 * used; they are all valid (check_config tests them). */
 	for (o = config_options; o->name != NULL; o++)

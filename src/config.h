@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "error.h"
+#include "log.h"
 
 enum config_mode {
 	CONFIG_MODE_EPOLL,                 /* MHD epoll with a thread pool */
@@ -50,6 +51,8 @@ struct config {
 	unsigned upstream_connections;/* --upstream-connections */
 	unsigned upstream_queue;      /* --upstream-queue */
 	char upstream_buf[CONFIG_URL_MAX + 1]; /* the URL made from M2_* */
+	const char *access_log;       /* --access-log: NULL = off, "-" = stdout */
+	enum log_format log_format;   /* --log-format */
 };
 
 /* The most environment variables one option reads (--upstream: M2_*). */

@@ -6,6 +6,9 @@
 #include <stdarg.h>
 #include <time.h>
 
+/* --log-format: how lines are written (the access log's, accesslog.h). */
+enum log_format { LOG_FORMAT_TEXT, LOG_FORMAT_JSON };
+
 /* Write the formatted message as one line on stderr: log_info as is, for
  * normal events; log_warn after "avatar-api: warning: ", for trouble the
  * service survives; log_error after "avatar-api: ", for what stops it.

@@ -23,6 +23,8 @@ struct metrics_input {
 	unsigned long refused_fds;     /* 503 at accept: out of descriptors */
 	unsigned long rejected[GUARD_VERDICT_COUNT]; /* wire_rejected */
 	const struct relay_counters *relay; /* relay mode, else NULL */
+	int access_log;                /* --access-log is on */
+	unsigned long access_log_dropped; /* accesslog_dropped */
 	const char *mhd_version;       /* MHD_get_version() */
 	const char *jansson_version;   /* jansson_version_str() */
 };

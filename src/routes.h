@@ -52,6 +52,11 @@ struct MHD_Response *routes_match(const struct routes *r, const char *url,
                                   enum route_status *index,
                                   enum route *route);
 
+/* The body length of RESP, which routes_match returned from R for URL
+ * (found again for a record: a binary search).  For the access log. */
+size_t routes_body_len(const struct routes *r, const struct MHD_Response *resp,
+                       const char *url);
+
 /* Add the headers every answer carries to RESP: Content-Type (TYPE, or
  * application/json when NULL), Engine, and "Connection: close" if
  * CLOSING.  Returns 0, or -1 if out of memory. */
