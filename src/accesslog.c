@@ -464,7 +464,7 @@ ring_flush(struct ring *r)
 static void
 flush_all(void)
 {
-	struct ring **p = &L.rings, *r;
+	struct ring **p, *r;
 
 	/* The list's head may change under us: start from a loaded value,
 	 * and unlink with the lock. */
@@ -511,7 +511,7 @@ report_dropped(int final)
 
 	if (n == L.reported ||
 	    (!final && L.reported_ms != 0 &&
-	     now - L.reported_ms < LOG_REPORT_SECONDS * 1000u))
+	     now - L.reported_ms < (uint64_t)LOG_REPORT_SECONDS * 1000u))
 		return;
 	log_warn("access log: %lu line%s dropped (the writer is behind, or "
 	         "writes failed)", n - L.reported, n - L.reported == 1 ? "" :

@@ -370,6 +370,59 @@ START_TEST(test_accesslog_stdout)
 }
 END_TEST
 
+/* A writer that cannot keep up (a FIFO nobody reads): lines are
+ * dropped rather than waited for, counted in /metrics and in a warning,
+ * and every line is either written or counted. */
+START_TEST(test_accesslog_dropped)
+{
+	enum { REQS = 4000 };
+	char path[4200], *args[] = {(char *)"--access-log", path, NULL};
+	static char err[65536], buf[65536];
+	unsigned long lines = 0, dropped = 0;
+	struct tu_response r;
+	struct tu_conn c;
+	unsigned port, k;
+	double shown;
+	const char *p;
+	ssize_t got;
+	int errfd, rfd, status;
+	pid_t pid;
+
+	tu_tmpdir_make(dir, sizeof(dir), "accesslog");
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	ck_assert(mkfifo(path, 0600) == 0);
+	rfd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	ck_assert(rfd >= 0);
+	pid = spawn(modes[_i], args, NULL, -1, &port, &errfd);
+	ck_assert(tu_connect(&c, port) == 0);
+	for (k = 0; k < REQS; k++)
+		ask(&c, "GET", "/healthz", NULL, 200);
+	tu_close(&c);
+	tu_get(port, "GET", "/metrics", &r);
+	shown = tu_metric(r.body, "avatar_api_access_log_dropped_total");
+	tu_response_free(&r);
+	ck_assert_msg(shown > 0, "dropped: %f", shown);
+	/* Stop, and read everything the server still writes. */
+	ck_assert(kill(pid, SIGTERM) == 0);
+	ck_assert(fcntl(rfd, F_SETFL, 0) == 0);
+	while ((got = read(rfd, buf, sizeof(buf))) > 0)
+		for (k = 0; k < (unsigned)got; k++)
+			lines += buf[k] == '\n';
+	close(rfd);
+	ck_assert(waitpid(pid, &status, 0) == pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	err[0] = '\0';
+	(void)tu_read_until(errfd, err, sizeof(err), NULL, 5000);
+	close(errfd);
+	for (p = err; (p = strstr(p, "access log: ")) != NULL; p++)
+		dropped += strtoul(p + 12, NULL, 10);
+	ck_assert_msg(dropped >= (unsigned long)shown, "%s", err);
+	ck_assert_msg(lines + dropped == REQS + 1, "%lu written, %lu dropped: "
+	              "%s", lines, dropped, err);
+	tu_tmpdir_remove(dir);
+}
+END_TEST
+
 /* Without --access-log: no line anywhere, no counter. */
 START_TEST(test_accesslog_off)
 {
@@ -398,6 +451,7 @@ accesslog_suite(void)
 	tcase_add_loop_test(tc, test_accesslog_json, 0, 2);
 	tcase_add_loop_test(tc, test_accesslog_sigterm_all_lines, 0, 2);
 	tcase_add_loop_test(tc, test_accesslog_stdout, 0, 2);
+	tcase_add_loop_test(tc, test_accesslog_dropped, 0, 2);
 	tcase_add_loop_test(tc, test_accesslog_off, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
