@@ -226,7 +226,25 @@ put_seconds(struct out *o, uint64_t us)
 	put_fixed(o, (unsigned long)(us % 1000000u), 6);
 }
 
-/* The client address of CONN, numeric, into BUF. */
+/* The dotted quad of the IPv4 address A (network order) into BUF. */
+static const char *
+ipv4_format(const unsigned char *a, char *buf, size_t size)
+{
+	struct out o = {buf, buf + size - 1};
+	int i;
+
+	for (i = 0; i < 4; i++) {
+		if (i > 0)
+			put_mem(&o, ".", 1);
+		put_u64(&o, a[i]);
+	}
+	*o.p = '\0';
+	return buf;
+}
+
+/* The client address of CONN, numeric, into BUF.  IPv4 by hand:
+ * glibc's inet_ntop took 1,700 instructions, half the log's cost per
+ * request (callgrind). */
 static const char *
 client_of(struct MHD_Connection *conn, char *buf, size_t size)
 {
@@ -235,10 +253,10 @@ client_of(struct MHD_Connection *conn, char *buf, size_t size)
 
 	info = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	sa = info != NULL ? info->client_addr : NULL;
-	if (sa != NULL && sa->sa_family == AF_INET &&
-	    inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)
-	              ->sin_addr, buf, (socklen_t)size) != NULL)
-		return buf;
+	if (sa != NULL && sa->sa_family == AF_INET)
+		return ipv4_format((const unsigned char *)&((const struct
+		                   sockaddr_in *)(const void *)sa)->sin_addr,
+		                   buf, size);
 	if (sa != NULL && sa->sa_family == AF_INET6 &&
 	    inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)(const void *)sa)
 	              ->sin6_addr, buf, (socklen_t)size) != NULL)
