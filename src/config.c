@@ -260,6 +260,19 @@ parse_log_format(const struct config_option *o, struct config *cfg,
 	return 0;
 }
 
+/* A file name, or "-" for standard output: opened by accesslog_open. */
+static int
+parse_file(const struct config_option *o, struct config *cfg,
+           const char *key, const char *val, struct error *err)
+{
+	if (*val == '\0') {
+		error_set(err, EXIT_USAGE, "%s: empty file name", key);
+		return -1;
+	}
+	*(const char **)field(cfg, o) = val;
+	return 0;
+}
+
 /* Any file name will do until it is opened; whether one was given decides
  * whether relay mode loads a fixture. */
 static int
@@ -451,6 +464,10 @@ const struct config_option config_options[] = {
 	 .what = "log format", .expect = "text or json",
 	 .help = "log lines on stderr as text (time, level, message) or as "
 	         "JSON objects (time, level, msg and the event's fields)"},
+	{.name = "access-log", .arg = "FILE", .env = {"AVATAR_API_ACCESS_LOG"},
+	 .parse = parse_file, .offset = OFFSET(access_log),
+	 .help = "append one line per request to FILE ('-': standard "
+	         "output), text or JSON as --log-format says; off by default"},
 	{.name = "check", .action = CONFIG_CHECK,
 	 .help = "load and validate the fixture, then exit; in relay mode "
 	         "check the upstream URL and that its host resolves, and the "
@@ -478,6 +495,7 @@ config_defaults(struct config *cfg)
 	cfg->upstream_buf[0] = '\0';
 	cfg->admin_address = NULL;
 	cfg->admin_port = 0;
+	cfg->access_log = NULL;
 	/* Each default goes through its parser, so that --help shows what is
 	 * used; they are all valid (check_config tests them). */
 	for (o = config_options; o->name != NULL; o++)

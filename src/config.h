@@ -6,6 +6,7 @@
 #include <stdio.h>
 
 #include "error.h"
+#include "log.h"
 
 enum config_mode {
 	CONFIG_MODE_EPOLL,                 /* MHD epoll with a thread pool */
@@ -55,6 +56,7 @@ struct config {
 	unsigned admin_port;          /* --admin-port: 0 = no admin listener */
 	int log_format;               /* --log-format: an enum log_format */
 	char upstream_buf[CONFIG_URL_MAX + 1]; /* the URL made from M2_* */
+	const char *access_log;       /* --access-log: NULL = off, "-" = stdout */
 };
 
 /* The most environment variables one option reads (--upstream:

@@ -12,6 +12,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
+#include "accesslog.h"
 #include "config.h"
 #include "fixture.h"
 #include "healthcheck.h"
@@ -280,10 +281,23 @@ main(int argc, char **argv)
 	sigaddset(&sigs, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 
+	/* Thread-per-connection mode makes a ring per connection thread:
+	 * smaller ones there. */
+	if (cfg.access_log != NULL &&
+	    accesslog_open(cfg.access_log, cfg.log_format,
+	                   cfg.mode == CONFIG_MODE_EPOLL ? 0 : 16 * 1024,
+	                   &err) < 0) {
+		fixture_free(fx);
+		log_error("%s", err.text);
+		return err.code;
+	}
 	count = fx->count;
 	srv = server_start(&cfg, fx, &err); /* takes fx */
-	if (srv == NULL)
+	if (srv == NULL) {
+		accesslog_close();
 		return fail(&err);
+	}
+
 	print_listening(&cfg, srv, count);
 	notify("READY=1", count, &cfg);
 
@@ -300,6 +314,7 @@ main(int argc, char **argv)
 	log_info("%s received, stopping (draining for up to %u ms)",
 	         sig == SIGTERM ? "SIGTERM" : "SIGINT", SERVER_DRAIN_MS);
 	left = server_stop(srv, SERVER_DRAIN_MS);
+	accesslog_close(); /* every line of the requests served */
 	if (left > 0)
 		log_info("stopped; %u idle connection%s closed at the deadline",
 		         left, left == 1 ? "" : "s");

@@ -201,6 +201,13 @@ metrics_write(const struct metrics_input *in, FILE *f)
 	for (s = 1; s < GUARD_VERDICT_COUNT; s++)
 		fprintf(f, "avatar_api_requests_rejected_total{status=\"%s\"} "
 		        "%lu\n", verdicts[s], in->rejected[s]);
+	if (in->access_log)
+		fprintf(f, "# HELP avatar_api_access_log_dropped_total Access "
+		        "log lines dropped: the writer was behind, or a write "
+		        "failed.\n"
+		        "# TYPE avatar_api_access_log_dropped_total counter\n"
+		        "avatar_api_access_log_dropped_total %lu\n",
+		        in->access_log_dropped);
 	if (in->relay != NULL)
 		metrics_write_relay(in->relay, f);
 	if (in->process != NULL)

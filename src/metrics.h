@@ -27,6 +27,8 @@ struct metrics_input {
 	unsigned long rejected[GUARD_VERDICT_COUNT]; /* wire_rejected */
 	const struct relay_counters *relay; /* relay mode, else NULL */
 	const struct process_stats *process; /* NULL: not readable */
+	int access_log;                /* --access-log is on */
+	unsigned long access_log_dropped; /* accesslog_dropped */
 	const char *mhd_version;       /* MHD_get_version() */
 	const char *jansson_version;   /* jansson_version_str() */
 };

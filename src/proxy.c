@@ -41,6 +41,12 @@ proxy_request(struct relay *rl, int blocking, struct MHD_Connection *conn,
 {
 	if (*job == NULL) {
 		*job = relay_acquire(rl);
+		if (*job != NULL)
+			relay_forward(*job,
+			              MHD_lookup_connection_value(conn,
+			                      MHD_HEADER_KIND, "X-Request-Id"),
+			              MHD_lookup_connection_value(conn,
+			                      MHD_HEADER_KIND, "traceparent"));
 		if (*job != NULL && blocking) {
 			relay_submit(*job, NULL, NULL);
 			relay_wait(*job);
@@ -66,7 +72,7 @@ proxy_response_freed(void *cls)
 
 struct MHD_Response *
 proxy_response(struct relay_job *job, const char *location, int closing,
-               unsigned *status, enum route_status *index)
+               unsigned *status, enum route_status *index, size_t *len)
 {
 	const struct relay_outcome *out;
 	const char *body;
@@ -74,6 +80,7 @@ proxy_response(struct relay_job *job, const char *location, int closing,
 	if (job == NULL) {
 		*status = MHD_HTTP_SERVICE_UNAVAILABLE;
 		*index = STATUS_503;
+		*len = strlen(body_busy);
 		return routes_response(body_busy, strlen(body_busy), NULL,
 		                       closing);
 	}
@@ -83,6 +90,7 @@ proxy_response(struct relay_job *job, const char *location, int closing,
 
 		*status = MHD_HTTP_OK;
 		*index = STATUS_200;
+		*len = out->len;
 		resp = MHD_create_response_from_buffer_with_free_callback_cls(
 			out->len, out->body, proxy_response_freed, job);
 		if (resp == NULL) {
@@ -114,6 +122,7 @@ proxy_response(struct relay_job *job, const char *location, int closing,
 		break;
 	}
 	body = kind_bodies[out->kind];
+	*len = strlen(body);
 	relay_release(job);
-	return routes_response(body, strlen(body), NULL, closing);
+	return routes_response(body, *len, NULL, closing);
 }

@@ -30,12 +30,13 @@ int proxy_request(struct relay *rl, int blocking, struct MHD_Connection *conn,
  * Engine, Location LOCATION and, if CLOSING, "Connection: close"; or a
  * JSON error (502, 503 or 504), the slot being returned at once.  With
  * JOB NULL (no free slot), the 503 "upstream queue full".  *STATUS and
- * *INDEX receive the HTTP status and its counter.  Returns NULL if out
+ * *INDEX receive the HTTP status and its counter, *LEN the body's
+ * length.  Returns NULL if out
  * of memory (the slot is returned).  Any thread.
  */
 struct MHD_Response *proxy_response(struct relay_job *job,
                                     const char *location, int closing,
                                     unsigned *status,
-                                    enum route_status *index);
+                                    enum route_status *index, size_t *len);
 
 #endif

@@ -24,6 +24,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 
+#include "accesslog.h"
 #include "atomicvar.h"
 #include "clock.h"
 #include "relay.h"
@@ -165,6 +166,31 @@ relay_acquire(struct relay *rl)
 }
 
 
+/* Append "NAME: VALUE\r\n" to REQ's lines if VALUE is an id. */
+static void
+forward_line(struct upconn_req *req, const char *name, const char *value)
+{
+	size_t n = strlen(name), len;
+
+	value = accesslog_id(value, &len);
+	if (value == NULL || req->fwd_len + n + 2 + len + 2 > sizeof(req->fwd))
+		return;
+	memcpy(req->fwd + req->fwd_len, name, n);
+	memcpy(req->fwd + req->fwd_len + n, ": ", 2);
+	memcpy(req->fwd + req->fwd_len + n + 2, value, len);
+	memcpy(req->fwd + req->fwd_len + n + 2 + len, "\r\n", 2);
+	req->fwd_len += n + 2 + len + 2;
+}
+
+void
+relay_forward(struct relay_job *job, const char *request_id,
+              const char *traceparent)
+{
+	job->req.fwd_len = 0;
+	forward_line(&job->req, "X-Request-Id", request_id);
+	forward_line(&job->req, "traceparent", traceparent);
+}
+
 void
 relay_submit(struct relay_job *job, relay_done_fn *done, void *arg)
 {
@@ -236,6 +262,7 @@ relay_release(struct relay_job *job)
 	struct relay *rl = job->rl;
 
 	upconn_req_reset(&job->req);
+	job->req.fwd_len = 0;
 	pthread_mutex_lock(&rl->lock);
 	job->next = rl->free_jobs;
 	rl->free_jobs = job;

@@ -75,6 +75,15 @@ struct relay *relay_start(const struct config *cfg, int blocking,
  * thread (one lock). */
 struct relay_job *relay_acquire(struct relay *rl);
 
+/* Forward REQUEST_ID as X-Request-Id and TRACEPARENT as traceparent
+ * (either may be NULL) with JOB's upstream request.  A value that is
+ * not 1 to ACCESSLOG_ID_MAX (128) bytes of printable ASCII is not
+ * forwarded: an id cut short would name another request.  Call after
+ * relay_acquire, before relay_submit; without it nothing is added.
+ * Copies; allocates nothing. */
+void relay_forward(struct relay_job *job, const char *request_id,
+                   const char *traceparent);
+
 /* Send JOB's upstream request; DONE (with ARG) is called once it is
  * done.  DONE may be NULL for a submitter that waits with relay_wait
  * (a relay started BLOCKING).  If the relay is stopping, the job is done

@@ -242,3 +242,25 @@ routes_match(const struct routes *r, const char *url, const char *method,
 	}
 	return resp;
 }
+
+size_t
+routes_body_len(const struct routes *r, const struct MHD_Response *resp,
+                const char *url)
+{
+	const struct fixture_user *u;
+
+	if (resp == r->list)
+		return r->fx->body_len;
+	if (resp == r->healthz)
+		return sizeof(body_healthz) - 1;
+	if (resp == r->not_found)
+		return sizeof(body_not_found) - 1;
+	if (resp == r->user_not_found)
+		return sizeof(body_user_not_found) - 1;
+	if (resp == r->method_not_allowed)
+		return sizeof(body_method) - 1;
+	if (resp == r->internal_error)
+		return sizeof(body_internal) - 1;
+	u = fixture_find(r->fx, url + r->prefix_len);
+	return u != NULL ? u->body_len : 0;
+}

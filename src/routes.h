@@ -74,6 +74,10 @@ routes_not_ready(const struct routes *r, enum routes_readiness why,
 	*index = STATUS_503;
 	return r->readyz[why];
 }
+/* The body length of RESP, which routes_match returned from R for URL
+ * (found again for a record: a binary search).  For the access log. */
+size_t routes_body_len(const struct routes *r, const struct MHD_Response *resp,
+                       const char *url);
 
 /* Add the headers every answer carries to RESP: Content-Type (TYPE, or
  * application/json when NULL), Engine, and "Connection: close" if

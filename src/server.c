@@ -17,6 +17,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
+#include "accesslog.h"
 #include "acceptor.h"
 #include "atomicvar.h"
 #include "clock.h"
@@ -186,6 +187,8 @@ metrics_render(struct server *srv, size_t *len)
 		relay_counters_read(srv->relay, &upstream);
 		in.relay = &upstream;
 	}
+	in.access_log = accesslog_on;
+	in.access_log_dropped = accesslog_on ? accesslog_dropped() : 0;
 	in.mhd_version = MHD_get_version();
 	in.jansson_version = jansson_version_str();
 
@@ -213,6 +216,8 @@ metrics_answer(struct server *srv, struct MHD_Connection *conn, int closing)
 	body = metrics_render(srv, &len);
 	if (body == NULL)
 		return MHD_NO; /* out of memory: MHD closes the connection */
+	if (accesslog_on)
+		accesslog_answer(connection_fd(conn), MHD_HTTP_OK, len);
 	resp = routes_response(body, len, "text/plain; version=0.0.4; "
 	                       "charset=utf-8", closing);
 	free(body);
@@ -272,6 +277,7 @@ relay_answer(struct server *srv, struct MHD_Connection *conn,
 	enum MHD_Result ret;
 	unsigned status;
 	uint64_t start;
+	size_t len;
 	int closing;
 
 	if (proxy_request(srv->relay, srv->blocking, conn, &job, req_cls))
@@ -282,13 +288,15 @@ relay_answer(struct server *srv, struct MHD_Connection *conn,
 	                                  : relay_job_started_us(job);
 	counts = epoch_enter(srv->epoch);
 	closing = server_routes(srv)->closing;
-	resp = proxy_response(job, srv->path, closing, &status, &index);
+	resp = proxy_response(job, srv->path, closing, &status, &index, &len);
 	stats_count(counts, ROUTE_LIST, index);
 	epoch_leave(srv->epoch, counts);
 	/* The slot goes to the response. */
 	*req_cls = request_answered(request_begin(start), ROUTE_LIST, status);
 	if (resp == NULL)
 		return MHD_NO; /* out of memory: MHD closes the connection */
+	if (accesslog_on)
+		accesslog_answer(connection_fd(conn), status, len);
 	ret = MHD_queue_response(conn, status, resp);
 	MHD_destroy_response(resp);
 	return ret;
@@ -330,6 +338,8 @@ server_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 {
 	struct server *srv = cls;
 
+	if (accesslog_on)
+		accesslog_completed(conn, connection_fd(conn));
 	if (code == MHD_REQUEST_TERMINATED_COMPLETED_OK) {
 		int fd = connection_fd(conn);
 
@@ -397,9 +407,10 @@ server_handle(void *cls, struct MHD_Connection *conn, const char *url,
 	unsigned status;
 
 	(void)upload_data;
-	(void)version;
 	if (*req_cls == NULL) {
 		*req_cls = request_begin(clock_us());
+		if (accesslog_on)
+			accesslog_begin(connection_fd(conn), method, url, version);
 		if (MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 		                                MHD_HTTP_HEADER_EXPECT) == NULL)
 			return MHD_YES;
@@ -444,6 +455,9 @@ server_handle(void *cls, struct MHD_Connection *conn, const char *url,
 		epoch_leave(srv->epoch, counts);
 		return metrics_answer(srv, conn, closing);
 	}
+	if (accesslog_on)
+		accesslog_answer(connection_fd(conn), status,
+		                 routes_body_len(r, resp, url));
 	ret = MHD_queue_response(conn, status, resp);
 	epoch_leave(srv->epoch, counts);
 	return ret;

@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
+#include <sys/uio.h>
 
 #include "atomicvar.h"
 #include "upconn.h"
@@ -373,13 +374,42 @@ conn_read(struct upconn_pool *p, struct upconn *c, int hup)
 	}
 }
 
-/* Send (the rest of) the request on C, then wait for the answer. */
+/* Send (the rest of) the request on C, then wait for the answer: the
+ * prebuilt request up to its empty line, the request's own FWD lines,
+ * the empty line; C->SENT counts across the three. */
 static void
 conn_send(struct upconn_pool *p, struct upconn *c)
 {
-	while (c->sent < p->request_len) {
-		ssize_t r = send(c->fd, p->request + c->sent,
-		                 p->request_len - c->sent, MSG_NOSIGNAL);
+	const struct upconn_req *req = c->req;
+	size_t head = p->request_len - 2, total = p->request_len + req->fwd_len;
+
+	while (c->sent < total) {
+		struct iovec iov[3];
+		struct msghdr msg;
+		size_t off = c->sent;
+		int n = 0;
+		ssize_t r;
+
+		if (off < head) {
+			iov[n].iov_base = (char *)p->request + off;
+			iov[n++].iov_len = head - off;
+			off = 0;
+		} else {
+			off -= head;
+		}
+		if (off < req->fwd_len) {
+			iov[n].iov_base = (char *)req->fwd + off;
+			iov[n++].iov_len = req->fwd_len - off;
+			off = 0;
+		} else {
+			off -= req->fwd_len;
+		}
+		iov[n].iov_base = (char *)p->request + head + off;
+		iov[n++].iov_len = 2 - off;
+		memset(&msg, 0, sizeof(msg));
+		msg.msg_iov = iov;
+		msg.msg_iovlen = (size_t)n;
+		r = sendmsg(c->fd, &msg, MSG_NOSIGNAL);
 
 		if (r < 0 && errno == EINTR)
 			continue;

@@ -25,6 +25,9 @@
 struct upconn;
 struct upconn_pool;
 
+/* Room for the forwarded X-Request-Id and traceparent lines. */
+#define UPCONN_FWD_MAX 320
+
 /* One request's side of an exchange, embedded in the owner's request:
  * the buffer its body is read into (grown by the pool, up to max_bytes
  * and a little slack, and kept between requests) and the connection
@@ -35,6 +38,10 @@ struct upconn_req {
 	size_t len, cap;
 	struct upconn *upc;
 	int error;       /* the errno of a failed connect (UPCONN_UNREACHABLE) */
+	/* Header lines sent after the prebuilt request's own (relay_forward
+	 * writes them; the owner's until the exchange starts). */
+	char fwd[UPCONN_FWD_MAX];
+	size_t fwd_len;
 };
 
 /* How an exchange ended. */
@@ -56,8 +63,9 @@ typedef void upconn_end_fn(void *owner, struct upconn_req *req,
 
 /* A pool of N connection slots (none open yet).  Its sockets are added
  * to EPFD with event keys never 0 (the owner may use 0 for its own), to
- * be passed to upconn_event.  REQUEST (REQUEST_LEN bytes) is sent on
- * every exchange and must outlive the pool; a body over MAX_BYTES ends
+ * be passed to upconn_event.  REQUEST (REQUEST_LEN bytes, ending with
+ * the empty line) is sent on every exchange, with the request's FWD
+ * lines before its empty line, and must outlive the pool; a body over MAX_BYTES ends
  * its exchange with RELAY_TOO_LARGE.  Returns NULL if out of memory. */
 struct upconn_pool *upconn_pool_new(unsigned n, int epfd, const char *request,
                                     size_t request_len, size_t max_bytes,

@@ -17,7 +17,9 @@
  * itself costs MHD's thread-start helper and, for a fresh stack, glibc's
  * TLS vector), and a /metrics scrape, by design.  The scrapes, and the
  * start-up, are the positive controls that the shim really counts inside
- * the server.
+ * the server.  The per-request test runs again with --access-log to a
+ * file: a serving thread's first line makes its ring (in the warm-up),
+ * none after; the control is that the file has a line per request.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -148,11 +150,12 @@ settle(void)
 }
 
 /* Start the binary with the shim preloaded, counting into COUNTFILE, on
- * a free port in MODE, relaying to UPSTREAM unless it is NULL; wait for
- * its "Listening" line. */
+ * a free port in MODE, relaying to UPSTREAM unless it is NULL, with
+ * --access-log ACCESSLOG unless it is NULL; wait for its "Listening"
+ * line. */
 static pid_t
 spawn(const char *mode, const char *countfile, const char *upstream,
-      unsigned *port, int *errfd)
+      const char *accesslog, unsigned *port, int *errfd)
 {
 	static char preload[4200], countenv[4200];
 	char portstr[16], line[1024];
@@ -175,11 +178,18 @@ spawn(const char *mode, const char *countfile, const char *upstream,
 		                (char *)"--address", (char *)"127.0.0.1",
 		                (char *)"--port", portstr, (char *)"--mode",
 		                (char *)mode, (char *)"--threads", (char *)"2",
-		                (char *)"--upstream", (char *)upstream, NULL};
+		                NULL, NULL, NULL, NULL, NULL};
 		char *envp[] = {preload, countenv, NULL};
+		int n = 11;
 
-		if (upstream == NULL)
-			argv[11] = NULL;
+		if (upstream != NULL) {
+			argv[n++] = (char *)"--upstream";
+			argv[n++] = (char *)upstream;
+		}
+		if (accesslog != NULL) {
+			argv[n++] = (char *)"--access-log";
+			argv[n++] = (char *)accesslog;
+		}
 
 		/* Do not outlive a failed test. */
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -311,9 +321,12 @@ two_windows(struct tu_conn *c, const struct kind *k, unsigned count,
 	*f2 = (long long)(w[2].frees - w[1].frees);
 }
 
+/* _I: the mode (_i % 2), and the access log on (_i / 2), to a file. */
 START_TEST(test_alloc_per_request)
 {
-	const char *mode = modes[_i];
+	const char *mode = modes[_i % 2];
+	int logged = _i / 2;
+	char logfile[4096];
 	struct tu_conn *c = calloc(CONNS + 1, sizeof(*c)), *extra = &c[CONNS];
 	struct counts w[3], start, before, after;
 	static const struct kind metrics = {"GET /metrics", "GET", "/metrics",
@@ -328,7 +341,13 @@ START_TEST(test_alloc_per_request)
 	snprintf(countfile, sizeof(countfile), "%s/alloc-count.%s.%d",
 	         tu_env("AVATAR_API_TMPDIR"), mode, (int)getpid());
 	unlink(countfile);
-	pid = spawn(mode, countfile, NULL, &port, &errfd);
+	snprintf(logfile, sizeof(logfile), "%s/alloc-access.%s.%d.log",
+	         tu_env("AVATAR_API_TMPDIR"), mode, (int)getpid());
+	unlink(logfile);
+	if (logged)
+		printf("%s: with --access-log\n", mode);
+	pid = spawn(mode, countfile, NULL, logged ? logfile : NULL, &port,
+	            &errfd);
 	map_counts(countfile, pid);
 	start = settle();
 	/* Positive control of the shim: loading the fixture allocates. */
@@ -413,7 +432,20 @@ START_TEST(test_alloc_per_request)
 	}
 	close(errfd);
 	ck_assert_msg(total_bad == 0, "%s: %d request kind(s) allocated "
-	              "(see the counts above)", mode, total_bad);
+	              "(see the counts above)%s", mode, total_bad,
+	              logged ? " with --access-log" : "");
+	if (logged) {
+		/* The control: the requests were logged, every one of them. */
+		size_t len, lines = 0, i;
+		char *text = tu_read_file(logfile, &len);
+
+		for (i = 0; i < len; i++)
+			lines += text[i] == '\n';
+		free(text);
+		unlink(logfile);
+		ck_assert_uint_eq(lines, NKINDS * (WARMUP * CONNS + 2 * N) +
+		                  CONNS + METRICS_SCRAPES);
+	}
 }
 END_TEST
 
@@ -457,7 +489,7 @@ START_TEST(test_alloc_relay)
 	snprintf(countfile, sizeof(countfile), "%s/alloc-count.relay.%s.%d",
 	         tu_env("AVATAR_API_TMPDIR"), mode, (int)getpid());
 	unlink(countfile);
-	pid = spawn(mode, countfile, upstream, &port, &errfd);
+	pid = spawn(mode, countfile, upstream, NULL, &port, &errfd);
 	map_counts(countfile, pid);
 	for (j = 0; j < CONNS; j++)
 		ck_assert_msg(tu_connect(&c[j], port) == 0, "connect: %s",
@@ -515,7 +547,7 @@ alloc_suite(void)
 
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, test_alloc_per_request, 0,
-	                    sizeof(modes) / sizeof(modes[0]));
+	                    2 * (int)(sizeof(modes) / sizeof(modes[0])));
 	tcase_add_loop_test(tc, test_alloc_relay, 0,
 	                    sizeof(modes) / sizeof(modes[0]));
 	suite_add_tcase(s, tc);

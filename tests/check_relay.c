@@ -32,6 +32,7 @@ static const char *const mode_names[] = {"epoll", "thread-per-connection"};
 /* ---- a fake upstream: one poll loop thread, counting connections ---- */
 
 #define FAKE_CONNS 256
+#define FAKE_HEADS 4
 
 /* What the fake upstream does with each request: write REPLY (REPLY_LEN
  * bytes) DELAY_MS after the request's headers arrived, then close the
@@ -70,6 +71,9 @@ struct fake {
 	unsigned requests;   /* atomic: requests answered */
 	int once_sent;       /* atomic: the ONCE pieces were written */
 	pthread_t thread;
+	/* The heads of the first FAKE_HEADS requests, in the order they
+	 * arrived: HEADS[I] is written before RECEIVED passes I. */
+	char heads[FAKE_HEADS][1024];
 };
 
 struct fake_conn {
@@ -240,8 +244,18 @@ fake_loop(void *arg)
 				c->got += (size_t)r;
 				c->buf[c->got] = '\0';
 				if (c->due_ms == 0 && strstr(c->buf, "\r\n\r\n") != NULL) {
+					unsigned seen = __atomic_load_n(
+						&f->received, __ATOMIC_RELAXED);
+					size_t hl = (size_t)(strstr(c->buf,
+					        "\r\n\r\n") + 4 - c->buf);
+
+					if (seen < FAKE_HEADS &&
+					    hl < sizeof(f->heads[0])) {
+						memcpy(f->heads[seen], c->buf, hl);
+						f->heads[seen][hl] = '\0';
+					}
 					__atomic_add_fetch(&f->received, 1,
-					                   __ATOMIC_RELAXED);
+					                   __ATOMIC_RELEASE);
 					c->due_ms = f->stall ? 0 : now_ms() + f->delay_ms;
 				}
 				if (f->stall)
@@ -822,6 +836,67 @@ get_body(unsigned port, const char *want, size_t len)
 	tu_assert_header(&r, "Content-Length", v);
 	tu_response_free(&r);
 }
+
+/* X-Request-Id and traceparent from the client go to the upstream with
+ * the request, between its own header lines and the empty line; a
+ * request without them is sent as before, and an id over 128 bytes is
+ * not forwarded. */
+START_TEST(test_relay_forward_ids)
+{
+	static const char reply[] = "HTTP/1.1 200 OK\r\nContent-Type: "
+	        "application/json\r\nContent-Length: 2\r\n\r\n[]";
+	static const char tp[] = "00-0af7651916cd43dd8448eb211c80319c-"
+	        "b7ad6b7169203331-01";
+	char extra[512], longid[130], want[1100];
+	struct fake f = {0};
+	struct tu_response r;
+	struct tu_conn c;
+	struct server *srv;
+	unsigned port;
+	const char *sent[3];
+	int i;
+
+	memset(longid, 'a', 129);
+	longid[129] = '\0';
+	srv = fake_relay(_i, &f, reply, sizeof(reply) - 1, 1024, &port);
+	ck_assert(tu_connect(&c, port) == 0);
+	snprintf(extra, sizeof(extra), "X-Request-Id: req-42\r\n"
+	         "traceparent: %s\r\n", tp);
+	sent[0] = extra;
+	sent[1] = NULL;
+	sent[2] = NULL;
+	for (i = 0; i < 3; i++) {
+		char e[512];
+
+		if (i == 2) {
+			snprintf(e, sizeof(e), "x-request-id: %s\r\n"
+			         "TraceParent: %s\r\n", longid, tp);
+			sent[2] = e;
+		}
+		ck_assert(tu_request(&c, "GET", "/v1/user", sent[i]) == 0);
+		ck_assert(tu_read_response(&c, &r, 0) == 0);
+		ck_assert_int_eq(r.status, 200);
+		tu_response_free(&r);
+	}
+	tu_close(&c);
+	ck_assert_uint_eq(__atomic_load_n(&f.received, __ATOMIC_ACQUIRE), 3);
+	/* Without the fields: the prebuilt request, nothing else. */
+	ck_assert_msg(strcasestr(f.heads[1], "request-id") == NULL &&
+	              strcasestr(f.heads[1], "traceparent") == NULL,
+	              "sent: %s", f.heads[1]);
+	/* With them: the same request, the two lines before its end. */
+	snprintf(want, sizeof(want), "%.*sX-Request-Id: req-42\r\n"
+	         "traceparent: %s\r\n\r\n", (int)strlen(f.heads[1]) - 2,
+	         f.heads[1], tp);
+	ck_assert_str_eq(f.heads[0], want);
+	/* The over-long id is left out, the traceparent still goes. */
+	snprintf(want, sizeof(want), "%.*straceparent: %s\r\n\r\n",
+	         (int)strlen(f.heads[1]) - 2, f.heads[1], tp);
+	ck_assert_str_eq(f.heads[2], want);
+	server_stop(srv, 1000);
+	fake_stop(&f);
+}
+END_TEST
 
 /* A chunked body (Go's net/http sends large bodies so) of 200 kB in
  * chunks of every size from 1 to 3000 bytes, with extensions and a
@@ -2021,6 +2096,7 @@ relay_suite(void)
 	tcase_add_loop_test(tc, test_relay_oversized_bounded, 0, 2);
 	tcase_add_loop_test(tc, test_relay_reuse, 0, 2);
 	tcase_add_loop_test(tc, test_relay_chunked, 0, 2);
+	tcase_add_loop_test(tc, test_relay_forward_ids, 0, 2);
 	tcase_add_loop_test(tc, test_relay_http10, 0, 2);
 	tcase_add_loop_test(tc, test_relay_idle_closed, 0, 2);
 	tcase_add_loop_test(tc, test_relay_split, 0, 2);
