@@ -47,6 +47,9 @@ Targets (KEY: name in the table: what runs):
   nginx-whole:   nginx, whole machine: worker_processes auto, no pinning
   epoll-10k:     avatar-api epoll, 10000 connections: no pinning,
                  --max-connections 20000; wrk -t2 -c10000 --latency
+  accesslog-pinned:
+                 epoll-pinned with --access-log to a file in the run's
+                 scratch directory (removed at the end)
   relay-pinned:  avatar-api as a relay (microservice1) in front of an
                  upstream avatar-api (microservice2) on CPU 1:
                  taskset -c 0 avatar-api --threads 1 --upstream URL;
@@ -92,7 +95,7 @@ for a in "$@"; do
 done
 
 ALL_TARGETS="epoll-pinned tpc-pinned nginx-pinned epoll-whole nginx-whole epoll-10k"
-ALL_TARGETS+=" relay-pinned nginx-relay-pinned"
+ALL_TARGETS+=" relay-pinned nginx-relay-pinned accesslog-pinned"
 if [ -n "${AVATAR_API_BASELINE:-}" ]; then
 	ALL_TARGETS+=" base-epoll-pinned base-tpc-pinned base-relay-pinned"
 fi
@@ -477,6 +480,11 @@ target_setup() { # KEY
 		T_NAME="avatar-api epoll 1 thread (pinned)"
 		T_KIND=avatar T_PIN=1 T_WRK_T=1 T_CONNS=$conns
 		T_ARGS=(--threads 1)
+		;;
+	accesslog-pinned)
+		T_NAME="avatar-api epoll 1 thread, access log (pinned)"
+		T_KIND=avatar T_PIN=1 T_WRK_T=1 T_CONNS=$conns
+		T_ARGS=(--threads 1 --access-log "$RUN/access.log")
 		;;
 	tpc-pinned)
 		T_NAME="avatar-api thread-per-connection (pinned)"
