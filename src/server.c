@@ -371,6 +371,45 @@ origin_form(const char *url)
 	return p != NULL ? p : "/";
 }
 
+/* The passes of a request before it can be answered: on the first
+ * (*REQ_CLS NULL) start its word and wait for the next call, unless it
+ * has an Expect field (see server_handle); drop the pieces of a body.
+ * Returns 1 when the handler is to return MHD_YES at once. */
+static int
+request_pending(struct MHD_Connection *conn, void **req_cls,
+                size_t *upload_data_size)
+{
+	if (*req_cls == NULL) {
+		*req_cls = request_begin(clock_us());
+		return MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+		                                   MHD_HTTP_HEADER_EXPECT) == NULL;
+	}
+	if (*upload_data_size != 0) {
+		*upload_data_size = 0;
+		return 1;
+	}
+	return 0;
+}
+
+/* routes_match in R, with /readyz's answer as the server's state says
+ * (server_readiness).  Between epoch_enter and epoch_leave. */
+static struct MHD_Response *
+server_match(const struct server *srv, const struct routes *r,
+             const char *url, const char *method, unsigned *status,
+             enum route_status *index, enum route *route)
+{
+	struct MHD_Response *resp = routes_match(r, url, method, status, index,
+	                                         route);
+
+	if (*route == ROUTE_READYZ && *index == STATUS_200) {
+		enum routes_readiness why = server_readiness(srv);
+
+		if (why != ROUTES_READY)
+			resp = routes_not_ready(r, why, status, index);
+	}
+	return resp;
+}
+
 /*
  * The access handler.  libmicrohttpd 0.9.75 closes the connection after a
  * response queued in the first call for a request (the request counts as
@@ -407,39 +446,26 @@ server_handle(void *cls, struct MHD_Connection *conn, const char *url,
 	unsigned status;
 
 	(void)upload_data;
-	if (*req_cls == NULL) {
-		*req_cls = request_begin(clock_us());
-		if (accesslog_on)
-			accesslog_begin(connection_fd(conn), method, url, version);
-		if (MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-		                                MHD_HTTP_HEADER_EXPECT) == NULL)
-			return MHD_YES;
-	} else if (!request_is_word(*req_cls)) {
+	if (*req_cls != NULL && !request_is_word(*req_cls))
 		/* relay mode: a resumed request */
 		return relay_answer(srv, conn, *req_cls, req_cls);
-	} else if (*upload_data_size != 0) {
-		*upload_data_size = 0;
+	if (*req_cls == NULL && accesslog_on)
+		accesslog_begin(connection_fd(conn), method, url, version);
+	if (request_pending(conn, req_cls, upload_data_size))
 		return MHD_YES;
-	}
 	if (url[0] != '/')
 		url = origin_form(url);
 	request_in(srv, conn);
 	/* Between enter and leave the set R cannot be freed by a reload. */
 	counts = epoch_enter(srv->epoch);
 	r = server_routes(srv);
-	resp = routes_match(r, url, method, &status, &index, &route);
+	resp = server_match(srv, r, url, method, &status, &index, &route);
 	if (route == ROUTE_METRICS && srv->admin != NULL) {
 		/* --admin-port: /metrics is the admin listener's only. */
 		route = ROUTE_OTHER;
 		resp = r->not_found;
 		status = MHD_HTTP_NOT_FOUND;
 		index = STATUS_404;
-	}
-	if (route == ROUTE_READYZ && index == STATUS_200) {
-		enum routes_readiness why = server_readiness(srv);
-
-		if (why != ROUTES_READY)
-			resp = routes_not_ready(r, why, &status, &index);
 	}
 	if (route == ROUTE_LIST && srv->relay != NULL && index == STATUS_200) {
 		epoch_leave(srv->epoch, counts);
@@ -487,27 +513,13 @@ admin_handle(void *cls, struct MHD_Connection *conn, const char *url,
 
 	(void)upload_data;
 	(void)version;
-	if (*req_cls == NULL) {
-		*req_cls = request_begin(clock_us());
-		/* As server_handle: answer an Expect at once. */
-		if (MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-		                                MHD_HTTP_HEADER_EXPECT) == NULL)
-			return MHD_YES;
-	} else if (*upload_data_size != 0) {
-		*upload_data_size = 0;
+	if (request_pending(conn, req_cls, upload_data_size))
 		return MHD_YES;
-	}
 	if (url[0] != '/')
 		url = origin_form(url);
 	counts = epoch_enter(srv->epoch);
 	r = server_routes(srv);
-	resp = routes_match(r, url, method, &status, &index, &route);
-	if (route == ROUTE_READYZ && index == STATUS_200) {
-		enum routes_readiness why = server_readiness(srv);
-
-		if (why != ROUTES_READY)
-			resp = routes_not_ready(r, why, &status, &index);
-	}
+	resp = server_match(srv, r, url, method, &status, &index, &route);
 	if (route == ROUTE_LIST || route == ROUTE_USER) {
 		route = ROUTE_OTHER;
 		resp = r->not_found;
