@@ -64,19 +64,6 @@ spawn(const char *mode, char *const *args, char *const *envp, int out_fd,
 	return pid;
 }
 
-/* SIGTERM PID and wait for exit 0. */
-static void
-stop(pid_t pid, int errfd)
-{
-	int status;
-
-	ck_assert(kill(pid, SIGTERM) == 0);
-	ck_assert(waitpid(pid, &status, 0) == pid);
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-	              "status %d", status);
-	close(errfd);
-}
-
 /* One request on C and its answer, which must have STATUS; returns the
  * length of its body (0 for HEAD). */
 static size_t
@@ -178,7 +165,7 @@ run_reqs(const char *mode, const char *format, size_t *count)
 		answered[i] = ask(&c, reqs[i].method, reqs[i].path,
 		                  reqs[i].extra, reqs[i].status);
 	tu_close(&c);
-	stop(pid, errfd);
+	tu_stop(pid, errfd);
 	return lines_of(path, count);
 }
 
@@ -311,7 +298,7 @@ START_TEST(test_accesslog_sigterm_all_lines)
 	for (k = 0; k < PER; k++)
 		for (i = 0; i < CONNS; i++)
 			ask(&c[i], "GET", "/healthz", NULL, 200);
-	stop(pid, errfd);
+	tu_stop(pid, errfd);
 	for (i = 0; i < CONNS; i++)
 		tu_close(&c[i]);
 	v = lines_of(path, &n);
@@ -351,7 +338,7 @@ START_TEST(test_accesslog_stdout)
 	ck_assert_msg(tu_metric(r.body, "avatar_api_access_log_dropped_total")
 	              == 0, "%s", r.body);
 	tu_response_free(&r);
-	stop(pid, errfd);
+	tu_stop(pid, errfd);
 	v = lines_of(path, &n);
 	ck_assert_uint_eq(n, 2);
 	/* Two connections, maybe two threads: either order. */
@@ -436,7 +423,7 @@ START_TEST(test_accesslog_off)
 	tu_get(port, "GET", "/metrics", &r);
 	ck_assert(tu_metric(r.body, "avatar_api_access_log_dropped_total") < 0);
 	tu_response_free(&r);
-	stop(pid, errfd);
+	tu_stop(pid, errfd);
 }
 END_TEST
 

@@ -1431,18 +1431,6 @@ spawn(char *const argv[], char *const envp[], int *errfd)
 	return pid;
 }
 
-static void
-stop(pid_t pid, int errfd)
-{
-	int status;
-
-	ck_assert(kill(pid, SIGTERM) == 0);
-	ck_assert(waitpid(pid, &status, 0) == pid);
-	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-	              "exit status %d", status);
-	close(errfd);
-}
-
 /* Both tiers from one binary, configured as the reference's
  * docker-compose does: M1_PORT/M1_PATH for microservice2, M2_* for
  * microservice1. */
@@ -1487,8 +1475,8 @@ START_TEST(test_relay_two_tiers)
 	tu_get(p1, "GET", "/v1/avatar", &r);
 	assert_error(&r, 404, "not found");
 	tu_response_free(&r);
-	stop(m1, e1);
-	stop(m2, e2);
+	tu_stop(m1, e1);
+	tu_stop(m2, e2);
 	free(want);
 }
 END_TEST
@@ -1574,8 +1562,8 @@ START_TEST(test_relay_log_failures)
 	ck_assert_msg(tu_log_has(log, "info", "upstream: answering again "
 	                         "after 201 failures\n"), "log: %s", log);
 	ck_assert_uint_eq(log_count(log, " failed"), 2);
-	stop(m1, e1);
-	stop(m2, e2);
+	tu_stop(m1, e1);
+	tu_stop(m2, e2);
 }
 END_TEST
 
@@ -1646,8 +1634,8 @@ START_TEST(test_relay_reresolve)
 	              "no log line for the new address: %s", log);
 	ck_assert_msg(tu_log_has(log, "info", "resolves to other addresses now"),
 	              "not an info line: %s", log);
-	stop(m1, e1);
-	stop(m2, e2);
+	tu_stop(m1, e1);
+	tu_stop(m2, e2);
 	tu_tmpdir_remove(dir);
 	free(want);
 }
@@ -1750,7 +1738,7 @@ START_TEST(test_relay_sigterm_in_flight)
 		ck_assert(pthread_create(&t[i], NULL, get_thread, &r[i]) == 0);
 	}
 	fake_wait_received(&f, 10);
-	stop(pid, errfd);
+	tu_stop(pid, errfd);
 	for (i = 0; i < 10; i++) {
 		pthread_join(t[i], NULL);
 		ck_assert_msg(r[i].status == 200, "request %u: status %d", i,

@@ -660,3 +660,15 @@ tu_log_has(const char *buf, const char *level, const char *want)
 		;
 	return tu_log_msg(line, level) != NULL;
 }
+
+void
+tu_stop(pid_t pid, int errfd)
+{
+	int status;
+
+	ck_assert(kill(pid, SIGTERM) == 0);
+	ck_assert(waitpid(pid, &status, 0) == pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	              "exit status %d", status);
+	close(errfd);
+}

@@ -180,4 +180,8 @@ const char *tu_log_find(const char *buf, const char *level,
 /* Whether the first line of BUF that contains WANT is a LEVEL line. */
 int tu_log_has(const char *buf, const char *level, const char *want);
 
+/* SIGTERM PID (a spawned server), wait for it to exit 0, and close
+ * ERRFD, its stderr. */
+void tu_stop(pid_t pid, int errfd);
+
 #endif
