@@ -871,8 +871,8 @@ static const struct {
 } relay_checks[] = {
 	{{"--check"}, {"M2_PORT=3000"}, 0,
 	 "upstream http://127.0.0.1:3000/v1/avatar OK\n", ""},
-	{{"--check", "--upstream", "http://localhost:1/x"}, {NULL}, 0,
-	 "upstream http://localhost:1/x OK\n", ""},
+	{{"--check", "--upstream", "http://127.0.0.1:1/x"}, {NULL}, 0,
+	 "upstream http://127.0.0.1:1/x OK\n", ""},
 	{{"--check"}, {"AVATAR_API_UPSTREAM=http://127.0.0.1:8/y"}, 0,
 	 "upstream http://127.0.0.1:8/y OK\n", ""},
 	{{"--check", "--data", "FIXTURE"}, {"M2_PORT=3001"}, 0,
