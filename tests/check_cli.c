@@ -639,7 +639,10 @@ START_TEST(test_cli_shutdown_delay)
 	ms = ms_since(&t0);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	              "exit status %d", status);
-	ck_assert_msg(ms >= 1000 && ms < 1100, "%s: exit after %ld ms",
+	/* Not the 5 s drain on top of the delay: the kept connection is
+	 * idle.  (A loaded machine took 1,218 ms in thread-per-connection
+	 * mode, where the stop joins every connection's thread.) */
+	ck_assert_msg(ms >= 1000 && ms < 2500, "%s: exit after %ld ms",
 	              modes[_i], ms);
 	ck_assert(tu_closed(&kept, 0));
 	tu_close(&kept);
