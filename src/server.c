@@ -31,6 +31,7 @@
 #include "request.h"
 #include "routes.h"
 #include "server.h"
+#include "target.h"
 #include "wire.h"
 
 /*
@@ -228,36 +229,6 @@ metrics_answer(struct server *srv, struct MHD_Connection *conn, int closing)
 	return ret;
 }
 
-/* Decode %HH escapes in the path and query like MHD's default, except
- * %00: a NUL would cut the path short (/v1/user%00x would route as
- * /v1/user), so it stays encoded and such a path matches no route. */
-static size_t
-server_unescape(void *cls, struct MHD_Connection *conn, char *s)
-{
-	static const char digits[] = "0123456789abcdef";
-	char *r = s, *w = s;
-
-	(void)cls;
-	(void)conn;
-	while (*r != '\0') {
-		const char *hi = r[0] == '%' && r[1] != '\0'
-		                 ? strchr(digits, tolower((unsigned char)r[1]))
-		                 : NULL;
-		const char *lo = hi != NULL && r[2] != '\0'
-		                 ? strchr(digits, tolower((unsigned char)r[2]))
-		                 : NULL;
-
-		if (lo != NULL && (hi != digits || lo != digits)) {
-			*w++ = (char)((hi - digits) << 4 | (lo - digits));
-			r += 3;
-		} else {
-			*w++ = *r++;
-		}
-	}
-	*w = '\0';
-	return (size_t)(w - s);
-}
-
 /*
  * Relay mode: answer the list route from the upstream.  JOB is NULL on
  * the request's first pass: take a slot (none free: 503 at once) and
@@ -351,26 +322,6 @@ server_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	*req_cls = NULL;
 }
 
-/* The path of an absolute-form request target (RFC 9112 3.2.2:
- * "http://host:port/path", which a server must accept): what follows the
- * authority, or "/" if nothing does.  Other targets are returned as they
- * are.  The authority is not checked against Host: RFC 9112 3.2.2 says
- * the target's wins, and there is one site here. */
-static const char *
-origin_form(const char *url)
-{
-	const char *p;
-
-	if (strncasecmp(url, "http://", 7) == 0)
-		p = url + 7;
-	else if (strncasecmp(url, "https://", 8) == 0)
-		p = url + 8;
-	else
-		return url;
-	p = strchr(p, '/');
-	return p != NULL ? p : "/";
-}
-
 /* The passes of a request before it can be answered: on the first
  * (*REQ_CLS NULL) start its word and wait for the next call, unless it
  * has an Expect field (see server_handle); drop the pieces of a body.
@@ -454,7 +405,7 @@ server_handle(void *cls, struct MHD_Connection *conn, const char *url,
 	if (request_pending(conn, req_cls, upload_data_size))
 		return MHD_YES;
 	if (url[0] != '/')
-		url = origin_form(url);
+		url = target_origin_form(url);
 	request_in(srv, conn);
 	/* Between enter and leave the set R cannot be freed by a reload. */
 	counts = epoch_enter(srv->epoch);
@@ -516,7 +467,7 @@ admin_handle(void *cls, struct MHD_Connection *conn, const char *url,
 	if (request_pending(conn, req_cls, upload_data_size))
 		return MHD_YES;
 	if (url[0] != '/')
-		url = origin_form(url);
+		url = target_origin_form(url);
 	counts = epoch_enter(srv->epoch);
 	r = server_routes(srv);
 	resp = server_match(srv, r, url, method, &status, &index, &route);
@@ -575,7 +526,7 @@ admin_start(struct server *srv, const struct config *cfg, struct error *err)
 		flags, 0, NULL, NULL, admin_handle, srv,
 		MHD_OPTION_EXTERNAL_LOGGER, log_mhd_limited, &srv->mhd_log,
 		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
-		MHD_OPTION_UNESCAPE_CALLBACK, server_unescape, NULL,
+		MHD_OPTION_UNESCAPE_CALLBACK, target_unescape, NULL,
 		MHD_OPTION_CONNECTION_LIMIT, ADMIN_CONNECTIONS,
 		MHD_OPTION_CONNECTION_TIMEOUT, ADMIN_TIMEOUT_S,
 		MHD_OPTION_NOTIFY_COMPLETED, admin_completed, srv,
@@ -697,7 +648,7 @@ server_start(const struct config *cfg, struct fixture *fx, struct error *err)
 	srv->daemon = MHD_start_daemon(
 		flags, 0, NULL, NULL, server_handle, srv,
 		MHD_OPTION_EXTERNAL_LOGGER, log_mhd_limited, &srv->mhd_log,
-		MHD_OPTION_UNESCAPE_CALLBACK, server_unescape, NULL,
+		MHD_OPTION_UNESCAPE_CALLBACK, target_unescape, NULL,
 		MHD_OPTION_CONNECTION_LIMIT, acceptor_mhd_limit(threads),
 		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)mhd_timeout(cfg),
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)POOL_SIZE,
