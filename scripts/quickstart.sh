@@ -45,9 +45,12 @@ if [ "$cmd" = test ] && ! command -v node >/dev/null; then
 	missing="$missing nodejs npm"
 fi
 # CI (.ci/run) also lints and builds with clang after the tests.
-# docker-compose and python3-yaml check docker-compose.yaml offline.
+# docker-compose and python3-yaml check docker-compose.yaml offline;
+# python3-yaml and python3-jsonschema check the server's answers against
+# doc/openapi.yaml (tests/contract.sh).
 if [ "$cmd" = test ]; then
-	for p in cppcheck clang-tidy clang docker-compose python3-yaml; do
+	for p in cppcheck clang-tidy clang docker-compose python3-yaml \
+		python3-jsonschema; do
 		installed "$p" || missing="$missing $p"
 	done
 fi
@@ -91,6 +94,22 @@ if [ -n "$want_promtool" ]; then
 		echo "quickstart: no promtool; tests/promtool.sh will be skipped"
 	fi
 	rm -rf "$dl"
+fi
+# tests/openapi.sh validates doc/openapi.yaml with an OpenAPI 3.1
+# validator from npm (Debian 12 packages none): install the pinned version
+# into tests/tools/openapi once (9 packages, 5 MB, a few seconds).
+# tests/openapi.sh names the same package and version.
+openapi_pkg=@seriousme/openapi-schema-validator
+openapi_version=2.11.0
+if [ "$cmd" = test ] && ! grep -q "\"version\": *\"$openapi_version\"" \
+	"tests/tools/openapi/node_modules/$openapi_pkg/package.json" 2>/dev/null
+then
+	echo "quickstart: npm install $openapi_pkg@$openapi_version into tests/tools/openapi"
+	if ! npm install --prefix tests/tools/openapi --no-audit --no-fund \
+		--no-package-lock --loglevel=error "$openapi_pkg@$openapi_version"; then
+		echo "quickstart: no $openapi_pkg; tests/openapi.sh will install" \
+			"it on first use or be skipped"
+	fi
 fi
 
 jobs=$(nproc 2>/dev/null || echo 2)
