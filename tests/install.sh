@@ -3,8 +3,9 @@
 #
 # Installs the configured build into a scratch directory under the build
 # tree (never the real system), then checks that the binary, users.json,
-# the man page, the sample /etc/default file and (when configure enabled
-# it) the systemd unit are at the configured places, that nothing went
+# the man page, the sample /etc/default file, the OpenAPI description
+# (doc/openapi.yaml, as it is) and (when configure enabled it) the
+# systemd unit are at the configured places, that nothing went
 # elsewhere, and that the installed binary accepts the installed fixture.
 # The man page and the default file must name the configured package data
 # and documentation directories: here, and in a copy of the tree
@@ -99,6 +100,10 @@ check_file "$bin" -x
 check_file "$data"
 check_file "$AVATAR_API_MAN8DIR/avatar-api.8"
 check_file "$AVATAR_API_DOCDIR/avatar-api.default"
+check_file "$AVATAR_API_DOCDIR/openapi.yaml"
+cmp -s "$dest$AVATAR_API_DOCDIR/openapi.yaml" \
+	"$(cd "${srcdir:-$(dirname "$0")/..}" && pwd)/doc/openapi.yaml" ||
+	fail "$AVATAR_API_DOCDIR/openapi.yaml differs from doc/openapi.yaml"
 check_paths "$dest" "$AVATAR_API_PKGDATADIR" "$AVATAR_API_DOCDIR" \
 	"$AVATAR_API_MAN8DIR"
 
