@@ -317,7 +317,8 @@ class Server:
         self.port = None
         self.admin_port = None
         self.proc = None
-        self.etags = {}
+        self.etags = {}         # (target, coding): the ETag of a 200
+        self.lengths = {}       # ETag: the Content-Length of its 200
         self.err_path = os.path.join(tmpdir, name + ".err")
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("AVATAR_API_", "M1_", "M2_"))}
@@ -520,6 +521,8 @@ def data_cases(vary):
         Case("the list with a trailing slash", "GET", lst + "/", 404,
              error="not found"),
         Case("below a record", "GET", rec + "/x", 404, error="not found"),
+        Case("an id with %2F: more segments", "GET", lst + "/3%2Fx", 404,
+             error="not found"),
         Case("OPTIONS an unknown path", "OPTIONS", "/nope", 404,
              error="not found"),
     ]
@@ -751,6 +754,13 @@ class Checker:
             elif not want(value, server):
                 errors.append("%s: %r is not %s" % (name, value,
                                                     want.__doc__))
+        # RFC 9110 8.6: a 304's Content-Length, if any, is its 200's.
+        length = resp.get("Content-Length")
+        if resp.status == 304 and length is not None and \
+                server.lengths.get(resp.get("ETag"), length) != length:
+            errors.append("Content-Length: %s on a 304, but %s on the 200 "
+                          "with this ETag (RFC 9110 8.6)" %
+                          (length, server.lengths[resp.get("ETag")]))
         for name in case.absent:
             if resp.get(name) is not None:
                 errors.append("%s: %r, expected none" %
@@ -846,6 +856,8 @@ class Checker:
             coding = "gzip" if resp.get("Content-Encoding") == "gzip" \
                 else "identity"
             server.etags.setdefault((case.target, coding), resp.get("ETag"))
+            server.lengths.setdefault(resp.get("ETag"),
+                                      resp.get("Content-Length"))
         self.report(server, case, self.check(case, resp, server), resp)
         return resp
 
