@@ -10,7 +10,8 @@
 #
 # Skipped (77) without a python3 that has PyYAML and jsonschema (Debian
 # packages python3-yaml and python3-jsonschema).  Run by "make check", or
-# by hand from the source tree: AVATAR_API_BIN=src/avatar-api sh tests/contract.sh
+# by hand from the source tree:
+#   AVATAR_API_BIN=src/avatar-api sh tests/contract.sh
 set -u
 
 top_srcdir=$(cd "${srcdir:-$(dirname "$0")/..}" && pwd) || exit 99
