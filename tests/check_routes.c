@@ -657,6 +657,20 @@ START_TEST(test_conditional)
 		match_with(r, "GET", "/v1/user", f, &a);
 		ck_assert_uint_eq(a.status, 412);
 	}
+	{	/* a malformed field spoils the list: 412, */
+		const char *const f[] = {"If-Match", tag, "If-Match", "nope",
+		                         NULL};
+
+		match_with(r, "GET", "/v1/user", f, &a);
+		ck_assert_uint_eq(a.status, 412);
+	}
+	{	/* and If-None-Match is then ignored */
+		const char *const f[] = {"If-None-Match", tag,
+		                         "If-None-Match", "nope", NULL};
+
+		match_with(r, "GET", "/v1/user", f, &a);
+		ck_assert_uint_eq(a.status, 200);
+	}
 	{	/* If-Match is evaluated first */
 		const char *const f[] = {"If-None-Match", tag,
 		                         "If-Match", "\"x\"", NULL};
