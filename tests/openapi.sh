@@ -4,7 +4,8 @@
 # (Debian 12 packages no OpenAPI 3.1 validator), and prove that the
 # validator can fail: broken copies of the document (a response without
 # its description, a $ref to nothing, a misspelt field, a parameter
-# without "in", a status code that is none) must each be rejected.
+# without "in", a status code that is none) must each be rejected.  Its
+# info.version must be the package's.
 # tests/contract.sh checks the document against the running server.
 #
 # The validator: $OPENAPI_VALIDATOR (a validate-api command) if set, else
@@ -87,6 +88,15 @@ case $(sed -n 's/^openapi: *//p' "$doc") in
 3.1.*) pass "doc/openapi.yaml declares OpenAPI 3.1" ;;
 *) fail "doc/openapi.yaml does not declare openapi: 3.1.x" ;;
 esac
+# info.version is the package's (make check exports AVATAR_API_VERSION).
+if [ -n "${AVATAR_API_VERSION:-}" ]; then
+	v=$(sed -n 's/^  version: *//p' "$doc" | head -n 1)
+	if [ "$v" = "$AVATAR_API_VERSION" ]; then
+		pass "info.version is the package's, $v"
+	else
+		fail "info.version is '$v', the package is $AVATAR_API_VERSION"
+	fi
+fi
 
 # broken WHAT SED-SCRIPT: a copy of the document edited by SED-SCRIPT
 # must change and be rejected.
