@@ -204,19 +204,27 @@ read_body(struct tu_conn *c, struct tu_response *r)
 	r->body_len = want;
 }
 
-/* Send METHOD PATH with the header lines EXTRA (each ending in \r\n, or
- * NULL) on C and read the answer into R: its head, then its body unless
- * it is a HEAD answer, a 204 or a 304, which have none. */
+/* Read the answer to METHOD PATH from C into R: its head, then its body
+ * unless it is a HEAD answer, a 204 or a 304, which have none. */
 static void
-exchange(struct tu_conn *c, const char *method, const char *path,
-         const char *extra, struct tu_response *r)
+read_answer(struct tu_conn *c, const char *method, const char *path,
+            struct tu_response *r)
 {
-	ck_assert(tu_request(c, method, path, extra) == 0);
 	ck_assert_msg(tu_read_response(c, r, 1) == 0, "%s %s: no answer",
 	              method, path);
 	if (strcmp(method, "HEAD") != 0 && r->status != 204 &&
 	    r->status != 304)
 		read_body(c, r);
+}
+
+/* Send METHOD PATH with the header lines EXTRA (each ending in \r\n, or
+ * NULL) on C and read the answer into R. */
+static void
+exchange(struct tu_conn *c, const char *method, const char *path,
+         const char *extra, struct tu_response *r)
+{
+	ck_assert(tu_request(c, method, path, extra) == 0);
+	read_answer(c, method, path, r);
 }
 
 /* The pipelined probe: GET /healthz must be the next answer on C. */
@@ -254,11 +262,7 @@ ask(unsigned port, const char *method, const char *path, const char *extra,
 	ck_assert_msg(tu_connect(&c, port) == 0, "connect: %s",
 	              strerror(errno));
 	ck_assert(tu_send(&c, req, (size_t)n) == 0);
-	ck_assert_msg(tu_read_response(&c, r, 1) == 0, "%s %s: no answer",
-	              method, path);
-	if (strcmp(method, "HEAD") != 0 && r->status != 204 &&
-	    r->status != 304)
-		read_body(&c, r);
+	read_answer(&c, method, path, r);
 	tu_say(what, sizeof(what), "%s %s (%d)", method, path, r->status);
 	probe(&c, what);
 	tu_close(&c);
