@@ -1110,15 +1110,14 @@ START_TEST(test_gzip)
 	struct srv s;
 
 	srv_start(&s, modes[_i], NULL, NULL, NULL);
-	/* fetch_all checks the headers and that gzip inflates, all of its
-	 * Content-Length bytes, to exactly the identity body. */
+	/* fetch_all checks the headers and that the gzip form's Content-Length
+	 * bytes are one whole gzip member, nothing after it, that inflates to
+	 * exactly the identity body: Content-Length is the compressed size. */
 	fetch_all(s.port, id, gz);
 	expected = tu_expected_body(&expected_len);
 	ck_assert(id[0].len == expected_len &&
 	          memcmp(id[0].body, expected, expected_len) == 0);
 	free(expected);
-	for (i = 0; i < NPATHS; i++)
-		ck_assert_uint_eq(gz[i].len, strtoul(gz[i].clen, NULL, 10));
 	ck_assert_msg(gz[0].len < id[0].len, "the list's gzip form is %zu "
 	              "bytes, the identity %zu", gz[0].len, id[0].len);
 	for (i = 0; i < NPATHS; i++) {
