@@ -12,13 +12,14 @@
  * store_unref when it frees a response, after its last connection is
  * done with it, and the last reference frees the store.
  */
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include <microhttpd.h>
+/* next_in as a pointer to const (zlib 1.2.5.2 and later) */
+#define ZLIB_CONST
 #include <zlib.h>
 
 #include "atomicvar.h"
@@ -262,7 +263,7 @@ gzip_into(z_stream *z, const char *in, size_t len, char *out, size_t room)
 {
 	if (deflateReset(z) != Z_OK)
 		return 0;
-	z->next_in = (Bytef *)(uintptr_t)in;
+	z->next_in = (const Bytef *)in;
 	z->avail_in = (uInt)len;
 	z->next_out = (Bytef *)out;
 	z->avail_out = (uInt)room;
