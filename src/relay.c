@@ -348,7 +348,9 @@ relay_reachable(struct relay *rl, uint64_t now_ms)
 {
 	uint64_t t = atom_load(rl->stats.unreachable_ms);
 
-	return t == 0 || now_ms - t >= RELAY_UNREACHABLE_MS;
+	/* Signed: T is the coarse clock with its low bit set, a millisecond
+	 * ahead of NOW_MS when both were read in the same (even) tick. */
+	return t == 0 || (int64_t)(now_ms - t) >= (int64_t)RELAY_UNREACHABLE_MS;
 }
 
 const char *
