@@ -41,12 +41,16 @@ proxy_request(struct relay *rl, int blocking, struct MHD_Connection *conn,
 {
 	if (*job == NULL) {
 		*job = relay_acquire(rl);
-		if (*job != NULL)
-			relay_forward(*job,
-			              MHD_lookup_connection_value(conn,
-			                      MHD_HEADER_KIND, "X-Request-Id"),
-			              MHD_lookup_connection_value(conn,
-			                      MHD_HEADER_KIND, "traceparent"));
+		if (*job != NULL) {
+			struct relay_fields f = {
+				MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+				                            "X-Request-Id"),
+				MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+				                            "traceparent"),
+				NULL, NULL, NULL};
+
+			relay_forward(*job, &f);
+		}
 		if (*job != NULL && blocking) {
 			relay_submit(*job, NULL, NULL);
 			relay_wait(*job);

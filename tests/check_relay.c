@@ -32,7 +32,7 @@ static const char *const mode_names[] = {"epoll", "thread-per-connection"};
 /* ---- a fake upstream: one poll loop thread, counting connections ---- */
 
 #define FAKE_CONNS 256
-#define FAKE_HEADS 4
+#define FAKE_HEADS 8
 
 /* What the fake upstream does with each request: write REPLY (REPLY_LEN
  * bytes) DELAY_MS after the request's headers arrived, then close the
@@ -73,7 +73,7 @@ struct fake {
 	pthread_t thread;
 	/* The heads of the first FAKE_HEADS requests, in the order they
 	 * arrived: HEADS[I] is written before RECEIVED passes I. */
-	char heads[FAKE_HEADS][1024];
+	char heads[FAKE_HEADS][4096];
 };
 
 struct fake_conn {
@@ -1996,6 +1996,352 @@ START_TEST(test_relay_client_stopped)
 }
 END_TEST
 
+/* What one exchange of a relay client ended with. */
+struct seen {
+	int forward_rc, target_rc;
+	enum relay_kind kind;
+	unsigned status;
+	char body[256];
+	size_t len;
+	char etag[600];          /* "(null)" for none */
+	char encoding[128];
+	char id[128];            /* relay_job_id, "(null)" for none */
+	unsigned note;
+};
+
+/* One request on RL (started blocking): for the record ID unless NULL,
+ * with the fields F unless NULL; what it got goes to OUT.  A job whose
+ * relay_forward or relay_target refused it is released unsent. */
+static void
+exchange(struct relay *rl, const char *id, const struct relay_fields *f,
+         struct seen *out)
+{
+	struct relay_job *job = relay_acquire(rl);
+	const struct relay_outcome *o;
+	const char *jid;
+
+	memset(out, 0, sizeof(*out));
+	ck_assert_ptr_nonnull(job);
+	relay_note_set(job, 4242);
+	if (id != NULL)
+		out->target_rc = relay_target(job, id);
+	if (f != NULL)
+		out->forward_rc = relay_forward(job, f);
+	jid = relay_job_id(job);
+	snprintf(out->id, sizeof(out->id), "%s", jid != NULL ? jid : "(null)");
+	if (out->forward_rc < 0 || out->target_rc < 0) {
+		relay_release(job);
+		return;
+	}
+	relay_submit(job, NULL, NULL);
+	relay_wait(job);
+	o = relay_outcome(job);
+	out->kind = o->kind;
+	out->status = o->status;
+	out->len = o->len;
+	if (o->body != NULL && o->len < sizeof(out->body))
+		memcpy(out->body, o->body, o->len);
+	snprintf(out->etag, sizeof(out->etag), "%s",
+	         o->etag != NULL ? o->etag : "(null)");
+	snprintf(out->encoding, sizeof(out->encoding), "%s",
+	         o->encoding != NULL ? o->encoding : "(null)");
+	out->note = relay_note(job);
+	relay_release(job);
+}
+
+/* The request line of the fake upstream's request number I. */
+static void
+request_line(const struct fake *f, int i, char *out, size_t size)
+{
+	snprintf(out, size, "%.*s", (int)strcspn(f->heads[i], "\r"),
+	         f->heads[i]);
+}
+
+/* A record is asked for as the upstream's path, "/" and its id
+ * percent-encoded again (as in Location), before the URL's query; the
+ * list as before, also by a slot that asked for a record before; an id
+ * too long to send is refused before anything is sent. */
+START_TEST(test_relay_client_record)
+{
+	static const char *const urls[] = {"/v1/avatar", "/v1/avatar?x=1#f",
+	                                   "/?q", "/v1/"};
+	static const char *const want[][2] = {
+		{"GET /v1/avatar/a%20b%2F%C3%A9 HTTP/1.1",
+		 "GET /v1/avatar HTTP/1.1"},
+		{"GET /v1/avatar/a%20b%2F%C3%A9?x=1 HTTP/1.1",
+		 "GET /v1/avatar?x=1 HTTP/1.1"},
+		{"GET /a%20b%2F%C3%A9?q HTTP/1.1", "GET /?q HTTP/1.1"},
+		{"GET /v1/a%20b%2F%C3%A9 HTTP/1.1", "GET /v1/ HTTP/1.1"}};
+	char line[256], longid[1100];
+	struct seen r;
+	size_t i;
+
+	memset(longid, ' ', sizeof(longid));
+	for (i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
+		struct fake f = {0};
+		struct relay *rl;
+
+		fake_serve(&f, client_reply, strlen(client_reply));
+		snprintf(url, sizeof(url), "http://127.0.0.1:%u%s", f.port,
+		         urls[i]);
+		rl = client_start(url, 1, 2000);
+		exchange(rl, "a b/\xc3\xa9", NULL, &r);
+		ck_assert_int_eq(r.target_rc, 0);
+		ck_assert_str_eq(r.id, "a%20b%2F%C3%A9");
+		ck_assert_uint_eq(r.note, 4242);
+		ck_assert_int_eq(r.kind, RELAY_OK);
+		ck_assert_uint_eq(r.status, 200);
+		ck_assert_str_eq(r.body, "{\"a\":1}");
+		exchange(rl, NULL, NULL, &r);
+		ck_assert_str_eq(r.id, "(null)");
+		ck_assert_int_eq(r.kind, RELAY_OK);
+		/* 1,024 bytes that all need escaping fit; one more does not. */
+		longid[1024] = '\0';
+		exchange(rl, longid, NULL, &r);
+		ck_assert_int_eq(r.target_rc, 0);
+		ck_assert_int_eq(r.kind, RELAY_OK);
+		longid[1024] = ' ';
+		longid[1025] = '\0';
+		exchange(rl, longid, NULL, &r);
+		ck_assert_int_eq(r.target_rc, -1);
+		ck_assert_str_eq(r.id, "(null)");
+		relay_free(rl);
+		fake_stop(&f);
+		ck_assert_uint_eq(__atomic_load_n(&f.received, __ATOMIC_RELAXED),
+		                  3);
+		request_line(&f, 0, line, sizeof(line));
+		ck_assert_str_eq(line, want[i][0]);
+		request_line(&f, 1, line, sizeof(line));
+		ck_assert_str_eq(line, want[i][1]);
+		/* The rest of the request as the list's. */
+		ck_assert_str_eq(strchr(f.heads[0], '\n'),
+		                 strchr(f.heads[1], '\n'));
+		ck_assert_uint_eq(strlen(f.heads[2]), strlen(f.heads[1]) +
+		                  3 * 1024 + (i == 2 || i == 3 ? 0 : 1));
+	}
+}
+END_TEST
+
+/* If-None-Match, If-Match and Accept-Encoding go upstream after the ids,
+ * when 1 to 512 bytes of printable ASCII; others are dropped, except an
+ * If-Match, which refuses the request. */
+START_TEST(test_relay_client_validators)
+{
+	static const char tp[] = "00-0af7651916cd43dd8448eb211c80319c-"
+	        "b7ad6b7169203331-01";
+	char v512[513], v513[514], want[4096];
+	struct relay_fields fl;
+	struct fake f = {0};
+	struct relay *rl;
+	struct seen r;
+
+	memset(v512, 'x', 512);
+	v512[512] = '\0';
+	memset(v513, 'y', 513);
+	v513[513] = '\0';
+	fake_serve(&f, client_reply, strlen(client_reply));
+	rl = client_start(url, 1, 2000);
+	/* All of them. */
+	fl = (struct relay_fields){"req-1", tp, "\"a\", W/\"b\"", "*", "gzip"};
+	exchange(rl, NULL, &fl, &r);
+	ck_assert_int_eq(r.forward_rc, 0);
+	ck_assert_int_eq(r.kind, RELAY_OK);
+	/* 512 bytes each go, 513 do not; a tab or DEL neither. */
+	fl = (struct relay_fields){NULL, NULL, v512, v512, v512};
+	exchange(rl, NULL, &fl, &r);
+	ck_assert_int_eq(r.forward_rc, 0);
+	fl = (struct relay_fields){NULL, NULL, v513, "", "gzip,\tbr"};
+	exchange(rl, NULL, &fl, &r);
+	ck_assert_int_eq(r.forward_rc, 0);
+	fl = (struct relay_fields){NULL, NULL, "\"a\x7f\"", NULL, v513};
+	exchange(rl, NULL, &fl, &r);
+	ck_assert_int_eq(r.forward_rc, 0);
+	/* An If-Match that cannot go: refused, nothing sent. */
+	fl = (struct relay_fields){NULL, NULL, "\"a\"", v513, "gzip"};
+	exchange(rl, NULL, &fl, &r);
+	ck_assert_int_eq(r.forward_rc, -1);
+	fl = (struct relay_fields){NULL, NULL, NULL, "\"a\tb\"", NULL};
+	exchange(rl, NULL, &fl, &r);
+	ck_assert_int_eq(r.forward_rc, -1);
+	relay_free(rl);
+	fake_stop(&f);
+	ck_assert_uint_eq(__atomic_load_n(&f.received, __ATOMIC_RELAXED), 4);
+	/* Request 3 carried nothing: the prebuilt request. */
+	snprintf(want, sizeof(want), "%.*sX-Request-Id: req-1\r\n"
+	         "traceparent: %s\r\nIf-None-Match: \"a\", W/\"b\"\r\n"
+	         "If-Match: *\r\nAccept-Encoding: gzip\r\n\r\n",
+	         (int)strlen(f.heads[3]) - 2, f.heads[3], tp);
+	ck_assert_str_eq(f.heads[0], want);
+	/* Request 1: all three at 512 bytes. */
+	ck_assert(strstr(f.heads[1], "\r\nIf-None-Match: ") != NULL);
+	ck_assert(strstr(f.heads[1], "\r\nIf-Match: ") != NULL);
+	ck_assert(strstr(f.heads[1], "\r\nAccept-Encoding: ") != NULL);
+	ck_assert(strstr(f.heads[1], v512) != NULL);
+	/* Request 2: the 513 bytes left out, the empty If-Match sent. */
+	ck_assert(strstr(f.heads[2], "If-None-Match") == NULL);
+	ck_assert(strstr(f.heads[2], "\r\nIf-Match: \r\n") != NULL);
+	ck_assert(strstr(f.heads[2], "Accept-Encoding") == NULL);
+	/* Request 3: nothing forwarded. */
+	ck_assert(strstr(f.heads[3], "If-") == NULL &&
+	          strstr(f.heads[3], "Accept-Encoding") == NULL);
+}
+END_TEST
+
+#define JSON_HEAD "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+/* Not JSON, and no NUL (the replies are strings). */
+#define GZ_BODY "\x1f\x8b\x08\x01\x02\x03\x04\x05\x02\x03"
+
+/* How an upstream answer ends a request, according to what it asked:
+ * INM and IM say that If-None-Match and If-Match were sent, RECORD that
+ * a record was asked for.  ETAG and ENCODING: what is passed back, or
+ * "(null)"; BODY: the body (RELAY_OK and a 2xx), or NULL. */
+static const struct {
+	const char *reply;
+	int inm, im, record;
+	enum relay_kind kind;
+	unsigned status;
+	const char *etag, *encoding, *body;
+} answers[] = {
+	/* The ETag passed back if it is an entity-tag within 512 bytes. */
+	{JSON_HEAD "ETag: \"e1\"\r\nContent-Length: 2\r\n\r\n[]", 0, 0, 0,
+	 RELAY_OK, 200, "\"e1\"", "(null)", "[]"},
+	{JSON_HEAD "ETag: W/\"e1\"\r\nContent-Length: 2\r\n\r\n[]", 0, 0, 1,
+	 RELAY_OK, 200, "W/\"e1\"", "(null)", "[]"},
+	{JSON_HEAD "ETag: e1\r\nContent-Length: 2\r\n\r\n[]", 0, 0, 0,
+	 RELAY_OK, 200, "(null)", "(null)", "[]"},
+	{JSON_HEAD "ETag: \"" "0123456789012345678901234567890123456789"
+	 "0123456789012345678901234567890123456789012345678901234567890123"
+	 "0123456789012345678901234567890123456789012345678901234567890123"
+	 "0123456789012345678901234567890123456789012345678901234567890123"
+	 "0123456789012345678901234567890123456789012345678901234567890123"
+	 "0123456789012345678901234567890123456789012345678901234567890123"
+	 "0123456789012345678901234567890123456789012345678901234567890123"
+	 "0123456789012345678901234567890123456789012345678901234567890123"
+	 "0123456789012345678901234567890123456789" /* 530 in all */
+	 "\"\r\nContent-Length: 2\r\n\r\n[]", 0, 0, 0,
+	 RELAY_OK, 200, "(null)", "(null)", "[]"},
+	/* A coded body is not JSON text: passed on as it is, its coding
+	 * with it. */
+	{JSON_HEAD "Content-Encoding: gzip\r\nETag: \"e1-gz\"\r\n"
+	 "Content-Length: 10\r\n\r\n" GZ_BODY, 0, 0, 0,
+	 RELAY_OK, 200, "\"e1-gz\"", "gzip", GZ_BODY},
+	{JSON_HEAD "Content-Encoding: br, gzip\r\nTransfer-Encoding: chunked"
+	 "\r\n\r\n3\r\nabc\r\n0\r\n\r\n", 0, 0, 0,
+	 RELAY_OK, 200, "(null)", "br, gzip", "abc"},
+	{JSON_HEAD "Content-Encoding: identity\r\nContent-Length: 3\r\n\r\n"
+	 "abc", 0, 0, 0, RELAY_BODY, 200, "(null)", "(null)", NULL},
+	{JSON_HEAD "Content-Encoding: identity\r\nContent-Length: 2\r\n\r\n"
+	 "{}", 0, 0, 0, RELAY_OK, 200, "(null)", "(null)", "{}"},
+	/* A coding that cannot be passed back as it came. */
+	{JSON_HEAD "Content-Encoding: gzip; q=1\r\nContent-Length: 3\r\n\r\n"
+	 "abc", 0, 0, 0, RELAY_PROTOCOL, 200, "(null)", "(null)", NULL},
+	{JSON_HEAD "Content-Encoding: gzip, gzip, gzip, gzip, gzip, gzip, "
+	 "gzip, gzip, gzip, gzip, gzip, x\r\nContent-Length: 3\r\n\r\n"
+	 "abc", 0, 0, 0, /* 67 bytes */
+	 RELAY_PROTOCOL, 200, "(null)", "(null)", NULL},
+	{JSON_HEAD "Content-Encoding: gzip\r\nContent-Encoding: br\r\n"
+	 "Content-Length: 3\r\n\r\nabc", 0, 0, 0,
+	 RELAY_PROTOCOL, 0, "(null)", "(null)", NULL},
+	{"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 10"
+	 "\r\n\r\n" GZ_BODY, 0, 0, 0,
+	 RELAY_CONTENT_TYPE, 200, "(null)", "(null)", NULL},
+	/* 304, 412 and 404: answers when the request could get them. */
+	{"HTTP/1.1 304 Not Modified\r\nETag: \"e1\"\r\n\r\n", 1, 0, 0,
+	 RELAY_OK, 304, "\"e1\"", "(null)", NULL},
+	{"HTTP/1.1 304 Not Modified\r\nETag: \"e1\"\r\n"
+	 "Content-Encoding: gzip\r\nContent-Length: 0\r\n\r\n", 1, 1, 1,
+	 RELAY_OK, 304, "\"e1\"", "(null)", NULL},
+	{"HTTP/1.1 304 Not Modified\r\nETag: \"e1\"\r\n\r\n", 0, 1, 1,
+	 RELAY_STATUS, 304, "(null)", "(null)", NULL},
+	{"HTTP/1.1 412 Precondition Failed\r\nContent-Type: application/json"
+	 "\r\nContent-Length: 31\r\n\r\n{\"error\":\"precondition failed\"}",
+	 0, 1, 0, RELAY_OK, 412, "(null)", "(null)", NULL},
+	{"HTTP/1.1 412 Precondition Failed\r\nContent-Length: 0\r\n\r\n",
+	 1, 0, 1, RELAY_STATUS, 412, "(null)", "(null)", NULL},
+	{"HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\n"
+	 "Content-Length: 26\r\n\r\n{\"error\":\"user not found\"}", 1, 1, 1,
+	 RELAY_OK, 404, "(null)", "(null)", NULL},
+	{"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n", 1, 1, 0,
+	 RELAY_STATUS, 404, "(null)", "(null)", NULL},
+};
+#define NANSWERS (sizeof(answers) / sizeof(answers[0]))
+
+START_TEST(test_relay_client_answers)
+{
+	struct relay_fields fl = {NULL, NULL, NULL, NULL, "gzip"};
+	struct fake f = {0};
+	struct relay *rl;
+	struct seen r;
+	struct relay_counters c;
+	size_t k;
+
+	fl.if_none_match = answers[_i].inm ? "\"e1\"" : NULL;
+	fl.if_match = answers[_i].im ? "\"e2\"" : NULL;
+	fake_serve(&f, answers[_i].reply, strlen(answers[_i].reply));
+	rl = client_start(url, 1, 2000);
+	exchange(rl, answers[_i].record ? "7" : NULL, &fl, &r);
+	ck_assert_msg(r.kind == answers[_i].kind, "case %d: kind %s, want %s",
+	              _i, relay_kind_name(r.kind),
+	              relay_kind_name(answers[_i].kind));
+	ck_assert_uint_eq(r.status, answers[_i].status);
+	ck_assert_str_eq(r.etag, answers[_i].etag);
+	ck_assert_str_eq(r.encoding, answers[_i].encoding);
+	if (answers[_i].body != NULL) {
+		ck_assert_uint_eq(r.len, strlen(answers[_i].body));
+		ck_assert(memcmp(r.body, answers[_i].body, r.len) == 0);
+	}
+	/* Answers are not upstream errors. */
+	relay_counters_read(rl, &c);
+	ck_assert_uint_eq(c.requests, 1);
+	for (k = 0; k < RELAY_KIND_COUNT; k++)
+		ck_assert_uint_eq(c.errors[k], k == (size_t)answers[_i].kind &&
+		                  k != RELAY_OK ? 1 : 0);
+	relay_free(rl);
+	fake_stop(&f);
+}
+END_TEST
+
+/* A 304 whose head says nothing follows keeps its connection (the
+ * answer to a revalidation is common); one that announces a body, as a
+ * Content-Length may, does not; nor does one followed by a stray byte. */
+START_TEST(test_relay_client_304_reuse)
+{
+	static const struct {
+		const char *reply;
+		unsigned connections;
+	} cases[] = {
+		{"HTTP/1.1 304 Not Modified\r\nETag: \"e1\"\r\n\r\n", 1},
+		{"HTTP/1.1 304 Not Modified\r\nContent-Length: 0\r\n\r\n", 1},
+		{"HTTP/1.1 304 Not Modified\r\nContent-Length: 3616\r\n\r\n", 3},
+		{"HTTP/1.1 304 Not Modified\r\nConnection: close\r\n\r\n", 3},
+		{"HTTP/1.1 304 Not Modified\r\n\r\nx", 3},
+	};
+	struct relay_fields fl = {NULL, NULL, "\"e1\"", NULL, NULL};
+	size_t i, n;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct fake f = {0};
+		struct relay *rl;
+		struct seen r;
+
+		fake_serve(&f, cases[i].reply, strlen(cases[i].reply));
+		rl = client_start(url, 1, 2000);
+		for (n = 0; n < 3; n++) {
+			exchange(rl, NULL, &fl, &r);
+			ck_assert_int_eq(r.kind, RELAY_OK);
+			ck_assert_uint_eq(r.status, 304);
+		}
+		relay_free(rl);
+		fake_stop(&f);
+		ck_assert_msg(__atomic_load_n(&f.accepted, __ATOMIC_RELAXED) ==
+		              cases[i].connections, "case %zu: %u connections, "
+		              "want %u", i,
+		              __atomic_load_n(&f.accepted, __ATOMIC_RELAXED),
+		              cases[i].connections);
+	}
+}
+END_TEST
+
 /* The Prometheus text of a relay that answered nothing yet, byte for
  * byte, after the server's own (metrics_write). */
 START_TEST(test_relay_client_metrics_text)
@@ -2114,6 +2460,11 @@ relay_suite(void)
 	tcase_add_test(client, test_relay_client_wait);
 	tcase_add_test(client, test_relay_client_stopped);
 	tcase_add_test(client, test_relay_client_metrics_text);
+	tcase_add_test(client, test_relay_client_record);
+	tcase_add_test(client, test_relay_client_validators);
+	tcase_add_loop_test(client, test_relay_client_answers, 0,
+	                    (int)NANSWERS);
+	tcase_add_test(client, test_relay_client_304_reuse);
 	suite_add_tcase(s, client);
 	return s;
 }
