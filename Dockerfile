@@ -15,7 +15,7 @@ FROM debian:bookworm AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential autoconf automake pkg-config \
-      libmicrohttpd-dev libjansson-dev check curl \
+      libmicrohttpd-dev libjansson-dev zlib1g-dev check curl \
  && rm -rf /var/lib/apt/lists/*
 # tests/docker.sh skips itself inside this make check (no recursion).
 ENV AVATAR_API_IN_DOCKER_BUILD=1
@@ -30,7 +30,7 @@ RUN autoreconf -fi \
 FROM debian:bookworm-slim
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libmicrohttpd12 libjansson4 \
+      libmicrohttpd12 libjansson4 zlib1g \
  && rm -rf /var/lib/apt/lists/*
 # The binary, /usr/share/avatar-api/users.json (its default --data), the
 # man page and docs.

@@ -230,7 +230,7 @@ fi
 # Build dependencies, as scripts/quickstart.sh installs them.
 if [ -z "${AVATAR_API_BIN:-}" ] && command -v dpkg-query >/dev/null; then
 	for p in build-essential autoconf automake pkg-config \
-		libmicrohttpd-dev libjansson-dev check; do
+		libmicrohttpd-dev libjansson-dev zlib1g-dev check; do
 		if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null |
 			grep -q "install ok installed"; then
 			missing+=("$p")

@@ -27,7 +27,7 @@ cd "$(dirname "$0")/.."
 # compiler and autotools, the two libraries, Check; curl for the smoke
 # checks, systemd-analyze and groff for the unit and man page checks.
 packages="build-essential autoconf automake pkg-config libmicrohttpd-dev
-libjansson-dev check curl systemd groff-base"
+libjansson-dev zlib1g-dev check curl systemd groff-base"
 
 installed() {
 	dpkg-query -W -f='${Status}' "$1" 2>/dev/null |

@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "negotiate.h"
 
 #ifndef PKGDATADIR
 #define PKGDATADIR "/usr/local/share/avatar-api"
@@ -188,6 +189,18 @@ printable(const char *s, size_t max)
 	return 1;
 }
 
+/* Printable ASCII, spaces included: no control character. */
+static int
+printable_blank(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < ' ' || (unsigned char)*s >= 0x7f)
+			return 0;
+	return 1;
+}
+
+static const char *env_get(const char *name);
+
 /* Length of the "http://" or "https://" at the start of S, or 0. */
 static size_t
 url_scheme(const char *s)
@@ -270,6 +283,106 @@ parse_file(const struct config_option *o, struct config *cfg,
 		return -1;
 	}
 	*(const char **)field(cfg, o) = val;
+	return 0;
+}
+
+static int
+parse_switch(const struct config_option *o, struct config *cfg,
+             const char *key, const char *val, struct error *err)
+{
+	if (strcmp(val, "on") == 0)
+		*(int *)field(cfg, o) = 1;
+	else if (strcmp(val, "off") == 0)
+		*(int *)field(cfg, o) = 0;
+	else
+		return bad_value(o, key, val, err);
+	return 0;
+}
+
+/* A header field value sent as is on every answer of the data routes:
+ * O->max bytes at most of printable ASCII, no blank at either end (a
+ * control character would split the header). */
+static int
+parse_field_value(const struct config_option *o, struct config *cfg,
+                  const char *key, const char *val, struct error *err)
+{
+	size_t n = strlen(val);
+
+	if (n == 0 || n > o->max || !printable_blank(val) || val[0] == ' ' ||
+	    val[n - 1] == ' ')
+		return bad_value(o, key, val, err);
+	*(const char **)field(cfg, o) = val;
+	return 0;
+}
+
+/* Add origin VAL (N bytes; not NUL-terminated when COPY) to
+ * cfg->cors_origins: a copy in cors_buf when COPY, else VAL itself. */
+static int
+cors_add(const struct config_option *o, struct config *cfg, const char *key,
+         const char *val, size_t n, int copy, struct error *err)
+{
+	char one[CONFIG_ORIGIN_MAX + 1];
+	char *slot;
+
+	if (n > CONFIG_ORIGIN_MAX) {
+		error_set(err, EXIT_USAGE, "%s: origin too long (at most %u "
+		          "bytes)", key, CONFIG_ORIGIN_MAX);
+		return -1;
+	}
+	memcpy(one, val, n);
+	one[n] = '\0';
+	if (!negotiate_origin_valid(one))
+		return bad_value(o, key, one, err);
+	if (cfg->cors_count == CONFIG_CORS_MAX) {
+		error_set(err, EXIT_USAGE, "%s: too many origins (at most %u)",
+		          key, CONFIG_CORS_MAX);
+		return -1;
+	}
+	if (copy) {
+		slot = cfg->cors_buf + cfg->cors_count * (CONFIG_ORIGIN_MAX + 1);
+		memcpy(slot, one, n + 1);
+		val = slot;
+	}
+	cfg->cors_origins[cfg->cors_count++] = val;
+	return 0;
+}
+
+/* --cors-origin: one origin per flag, the flag repeated for more. */
+static int
+parse_cors(const struct config_option *o, struct config *cfg,
+           const char *key, const char *val, struct error *err)
+{
+	return cors_add(o, cfg, key, val, strlen(val), 0, err);
+}
+
+/* AVATAR_API_CORS_ORIGIN: origins separated by commas (blanks around
+ * them ignored). */
+static int
+env_cors(const struct config_option *o, struct config *cfg,
+         struct error *err)
+{
+	const char *v = env_get(o->env[0]), *p;
+
+	if (v == NULL)
+		return 0;
+	for (p = v; *p != '\0';) {
+		size_t n;
+
+		p += strspn(p, " \t");
+		n = strcspn(p, ",");
+		while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+			n--;
+		if (n == 0) {
+			error_set(err, EXIT_USAGE, "%s: empty origin in "
+			          "'%.64s'", o->env[0], v);
+			return -1;
+		}
+		if (cors_add(o, cfg, o->env[0], p, n, 1, err) < 0)
+			return -1;
+		p += strcspn(p, ",");
+		if (*p == ',')
+			p++;
+	}
 	return 0;
 }
 
@@ -468,6 +581,29 @@ const struct config_option config_options[] = {
 	 .parse = parse_file, .offset = OFFSET(access_log),
 	 .help = "append one line per request to FILE ('-': standard "
 	         "output), text or JSON as --log-format says; off by default"},
+	{.name = "compression", .arg = "on|off",
+	 .env = {"AVATAR_API_COMPRESSION"}, .def = "on",
+	 .parse = parse_switch, .offset = OFFSET(compression),
+	 .what = "compression", .expect = "on or off",
+	 .help = "on: a gzip form of every answer of the data routes is "
+	         "built at load and reload, and sent to clients whose "
+	         "Accept-Encoding allows it"},
+	{.name = "cache-control", .arg = "VALUE",
+	 .env = {"AVATAR_API_CACHE_CONTROL"}, .def = "no-cache",
+	 .parse = parse_field_value, .offset = OFFSET(cache_control),
+	 .max = 256, .what = "Cache-Control value",
+	 .expect = "1-256 bytes of printable ASCII",
+	 .help = "the Cache-Control of the data routes' 200 and 304 "
+	         "answers (no-cache: caches revalidate with the ETag); "
+	         "/healthz, /readyz, /metrics and errors send no-store"},
+	{.name = "cors-origin", .arg = "ORIGIN",
+	 .env = {"AVATAR_API_CORS_ORIGIN"}, .parse = parse_cors,
+	 .parse_env = env_cors, .what = "origin",
+	 .expect = "'*' or http[s]://host[:port], lowercase",
+	 .help = "allow cross-origin requests to the data routes from "
+	         "ORIGIN (repeat the flag for more, at most 16; the variable "
+	         "takes a comma-separated list), or from any origin with "
+	         "'*'; off by default"},
 	{.name = "check", .action = CONFIG_CHECK,
 	 .help = "load and validate the fixture, then exit; in relay mode "
 	         "check the upstream URL and that its host resolves, and the "
@@ -496,6 +632,7 @@ config_defaults(struct config *cfg)
 	cfg->admin_address = NULL;
 	cfg->admin_port = 0;
 	cfg->access_log = NULL;
+	cfg->cors_count = 0;
 	/* Each default goes through its parser, so that --help shows what is
 	 * used; they are all valid (check_config tests them). */
 	for (o = config_options; o->name != NULL; o++)

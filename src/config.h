@@ -27,6 +27,9 @@ enum config_action {
 #define CONFIG_THREADS_MAX 1024u
 #define CONFIG_PATH_MAX 1024u
 #define CONFIG_URL_MAX 2048u
+/* --cors-origin: at most this many origins, each at most this long. */
+#define CONFIG_CORS_MAX 16u
+#define CONFIG_ORIGIN_MAX 255u
 /* The reference's microservice1 defaults for M2_DOMAIN, M2_PORT, M2_PATH. */
 #define CONFIG_M2_DOMAIN_DEFAULT "http://127.0.0.1"
 #define CONFIG_M2_PORT_DEFAULT "3000"
@@ -57,6 +60,13 @@ struct config {
 	int log_format;               /* --log-format: an enum log_format */
 	char upstream_buf[CONFIG_URL_MAX + 1]; /* the URL made from M2_* */
 	const char *access_log;       /* --access-log: NULL = off, "-" = stdout */
+	int compression;              /* --compression: 1 on (gzip), 0 off */
+	const char *cache_control;    /* --cache-control: the data routes' */
+	/* --cors-origin, in the order given ("*" among them: any origin);
+	 * those from AVATAR_API_CORS_ORIGIN are copied into cors_buf. */
+	const char *cors_origins[CONFIG_CORS_MAX];
+	size_t cors_count;            /* 0: CORS off */
+	char cors_buf[CONFIG_CORS_MAX * (CONFIG_ORIGIN_MAX + 1)];
 };
 
 /* The most environment variables one option reads (--upstream:

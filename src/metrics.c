@@ -111,23 +111,28 @@ metrics_write(const struct metrics_input *in, FILE *f)
 	static const char *const route_names[ROUTE_COUNT] = {
 		"list", "user", "healthz", "metrics", "readyz", "other"};
 	static const char *const status_names[STATUS_COUNT] = {
-		"200", "400", "404", "405", "500", "502", "503", "504"};
+		"200", "204", "304", "400", "404", "405", "412", "500", "502",
+		"503", "504"};
 	/* The route and status pairs the handler can produce; 2: only in
 	 * relay mode. */
 	static const unsigned char produced[ROUTE_COUNT][STATUS_COUNT] = {
-		{1, 0, 0, 1, 0, 2, 2, 2}, {1, 0, 1, 1, 0, 0, 0, 0},
-		{1, 0, 0, 1, 0, 0, 0, 0}, {1, 0, 0, 1, 1, 0, 0, 0},
-		{1, 0, 0, 1, 0, 0, 1, 0}, {0, 0, 1, 0, 0, 0, 0, 0}};
+		/* 200 204 304 400 404 405 412 500 502 503 504 */
+		{1, 1, 1, 0, 0, 1, 1, 0, 2, 2, 2},  /* list */
+		{1, 1, 1, 0, 1, 1, 1, 0, 2, 2, 2},  /* user */
+		{1, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0},  /* healthz */
+		{1, 1, 0, 0, 0, 1, 0, 1, 0, 0, 0},  /* metrics */
+		{1, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0},  /* readyz */
+		{0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0}}; /* other */
 	static const char *const verdicts[GUARD_VERDICT_COUNT] = {
 		NULL, "400", "413", "414", "431", "501", "505"};
 	/* The class of each status index. */
 	static const unsigned char class_of[STATUS_COUNT] = {
-		CLASS_2XX, CLASS_4XX, CLASS_4XX, CLASS_4XX, CLASS_5XX, CLASS_5XX,
-		CLASS_5XX, CLASS_5XX};
+		CLASS_2XX, CLASS_2XX, CLASS_3XX, CLASS_4XX, CLASS_4XX, CLASS_4XX,
+		CLASS_4XX, CLASS_5XX, CLASS_5XX, CLASS_5XX, CLASS_5XX};
 	unsigned char shown[ROUTE_COUNT][CLASS_COUNT];
 	int r, s;
 
-	_Static_assert(STATUS_COUNT == 8, "class_of: one class per status");
+	_Static_assert(STATUS_COUNT == 11, "class_of: one class per status");
 	fputs("# HELP avatar_api_requests_total Requests answered, by route "
 	      "and status.\n# TYPE avatar_api_requests_total counter\n", f);
 	for (r = 0; r < ROUTE_COUNT; r++)

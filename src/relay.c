@@ -439,9 +439,11 @@ relay_reachable(struct relay *rl, uint64_t now_ms)
 {
 	uint64_t t = atom_load(rl->stats.unreachable_ms);
 
-	/* Signed: T is the coarse clock with its low bit set, a millisecond
-	 * ahead of NOW_MS when both were read in the same (even) tick. */
-	return t == 0 || (int64_t)(now_ms - t) >= (int64_t)RELAY_UNREACHABLE_MS;
+	/* T is the failure's clock_ms with its low bit set, so up to 1 ms
+	 * after NOW_MS when read in the same millisecond: compare without
+	 * letting NOW_MS - T wrap (it did, and a failure read at once said
+	 * "reachable"). */
+	return t == 0 || now_ms + 1 >= t + RELAY_UNREACHABLE_MS;
 }
 
 const char *

@@ -77,6 +77,7 @@ struct server {
 	struct acceptor *acceptor;  /* hands MHD its connections */
 	struct deadlines *deadlines;/* --timeout; NULL when 0 */
 	const char *path;           /* the list route */
+	struct routes_opts opts;    /* how every set is built */
 	struct routes *active;      /* server_routes, server_publish */
 	struct routes *serving;     /* owns the fixture */
 	struct routes *closing;     /* "Connection: close", at stop */
@@ -344,21 +345,45 @@ request_pending(struct MHD_Connection *conn, void **req_cls,
 
 /* routes_match in R, with /readyz's answer as the server's state says
  * (server_readiness).  Between epoch_enter and epoch_leave. */
-static struct MHD_Response *
+static void
 server_match(const struct server *srv, const struct routes *r,
-             const char *url, const char *method, unsigned *status,
-             enum route_status *index, enum route *route)
+             const char *url, const char *method,
+             const struct routes_ask *ask, struct routes_answer *a)
 {
-	struct MHD_Response *resp = routes_match(r, url, method, status, index,
-	                                         route);
-
-	if (*route == ROUTE_READYZ && *index == STATUS_200) {
+	routes_match(r, url, method, ask, a);
+	if (a->route == ROUTE_READYZ && a->index == STATUS_200 &&
+	    a->resp != NULL) {
 		enum routes_readiness why = server_readiness(srv);
 
-		if (why != ROUTES_READY)
-			resp = routes_not_ready(r, why, status, index);
+		if (why != ROUTES_READY) {
+			a->resp = routes_not_ready(r, why, &a->status,
+			                           &a->index);
+			a->len = 0;
+		}
 	}
-	return resp;
+}
+
+/* MHD_get_connection_values_n's callback: one request header field for
+ * the routes_ask CLS. */
+static enum MHD_Result
+server_ask_field(void *cls, enum MHD_ValueKind kind, const char *key,
+                 size_t key_size, const char *value, size_t value_size)
+{
+	(void)kind;
+	(void)value_size;
+	if (value != NULL)
+		routes_ask_field(cls, key, key_size, value);
+	return MHD_YES;
+}
+
+/* Gather what CONN's request header fields ask of the answer into ASK:
+ * one pass over the fields libmicrohttpd parsed, no allocation. */
+static void
+server_ask(struct MHD_Connection *conn, struct routes_ask *ask)
+{
+	routes_ask_init(ask);
+	MHD_get_connection_values_n(conn, MHD_HEADER_KIND, server_ask_field,
+	                            ask);
 }
 
 /*
@@ -390,11 +415,9 @@ server_handle(void *cls, struct MHD_Connection *conn, const char *url,
 	struct server *srv = cls;
 	const struct routes *r;
 	struct stats *counts;
-	struct MHD_Response *resp;
-	enum route_status index;
-	enum route route;
+	struct routes_answer a;
+	struct routes_ask ask;
 	enum MHD_Result ret;
-	unsigned status;
 
 	(void)upload_data;
 	if (*req_cls != NULL && !request_is_word(*req_cls))
@@ -407,35 +430,36 @@ server_handle(void *cls, struct MHD_Connection *conn, const char *url,
 	if (url[0] != '/')
 		url = target_origin_form(url);
 	request_in(srv, conn);
+	server_ask(conn, &ask);
 	/* Between enter and leave the set R cannot be freed by a reload. */
 	counts = epoch_enter(srv->epoch);
 	r = server_routes(srv);
-	resp = server_match(srv, r, url, method, &status, &index, &route);
-	if (route == ROUTE_METRICS && srv->admin != NULL) {
+	server_match(srv, r, url, method, &ask, &a);
+	if (a.route == ROUTE_METRICS && srv->admin != NULL) {
 		/* --admin-port: /metrics is the admin listener's only. */
-		route = ROUTE_OTHER;
-		resp = r->not_found;
-		status = MHD_HTTP_NOT_FOUND;
-		index = STATUS_404;
+		a.route = ROUTE_OTHER;
+		a.resp = r->not_found;
+		a.status = MHD_HTTP_NOT_FOUND;
+		a.index = STATUS_404;
+		a.len = 0;
 	}
-	if (route == ROUTE_LIST && srv->relay != NULL && index == STATUS_200) {
+	if (a.relay) {
 		epoch_leave(srv->epoch, counts);
 		return relay_answer(srv, conn, NULL, req_cls);
 	}
 #ifndef SERVER_NO_COUNTERS /* only to measure what counting costs */
-	stats_count(counts, route, index);
+	stats_count(counts, a.route, a.index);
 #endif
-	*req_cls = request_answered(*req_cls, route, status);
-	if (resp == NULL) {
+	*req_cls = request_answered(*req_cls, a.route, a.status);
+	if (a.resp == NULL) {
 		int closing = r->closing; /* R may be freed after the leave */
 
 		epoch_leave(srv->epoch, counts);
 		return metrics_answer(srv, conn, closing);
 	}
 	if (accesslog_on)
-		accesslog_answer(connection_fd(conn), status,
-		                 routes_body_len(r, resp, url));
-	ret = MHD_queue_response(conn, status, resp);
+		accesslog_answer(connection_fd(conn), a.status, a.len);
+	ret = MHD_queue_response(conn, a.status, a.resp);
 	epoch_leave(srv->epoch, counts);
 	return ret;
 }
@@ -456,11 +480,8 @@ admin_handle(void *cls, struct MHD_Connection *conn, const char *url,
 	struct server *srv = cls;
 	const struct routes *r;
 	struct stats *counts;
-	struct MHD_Response *resp;
-	enum route_status index;
-	enum route route;
+	struct routes_answer a;
 	enum MHD_Result ret;
-	unsigned status;
 
 	(void)upload_data;
 	(void)version;
@@ -470,22 +491,22 @@ admin_handle(void *cls, struct MHD_Connection *conn, const char *url,
 		url = target_origin_form(url);
 	counts = epoch_enter(srv->epoch);
 	r = server_routes(srv);
-	resp = server_match(srv, r, url, method, &status, &index, &route);
-	if (route == ROUTE_LIST || route == ROUTE_USER) {
-		route = ROUTE_OTHER;
-		resp = r->not_found;
-		status = MHD_HTTP_NOT_FOUND;
-		index = STATUS_404;
+	server_match(srv, r, url, method, NULL, &a);
+	if (a.route == ROUTE_LIST || a.route == ROUTE_USER) {
+		a.route = ROUTE_OTHER;
+		a.resp = r->not_found;
+		a.status = MHD_HTTP_NOT_FOUND;
+		a.index = STATUS_404;
 	}
-	stats_count(counts, route, index);
-	*req_cls = request_answered(*req_cls, route, status);
-	if (resp == NULL) {
+	stats_count(counts, a.route, a.index);
+	*req_cls = request_answered(*req_cls, a.route, a.status);
+	if (a.resp == NULL) {
 		int closing = r->closing;
 
 		epoch_leave(srv->epoch, counts);
 		return metrics_answer(srv, conn, closing);
 	}
-	ret = MHD_queue_response(conn, status, resp);
+	ret = MHD_queue_response(conn, a.status, a.resp);
 	epoch_leave(srv->epoch, counts);
 	return ret;
 }
@@ -577,7 +598,14 @@ server_start(const struct config *cfg, struct fixture *fx, struct error *err)
 	srv->last_reload = time(NULL);
 	pthread_mutex_init(&srv->reload_lock, NULL);
 	log_limit_init(&srv->mhd_log);
-	srv->serving = routes_build(fx, 1, cfg->path, 0);
+	srv->opts.path = cfg->path;
+	srv->opts.gzip = cfg->compression;
+	srv->opts.cache_control = cfg->cache_control;
+	srv->opts.origins = cfg->cors_origins;
+	srv->opts.origin_count = cfg->cors_count;
+	srv->opts.relay_list = cfg->upstream != NULL;
+	srv->opts.relay_users = 0;
+	srv->serving = routes_build(fx, 1, &srv->opts);
 	srv->epoch = epoch_new();
 	if (srv->serving == NULL || srv->epoch == NULL) {
 		error_set(err, EXIT_OSERR, "cannot build responses: out of "
@@ -727,7 +755,7 @@ server_reload(struct server *srv, const char *path, struct error *err)
 	struct routes *r, *old;
 
 	fx = fixture_load(path, err);
-	r = fx != NULL ? routes_build(fx, 1, srv->path, 0) : NULL;
+	r = fx != NULL ? routes_build(fx, 1, &srv->opts) : NULL;
 	if (fx != NULL && r == NULL)
 		error_set(err, EXIT_OSERR, "%s: cannot build responses: out of "
 		          "memory", path);
@@ -767,7 +795,8 @@ server_stop(struct server *srv, unsigned drain_ms)
 	/* From now on every answer tells the client to close: busy keep-alive
 	 * connections end after their current request, nothing is cut. */
 	pthread_mutex_lock(&srv->reload_lock);
-	srv->closing = routes_build(srv->serving->fx, 0, srv->path, 1);
+	srv->opts.closing = 1;
+	srv->closing = routes_build(srv->serving->fx, 0, &srv->opts);
 	if (srv->closing != NULL)
 		server_publish(srv, srv->closing);
 	pthread_mutex_unlock(&srv->reload_lock);

@@ -27,9 +27,12 @@ enum route {
 /* The statuses the handler answers with: the second counter index. */
 enum route_status {
 	STATUS_200,
+	STATUS_204,    /* OPTIONS */
+	STATUS_304,    /* If-None-Match matched */
 	STATUS_400,
 	STATUS_404,
 	STATUS_405,
+	STATUS_412,    /* If-Match did not match */
 	STATUS_500,
 	STATUS_502,    /* relay mode: the upstream failed */
 	STATUS_503,    /* /readyz: not ready; relay mode: queue full, or

@@ -316,6 +316,7 @@ answer(int fd, unsigned status, const char *reason, const char *message,
 	              "Date: %s\r\n"
 	              "Content-Type: application/json\r\n"
 	              "Engine: " ROUTES_ENGINE "\r\n"
+	              "Cache-Control: no-store\r\n"
 	              "Connection: close\r\n"
 	              "%s"
 	              "Content-Length: %d\r\n"

@@ -12,7 +12,7 @@
 #include "config.h"
 #include "error.h"
 
-#define NARGS 8
+#define NARGS 24
 
 static const char *const env_names[] = {
 	"M1_DOMAIN", "M1_PORT", "M1_PATH",
@@ -707,6 +707,22 @@ static const struct {
 	 "0 = never)"},
 	{{"--data", ""}, "--data", "--data: empty file name"},
 	{{"--data="}, "--data", NULL},
+	{{"--compression", "yes"}, "--compression",
+	 "--compression: invalid compression 'yes' (expected on or off)"},
+	{{"--compression", "ON"}, "--compression", NULL},
+	{{"--cache-control", ""}, "--cache-control",
+	 "--cache-control: invalid Cache-Control value '' (expected 1-256 "
+	 "bytes of printable ASCII)"},
+	{{"--cache-control", "no-cache\r\nX: y"}, "--cache-control", NULL},
+	{{"--cache-control", " no-cache"}, "--cache-control", NULL},
+	{{"--cache-control", "no-cache "}, "--cache-control", NULL},
+	{{"--cache-control", "max-age=\x7f"}, "--cache-control", NULL},
+	{{"--cors-origin", "https://a.example/"}, "--cors-origin",
+	 "--cors-origin: invalid origin 'https://a.example/' (expected '*' or "
+	 "http[s]://host[:port], lowercase)"},
+	{{"--cors-origin", "ftp://a.example"}, "--cors-origin", NULL},
+	{{"--cors-origin", "HTTPS://A.EXAMPLE"}, "--cors-origin", NULL},
+	{{"--cors-origin", ""}, "--cors-origin", NULL},
 };
 
 START_TEST(test_config_bad_flag)
@@ -833,6 +849,13 @@ static const struct {
 	{"AVATAR_API_UPSTREAM_QUEUE", "-1",
 	 "AVATAR_API_UPSTREAM_QUEUE: invalid queue length '-1' (expected "
 	 "0-100000)"},
+	{"AVATAR_API_COMPRESSION", "1", NULL},
+	{"AVATAR_API_CACHE_CONTROL", "a\tb", NULL},
+	{"AVATAR_API_CORS_ORIGIN", "https://a.example,,https://b.example",
+	 "AVATAR_API_CORS_ORIGIN: empty origin in "
+	 "'https://a.example,,https://b.example'"},
+	{"AVATAR_API_CORS_ORIGIN", "https://a.example, https://B.example",
+	 NULL},
 };
 
 START_TEST(test_config_bad_env)
@@ -849,6 +872,55 @@ START_TEST(test_config_bad_env)
 	              bad_env[_i].var);
 	if (bad_env[_i].exact != NULL)
 		ck_assert_str_eq(err.text, bad_env[_i].exact);
+}
+END_TEST
+
+/* The issue 13 options: defaults, flags, the repeatable --cors-origin
+ * and its comma-separated variable. */
+START_TEST(test_config_http_options)
+{
+	static const char *const none[] = {NULL};
+	static const char *const flags[] = {
+		"--compression", "off", "--cache-control", "max-age=60, public",
+		"--cors-origin", "https://a.example", "--cors-origin",
+		"http://127.0.0.1:3000", NULL};
+	static const char *const many[] = {
+		"--cors-origin=http://a1.example", "--cors-origin=http://a2.example",
+		"--cors-origin=http://a3.example", "--cors-origin=http://a4.example",
+		"--cors-origin=http://a5.example", "--cors-origin=http://a6.example",
+		"--cors-origin=http://a7.example", "--cors-origin=http://a8.example",
+		"--cors-origin=http://a9.example", "--cors-origin=http://b1.example",
+		"--cors-origin=http://b2.example", "--cors-origin=http://b3.example",
+		"--cors-origin=http://b4.example", "--cors-origin=http://b5.example",
+		"--cors-origin=http://b6.example", "--cors-origin=http://b7.example",
+		"--cors-origin=http://b8.example", NULL};
+	struct config cfg;
+	struct error err;
+
+	ck_assert_int_eq(parse(&cfg, &err, none), 0);
+	ck_assert_int_eq(cfg.compression, 1);
+	ck_assert_str_eq(cfg.cache_control, "no-cache");
+	ck_assert_uint_eq(cfg.cors_count, 0);
+	ck_assert_int_eq(parse(&cfg, &err, flags), 0);
+	ck_assert_int_eq(cfg.compression, 0);
+	ck_assert_str_eq(cfg.cache_control, "max-age=60, public");
+	ck_assert_uint_eq(cfg.cors_count, 2);
+	ck_assert_str_eq(cfg.cors_origins[0], "https://a.example");
+	ck_assert_str_eq(cfg.cors_origins[1], "http://127.0.0.1:3000");
+	ck_assert_int_eq(setenv("AVATAR_API_CORS_ORIGIN",
+	                        " https://a.example , *", 1), 0);
+	ck_assert_int_eq(parse(&cfg, &err, none), 0);
+	ck_assert_uint_eq(cfg.cors_count, 2);
+	ck_assert_str_eq(cfg.cors_origins[0], "https://a.example");
+	ck_assert_str_eq(cfg.cors_origins[1], "*");
+	/* a flag hides the variable */
+	ck_assert_int_eq(parse(&cfg, &err, flags), 0);
+	ck_assert_uint_eq(cfg.cors_count, 2);
+	ck_assert_str_eq(cfg.cors_origins[1], "http://127.0.0.1:3000");
+	unsetenv("AVATAR_API_CORS_ORIGIN");
+	ck_assert_int_eq(parse(&cfg, &err, many), -1);
+	ck_assert_str_eq(err.text, "--cors-origin: too many origins (at most "
+	                 "16)");
 }
 END_TEST
 
@@ -1159,6 +1231,7 @@ config_suite(void)
 	tcase_add_test(tc, test_config_mode_name_round_trip);
 	tcase_add_test(tc, test_config_usage_mentions_every_flag);
 	tcase_add_test(tc, test_config_relay_defaults);
+	tcase_add_test(tc, test_config_http_options);
 	tcase_add_loop_test(tc, test_config_m2_env, 0,
 	                    sizeof(m2_cases) / sizeof(m2_cases[0]));
 	tcase_add_test(tc, test_config_upstream_beats_m2);

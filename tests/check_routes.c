@@ -7,6 +7,8 @@
 
 #include <check.h>
 #include <microhttpd.h>
+#include <stdint.h>
+#include <zlib.h>
 
 #include "fixture.h"
 #include "routes.h"
@@ -21,7 +23,8 @@ enum want {
 	W_READYZ,
 	W_METRICS,        /* NULL: the caller renders /metrics */
 	W_NOT_FOUND,
-	W_METHOD          /* 405 */
+	W_METHOD,         /* 405 */
+	W_OPTIONS         /* 204 */
 };
 
 struct rcase {
@@ -32,18 +35,55 @@ struct rcase {
 	enum route route;
 };
 
-/* The set over the bundled fixture (ids "1" to "20"), served under PATH. */
+/* The options of a set served under PATH: gzip on, no CORS. */
+static struct routes_opts
+opts_of(const char *path, int closing)
+{
+	struct routes_opts o = {0};
+
+	o.path = path;
+	o.gzip = 1;
+	o.cache_control = "no-cache";
+	o.closing = closing;
+	return o;
+}
+
+/* The set over FIXTURE (the bundled one: ids "1" to "20") under OPTS. */
 static struct routes *
-build(const char *fixture, const char *path)
+build_opts(const char *fixture, const struct routes_opts *opts)
 {
 	struct error err = {0, ""};
 	struct fixture *fx = fixture_load(fixture, &err);
 	struct routes *r;
 
 	ck_assert_msg(fx != NULL, "%s: %s", fixture, err.text);
-	r = routes_build(fx, 1, path, 0);
+	r = routes_build(fx, 1, opts);
 	ck_assert_ptr_nonnull(r);
 	return r;
+}
+
+/* The set over FIXTURE served under PATH. */
+static struct routes *
+build(const char *fixture, const char *path)
+{
+	struct routes_opts o = opts_of(path, 0);
+
+	return build_opts(fixture, &o);
+}
+
+/* The identity 200 of the list, without CORS. */
+static struct MHD_Response *
+list_response(const struct routes *r)
+{
+	return r->reps_resp[routes_rep_index(r, 0, 0, 0, NEGOTIATE_IDENTITY)];
+}
+
+/* The identity 200 of the I-th record of r->fx->users, without CORS. */
+static struct MHD_Response *
+record_response(const struct routes *r, size_t i)
+{
+	return r->reps_resp[routes_rep_index(r, 1 + i, 0, 0,
+	                                     NEGOTIATE_IDENTITY)];
 }
 
 /* The response built for the record ID. */
@@ -54,7 +94,7 @@ user_response(const struct routes *r, const char *id)
 
 	for (i = 0; i < r->fx->count; i++)
 		if (strcmp(r->fx->users[i].id, id) == 0)
-			return r->users[i];
+			return record_response(r, i);
 	ck_abort_msg("no record %s in the fixture", id);
 	return NULL;
 }
@@ -63,20 +103,22 @@ user_response(const struct routes *r, const char *id)
 static void
 check_case(const struct routes *r, const struct rcase *c)
 {
-	struct MHD_Response *resp, *want = NULL;
-	enum route_status index = STATUS_COUNT, want_index = STATUS_200;
-	enum route route = ROUTE_COUNT;
-	unsigned status = 0, want_status = MHD_HTTP_OK;
+	struct MHD_Response *want = NULL;
+	enum route_status want_index = STATUS_200;
+	struct routes_answer a;
+	unsigned want_status = MHD_HTTP_OK;
+	int data = c->route == ROUTE_LIST || c->route == ROUTE_USER;
 
+	memset(&a, 0xff, sizeof(a));
 	switch (c->want) {
 	case W_LIST:
-		want = r->list;
+		want = list_response(r);
 		break;
 	case W_USER:
 		want = user_response(r, c->id);
 		break;
 	case W_USER_NOT_FOUND:
-		want = r->user_not_found;
+		want = r->user_not_found[0];
 		want_status = MHD_HTTP_NOT_FOUND;
 		want_index = STATUS_404;
 		break;
@@ -94,23 +136,30 @@ check_case(const struct routes *r, const struct rcase *c)
 		want_index = STATUS_404;
 		break;
 	case W_METHOD:
-		want = r->method_not_allowed;
+		want = data ? r->api_not_allowed[0] : r->method_not_allowed;
 		want_status = MHD_HTTP_METHOD_NOT_ALLOWED;
 		want_index = STATUS_405;
 		break;
+	case W_OPTIONS:
+		want = data ? r->api_options[0] : r->options;
+		want_status = MHD_HTTP_NO_CONTENT;
+		want_index = STATUS_204;
+		break;
 	}
-	resp = routes_match(r, c->url, c->method, &status, &index, &route);
-	ck_assert_msg(resp == want, "%s '%s' (path %s): wrong response",
+	routes_match(r, c->url, c->method, NULL, &a);
+	ck_assert_msg(a.resp == want, "%s '%s' (path %s): wrong response",
 	              c->method, c->url, r->path);
-	ck_assert_msg(status == want_status, "%s '%s' (path %s): status %u, "
-	              "want %u", c->method, c->url, r->path, status,
+	ck_assert_msg(a.status == want_status, "%s '%s' (path %s): status %u, "
+	              "want %u", c->method, c->url, r->path, a.status,
 	              want_status);
-	ck_assert_msg(index == want_index, "%s '%s' (path %s): index %d, "
-	              "want %d", c->method, c->url, r->path, (int)index,
+	ck_assert_msg(a.index == want_index, "%s '%s' (path %s): index %d, "
+	              "want %d", c->method, c->url, r->path, (int)a.index,
 	              (int)want_index);
-	ck_assert_msg(route == c->route, "%s '%s' (path %s): route %d, "
-	              "want %d", c->method, c->url, r->path, (int)route,
+	ck_assert_msg(a.route == c->route, "%s '%s' (path %s): route %d, "
+	              "want %d", c->method, c->url, r->path, (int)a.route,
 	              (int)c->route);
+	ck_assert_uint_eq(a.slot, 0);
+	ck_assert_int_eq(a.relay, 0);
 }
 
 static void
@@ -125,9 +174,9 @@ check_cases(const char *path, const struct rcase *c, size_t n)
 }
 
 /* Every route of the default path with every method: GET and HEAD get
- * the route's answer, any other method (methods are case-sensitive) a
- * 405 counted under the route, except an unknown path: 404 whatever the
- * method. */
+ * the route's answer, OPTIONS a 204, any other method (methods are
+ * case-sensitive) a 405 counted under the route, except an unknown path:
+ * 404 whatever the method. */
 static const char *const methods[] = {
 	"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE",
 	"CONNECT", "get", "head", ""};
@@ -151,7 +200,9 @@ START_TEST(test_route_method)
 	int get = strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0;
 
 	c.method = m;
-	if (!get && c.want != W_NOT_FOUND)
+	if (strcmp(m, "OPTIONS") == 0 && c.want != W_NOT_FOUND)
+		c.want = W_OPTIONS;
+	else if (!get && c.want != W_NOT_FOUND)
 		c.want = W_METHOD;
 	check_cases("/v1/user", &c, 1);
 }
@@ -290,14 +341,14 @@ START_TEST(test_every_record)
 	size_t i;
 
 	ck_assert_uint_eq(r->count, 20);
-	assert_location(r->list, "/v1/user");
+	assert_location(list_response(r), "/v1/user");
 	for (i = 0; i < r->fx->count; i++) {
 		struct rcase c = {url, "GET", W_USER, r->fx->users[i].id,
 		                  ROUTE_USER};
 
 		snprintf(url, sizeof(url), "/v1/user/%s", r->fx->users[i].id);
 		check_case(r, &c);
-		assert_location(r->users[i], url);
+		assert_location(record_response(r, i), url);
 	}
 	routes_free(r);
 }
@@ -344,8 +395,10 @@ START_TEST(test_empty_fixture)
 		{"/v1/user/1", "GET", W_USER_NOT_FOUND, NULL, ROUTE_USER},
 	};
 
+	struct routes_opts o = opts_of("/v1/user", 0);
+
 	ck_assert_ptr_nonnull(fx);
-	r = routes_build(fx, 1, "/v1/user", 0);
+	r = routes_build(fx, 1, &o);
 	ck_assert_ptr_nonnull(r);
 	check_case(r, &c[0]);
 	check_case(r, &c[1]);
@@ -360,30 +413,439 @@ START_TEST(test_closing)
 	struct error err = {0, ""};
 	struct fixture *fx = fixture_load(tu_env("AVATAR_API_FIXTURE"), &err);
 	struct routes *open, *closing;
+	struct routes_opts o_open = opts_of("/v1/user", 0);
+	struct routes_opts o_closing = opts_of("/v1/user", 1);
 	const char *v;
 
 	ck_assert_msg(fx != NULL, "%s", err.text);
-	open = routes_build(fx, 0, "/v1/user", 0);
-	closing = routes_build(fx, 0, "/v1/user", 1);
+	open = routes_build(fx, 0, &o_open);
+	closing = routes_build(fx, 0, &o_closing);
 	ck_assert_ptr_nonnull(open);
 	ck_assert_ptr_nonnull(closing);
 	ck_assert_int_eq(open->closing, 0);
 	ck_assert_int_eq(closing->closing, 1);
-	ck_assert_ptr_null(MHD_get_response_header(open->list, "Connection"));
-	ck_assert_ptr_null(MHD_get_response_header(open->users[0],
+	ck_assert_ptr_null(MHD_get_response_header(list_response(open),
 	                                           "Connection"));
-	v = MHD_get_response_header(closing->list, "Connection");
+	ck_assert_ptr_null(MHD_get_response_header(record_response(open, 0),
+	                                           "Connection"));
+	v = MHD_get_response_header(list_response(closing), "Connection");
 	ck_assert_ptr_nonnull(v);
 	ck_assert_str_eq(v, "close");
 	v = MHD_get_response_header(closing->not_found, "Connection");
 	ck_assert_ptr_nonnull(v);
 	ck_assert_str_eq(v, "close");
-	v = MHD_get_response_header(closing->users[19], "Connection");
+	v = MHD_get_response_header(record_response(closing, 19),
+	                            "Connection");
 	ck_assert_ptr_nonnull(v);
 	ck_assert_str_eq(v, "close");
 	routes_free(closing);
 	routes_free(open);
 	fixture_free(fx); /* not owned by either set */
+}
+END_TEST
+
+/* --- negotiation: what the request's fields ask (routes_ask) --- */
+
+/* An ask made of the NAME, VALUE pairs of FIELDS (NULL-terminated). */
+static void
+ask_of(struct routes_ask *ask, const char *const *fields)
+{
+	routes_ask_init(ask);
+	for (; fields[0] != NULL; fields += 2)
+		routes_ask_field(ask, fields[0], strlen(fields[0]), fields[1]);
+}
+
+/* routes_match of GET URL with the header FIELDS. */
+static void
+match_with(const struct routes *r, const char *method, const char *url,
+           const char *const *fields, struct routes_answer *a)
+{
+	struct routes_ask ask;
+
+	ask_of(&ask, fields);
+	routes_match(r, url, method, &ask, a);
+}
+
+static const char *
+header_of(struct MHD_Response *resp, const char *name)
+{
+	return MHD_get_response_header(resp, name);
+}
+
+/* Inflate the gzip form of rep I and compare it with the identity form. */
+static void
+assert_gzip_of(const struct routes *r, size_t i)
+{
+	const struct routes_rep *rep = &r->reps[i];
+	char out[65536];
+	z_stream z;
+
+	memset(&z, 0, sizeof(z));
+	ck_assert_int_eq(inflateInit2(&z, 15 + 16), Z_OK);
+	z.next_in = (Bytef *)(uintptr_t)rep->body[NEGOTIATE_GZIP];
+	z.avail_in = (uInt)rep->len[NEGOTIATE_GZIP];
+	z.next_out = (Bytef *)out;
+	z.avail_out = sizeof(out);
+	ck_assert_int_eq(inflate(&z, Z_FINISH), Z_STREAM_END);
+	ck_assert_uint_eq(sizeof(out) - z.avail_out, rep->len[NEGOTIATE_IDENTITY]);
+	ck_assert(memcmp(out, rep->body[NEGOTIATE_IDENTITY],
+	                 rep->len[NEGOTIATE_IDENTITY]) == 0);
+	inflateEnd(&z);
+}
+
+/* Accept-Encoding picks the gzip form, built once: its own tag, its
+ * Content-Encoding, the Vary both forms carry, and a body that inflates
+ * to the identity form's bytes. */
+START_TEST(test_gzip)
+{
+	struct routes *r = build(tu_env("AVATAR_API_FIXTURE"), "/v1/user");
+	static const char *const gz[] = {"Accept-Encoding", "gzip", NULL};
+	static const char *const none[] = {NULL};
+	struct routes_answer a;
+	const char *tag, *tag_gz;
+	size_t i;
+
+	ck_assert_uint_eq(r->codings, 2);
+	match_with(r, "GET", "/v1/user", none, &a);
+	ck_assert_ptr_eq(a.resp, list_response(r));
+	ck_assert_uint_eq(a.len, r->fx->body_len);
+	ck_assert_ptr_null(header_of(a.resp, "Content-Encoding"));
+	ck_assert_str_eq(header_of(a.resp, "Vary"), "Accept-Encoding");
+	ck_assert_str_eq(header_of(a.resp, "Cache-Control"), "no-cache");
+	tag = header_of(a.resp, "ETag");
+	match_with(r, "GET", "/v1/user", gz, &a);
+	ck_assert_uint_eq(a.status, 200);
+	ck_assert_ptr_eq(a.resp, r->reps_resp[routes_rep_index(r, 0, 0, 0,
+	                                                       NEGOTIATE_GZIP)]);
+	ck_assert_uint_eq(a.len, r->reps[0].len[NEGOTIATE_GZIP]);
+	ck_assert_uint_lt(a.len, r->fx->body_len / 3);
+	ck_assert_str_eq(header_of(a.resp, "Content-Encoding"), "gzip");
+	ck_assert_str_eq(header_of(a.resp, "Vary"), "Accept-Encoding");
+	tag_gz = header_of(a.resp, "ETag");
+	ck_assert_ptr_nonnull(tag);
+	ck_assert_ptr_nonnull(tag_gz);
+	ck_assert_str_ne(tag, tag_gz);
+	ck_assert_int_eq(tag[0], '"');
+	ck_assert_int_eq(tag_gz[0], '"');
+	for (i = 0; i <= r->count; i++)
+		assert_gzip_of(r, i);
+	match_with(r, "HEAD", "/v1/user/3", gz, &a);
+	ck_assert_ptr_eq(a.resp, r->reps_resp[routes_rep_index(r,
+	        1 + (size_t)(fixture_find(r->fx, "3") - r->fx->users), 0, 0,
+	        NEGOTIATE_GZIP)]);
+	routes_free(r);
+}
+END_TEST
+
+/* --compression off: one form, no Vary, Accept-Encoding ignored. */
+START_TEST(test_gzip_off)
+{
+	struct routes_opts o = opts_of("/v1/user", 0);
+	struct routes *r;
+	static const char *const gz[] = {"Accept-Encoding", "gzip", NULL};
+	struct routes_answer a;
+
+	o.gzip = 0;
+	o.cache_control = "max-age=60, public";
+	r = build_opts(tu_env("AVATAR_API_FIXTURE"), &o);
+	ck_assert_uint_eq(r->codings, 1);
+	match_with(r, "GET", "/v1/user", gz, &a);
+	ck_assert_ptr_eq(a.resp, list_response(r));
+	ck_assert_ptr_null(header_of(a.resp, "Content-Encoding"));
+	ck_assert_ptr_null(header_of(a.resp, "Vary"));
+	ck_assert_str_eq(header_of(a.resp, "Cache-Control"),
+	                 "max-age=60, public");
+	routes_free(r);
+}
+END_TEST
+
+/* RFC 9110 13.2.2 on the list and a record: If-Match first (strong,
+ * 412), then If-None-Match (weak, 304); a record that does not exist
+ * stays 404 whatever the preconditions. */
+START_TEST(test_conditional)
+{
+	struct routes *r = build(tu_env("AVATAR_API_FIXTURE"), "/v1/user");
+	const char *tag = r->reps[0].etag[NEGOTIATE_IDENTITY];
+	const char *tag_gz = r->reps[0].etag[NEGOTIATE_GZIP];
+	char weak[64], list[128];
+	struct routes_answer a;
+	struct MHD_Response *not_modified =
+		r->reps_resp[routes_rep_index(r, 0, 0, 1, NEGOTIATE_IDENTITY)];
+
+	snprintf(weak, sizeof(weak), "W/%s", tag);
+	snprintf(list, sizeof(list), "\"x\", %s, \"y\"", tag);
+	{
+		const char *const f[] = {"If-None-Match", tag, NULL};
+
+		match_with(r, "GET", "/v1/user", f, &a);
+		ck_assert_uint_eq(a.status, 304);
+		ck_assert_int_eq(a.index, STATUS_304);
+		ck_assert_ptr_eq(a.resp, not_modified);
+		ck_assert_uint_eq(a.len, 0);
+		ck_assert_str_eq(header_of(a.resp, "ETag"), tag);
+		ck_assert_str_eq(header_of(a.resp, "Cache-Control"), "no-cache");
+		ck_assert_str_eq(header_of(a.resp, "Vary"), "Accept-Encoding");
+		ck_assert_ptr_null(header_of(a.resp, "Content-Type"));
+		ck_assert_ptr_null(header_of(a.resp, "Location"));
+		match_with(r, "HEAD", "/v1/user", f, &a);
+		ck_assert_uint_eq(a.status, 304);
+	}
+	{
+		const char *const f[] = {"if-none-match", weak, NULL};
+
+		match_with(r, "GET", "/v1/user", f, &a);
+		ck_assert_uint_eq(a.status, 304);
+	}
+	{
+		const char *const f[] = {"If-None-Match", list, NULL};
+
+		match_with(r, "GET", "/v1/user", f, &a);
+		ck_assert_uint_eq(a.status, 304);
+	}
+	{
+		const char *const f[] = {"If-None-Match", "*", NULL};
+
+		match_with(r, "GET", "/v1/user", f, &a);
+		ck_assert_uint_eq(a.status, 304);
+	}
+	{	/* the identity tag does not validate the gzip form */
+		const char *const f[] = {"If-None-Match", tag,
+		                         "Accept-Encoding", "gzip", NULL};
+
+		match_with(r, "GET", "/v1/user", f, &a);
+		ck_assert_uint_eq(a.status, 200);
+		ck_assert_str_eq(header_of(a.resp, "ETag"), tag_gz);
+	}
+	{	/* two fields make one list */
+		const char *const f[] = {"If-None-Match", "\"x\"",
+		                         "If-None-Match", tag, NULL};
+
+		match_with(r, "GET", "/v1/user", f, &a);
+		ck_assert_uint_eq(a.status, 304);
+	}
+	{
+		const char *const f[] = {"If-None-Match", "\"x\"", NULL};
+
+		match_with(r, "GET", "/v1/user", f, &a);
+		ck_assert_uint_eq(a.status, 200);
+		ck_assert_ptr_eq(a.resp, list_response(r));
+	}
+	{
+		const char *const f[] = {"If-Match", tag, NULL};
+
+		match_with(r, "GET", "/v1/user", f, &a);
+		ck_assert_uint_eq(a.status, 200);
+	}
+	{
+		const char *const f[] = {"If-Match", "*", NULL};
+
+		match_with(r, "GET", "/v1/user", f, &a);
+		ck_assert_uint_eq(a.status, 200);
+	}
+	{
+		const char *const f[] = {"If-Match", "\"x\"", NULL};
+
+		match_with(r, "GET", "/v1/user", f, &a);
+		ck_assert_uint_eq(a.status, 412);
+		ck_assert_int_eq(a.index, STATUS_412);
+		ck_assert_ptr_eq(a.resp, r->precondition_failed[0]);
+		ck_assert_str_eq(header_of(a.resp, "Cache-Control"), "no-store");
+	}
+	{	/* strong comparison: a weak tag never matches */
+		const char *const f[] = {"If-Match", weak, NULL};
+
+		match_with(r, "GET", "/v1/user", f, &a);
+		ck_assert_uint_eq(a.status, 412);
+	}
+	{	/* If-Match is evaluated first */
+		const char *const f[] = {"If-None-Match", tag,
+		                         "If-Match", "\"x\"", NULL};
+
+		match_with(r, "GET", "/v1/user", f, &a);
+		ck_assert_uint_eq(a.status, 412);
+	}
+	{
+		const char *const f[] = {"If-None-Match", tag, "If-Match", tag,
+		                         NULL};
+
+		match_with(r, "GET", "/v1/user", f, &a);
+		ck_assert_uint_eq(a.status, 304);
+	}
+	{	/* 404 wins over the preconditions (RFC 9110 13.2.1) */
+		const char *const f[] = {"If-Match", "\"x\"", NULL};
+
+		match_with(r, "GET", "/v1/user/nope", f, &a);
+		ck_assert_uint_eq(a.status, 404);
+	}
+	{	/* the tag beyond the fields kept: If-Match fails safe
+		 * (412), */
+		const char *const f[] = {"If-Match", "\"a\"", "If-Match",
+		                         "\"b\"", "If-Match", "\"c\"",
+		                         "If-Match", "\"d\"", "If-Match", tag,
+		                         NULL};
+
+		match_with(r, "GET", "/v1/user", f, &a);
+		ck_assert_uint_eq(a.status, 412);
+	}
+	{	/* If-None-Match too (200) */
+		const char *const f[] = {"If-None-Match", "\"a\"",
+		                         "If-None-Match", "\"b\"",
+		                         "If-None-Match", "\"c\"",
+		                         "If-None-Match", "\"d\"",
+		                         "If-None-Match", tag, NULL};
+
+		match_with(r, "GET", "/v1/user", f, &a);
+		ck_assert_uint_eq(a.status, 200);
+	}
+	{	/* a record's own tag */
+		const struct fixture_user *u = fixture_find(r->fx, "7");
+		size_t i = 1 + (size_t)(u - r->fx->users);
+		const char *const f[] = {"If-None-Match",
+		                         r->reps[i].etag[NEGOTIATE_IDENTITY],
+		                         NULL};
+
+		match_with(r, "GET", "/v1/user/7", f, &a);
+		ck_assert_uint_eq(a.status, 304);
+		match_with(r, "GET", "/v1/user/8", f, &a);
+		ck_assert_uint_eq(a.status, 200);
+	}
+	routes_free(r);
+}
+END_TEST
+
+/* The tags come from the bytes: the same in two builds, different for
+ * different records. */
+START_TEST(test_etag_stable)
+{
+	struct routes *r1 = build(tu_env("AVATAR_API_FIXTURE"), "/v1/user");
+	struct routes *r2 = build(tu_env("AVATAR_API_FIXTURE"), "/api");
+	size_t i, j;
+
+	for (i = 0; i <= r1->count; i++) {
+		ck_assert_str_eq(r1->reps[i].etag[0], r2->reps[i].etag[0]);
+		ck_assert_str_eq(r1->reps[i].etag[1], r2->reps[i].etag[1]);
+		ck_assert_uint_eq(strlen(r1->reps[i].etag[0]), 18);
+		for (j = 0; j < i; j++)
+			ck_assert_str_ne(r1->reps[i].etag[0],
+			                 r1->reps[j].etag[0]);
+	}
+	routes_free(r1);
+	routes_free(r2);
+}
+END_TEST
+
+/* CORS: one slot per configured origin, chosen by an exact Origin; the
+ * answers of the data routes (200, 304, 404, 405, 412, OPTIONS) carry
+ * its headers, the others never; Vary names Origin on every data
+ * answer. */
+START_TEST(test_cors)
+{
+	static const char *const origins[] = {"https://a.example",
+	                                      "https://b.example"};
+	struct routes_opts o = opts_of("/v1/user", 0);
+	struct routes *r;
+	struct routes_answer a;
+	static const char *const fb[] = {"Origin", "https://b.example", NULL};
+	static const char *const fc[] = {"Origin", "https://c.example", NULL};
+	static const char *const f2[] = {"Origin", "https://a.example",
+	                                 "Origin", "https://a.example", NULL};
+	static const char *const none[] = {NULL};
+
+	o.origins = origins;
+	o.origin_count = 2;
+	r = build_opts(tu_env("AVATAR_API_FIXTURE"), &o);
+	ck_assert_uint_eq(r->slots, 3);
+	match_with(r, "GET", "/v1/user", fb, &a);
+	ck_assert_uint_eq(a.slot, 2);
+	ck_assert_str_eq(header_of(a.resp, "Access-Control-Allow-Origin"),
+	                 "https://b.example");
+	ck_assert_str_eq(header_of(a.resp, "Access-Control-Expose-Headers"),
+	                 "ETag, Location, Engine");
+	ck_assert_str_eq(header_of(a.resp, "Vary"), "Accept-Encoding, Origin");
+	match_with(r, "GET", "/v1/user/nope", fb, &a);
+	ck_assert_uint_eq(a.status, 404);
+	ck_assert_str_eq(header_of(a.resp, "Access-Control-Allow-Origin"),
+	                 "https://b.example");
+	match_with(r, "DELETE", "/v1/user/1", fb, &a);
+	ck_assert_uint_eq(a.status, 405);
+	ck_assert_str_eq(header_of(a.resp, "Allow"), "GET, HEAD, OPTIONS");
+	ck_assert_str_eq(header_of(a.resp, "Access-Control-Allow-Origin"),
+	                 "https://b.example");
+	match_with(r, "OPTIONS", "/v1/user/1", fb, &a);
+	ck_assert_uint_eq(a.status, 204);
+	ck_assert_str_eq(header_of(a.resp, "Access-Control-Allow-Methods"),
+	                 "GET, HEAD, OPTIONS");
+	ck_assert_str_eq(header_of(a.resp, "Access-Control-Max-Age"), "600");
+	ck_assert_str_eq(header_of(a.resp, "Vary"), "Origin");
+	match_with(r, "GET", "/v1/user", fc, &a);
+	ck_assert_uint_eq(a.slot, 0);
+	ck_assert_ptr_null(header_of(a.resp, "Access-Control-Allow-Origin"));
+	ck_assert_str_eq(header_of(a.resp, "Vary"), "Accept-Encoding, Origin");
+	match_with(r, "GET", "/v1/user", none, &a);
+	ck_assert_uint_eq(a.slot, 0);
+	match_with(r, "GET", "/v1/user", f2, &a);
+	ck_assert_uint_eq(a.slot, 0);
+	match_with(r, "OPTIONS", "/v1/user", fc, &a);
+	ck_assert_uint_eq(a.status, 204);
+	ck_assert_ptr_null(header_of(a.resp, "Access-Control-Allow-Origin"));
+	ck_assert_ptr_null(header_of(a.resp, "Access-Control-Max-Age"));
+	match_with(r, "GET", "/healthz", fb, &a);
+	ck_assert_uint_eq(a.slot, 0);
+	ck_assert_ptr_null(header_of(a.resp, "Access-Control-Allow-Origin"));
+	ck_assert_str_eq(header_of(a.resp, "Cache-Control"), "no-store");
+	match_with(r, "OPTIONS", "/healthz", fb, &a);
+	ck_assert_ptr_null(header_of(a.resp, "Access-Control-Allow-Origin"));
+	routes_free(r);
+}
+END_TEST
+
+/* "*": any Origin gets "*", and nothing varies by origin. */
+START_TEST(test_cors_any)
+{
+	static const char *const origins[] = {"https://a.example", "*"};
+	struct routes_opts o = opts_of("/v1/user", 0);
+	struct routes *r;
+	struct routes_answer a;
+	static const char *const fc[] = {"Origin", "https://c.example", NULL};
+
+	o.origins = origins;
+	o.origin_count = 2;
+	r = build_opts(tu_env("AVATAR_API_FIXTURE"), &o);
+	ck_assert_uint_eq(r->slots, 2);
+	match_with(r, "GET", "/v1/user", fc, &a);
+	ck_assert_uint_eq(a.slot, 1);
+	ck_assert_str_eq(header_of(a.resp, "Access-Control-Allow-Origin"), "*");
+	ck_assert_str_eq(header_of(a.resp, "Vary"), "Accept-Encoding");
+	routes_free(r);
+}
+END_TEST
+
+/* Relay mode: GET and HEAD of a relayed route are the caller's to relay;
+ * OPTIONS and other methods are still answered here. */
+START_TEST(test_relayed)
+{
+	struct routes_opts o = opts_of("/v1/user", 0);
+	struct routes *r;
+	struct routes_answer a;
+	static const char *const none[] = {NULL};
+
+	o.relay_list = 1;
+	o.relay_users = 1;
+	r = routes_build(fixture_empty(), 1, &o);
+	ck_assert_ptr_nonnull(r);
+	match_with(r, "GET", "/v1/user", none, &a);
+	ck_assert_int_eq(a.relay, 1);
+	ck_assert_ptr_null(a.resp);
+	match_with(r, "HEAD", "/v1/user/42", none, &a);
+	ck_assert_int_eq(a.relay, 1);
+	ck_assert_int_eq(a.route, ROUTE_USER);
+	match_with(r, "OPTIONS", "/v1/user/42", none, &a);
+	ck_assert_int_eq(a.relay, 0);
+	ck_assert_uint_eq(a.status, 204);
+	match_with(r, "POST", "/v1/user", none, &a);
+	ck_assert_int_eq(a.relay, 0);
+	ck_assert_uint_eq(a.status, 405);
+	routes_free(r);
 }
 END_TEST
 
@@ -403,6 +865,15 @@ routes_suite(void)
 	tcase_add_test(tc, test_unicode_ids);
 	tcase_add_test(tc, test_empty_fixture);
 	tcase_add_test(tc, test_closing);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("negotiate");
+	tcase_add_test(tc, test_gzip);
+	tcase_add_test(tc, test_gzip_off);
+	tcase_add_test(tc, test_conditional);
+	tcase_add_test(tc, test_etag_stable);
+	tcase_add_test(tc, test_cors);
+	tcase_add_test(tc, test_cors_any);
+	tcase_add_test(tc, test_relayed);
 	suite_add_tcase(s, tc);
 	return s;
 }

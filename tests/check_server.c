@@ -222,7 +222,7 @@ END_TEST
 START_TEST(test_server_method_not_allowed)
 {
 	static const char *const methods[] = {
-		"POST", "PUT", "DELETE", "PATCH", "OPTIONS", "get",
+		"POST", "PUT", "DELETE", "PATCH", "TRACE", "get", "options",
 	};
 	static const char *const paths[] = {"/v1/user", "/v1/user/1",
 	                                    "/v1/user/99"};
@@ -233,7 +233,7 @@ START_TEST(test_server_method_not_allowed)
 		for (j = 0; j < sizeof(paths) / sizeof(paths[0]); j++) {
 			tu_get(port, methods[i], paths[j], &r);
 			assert_json_error(&r, 405);
-			tu_assert_header(&r, "Allow", "GET, HEAD");
+			tu_assert_header(&r, "Allow", "GET, HEAD, OPTIONS");
 			ck_assert_str_eq(r.body,
 			                 "{\"error\":\"method not allowed\"}");
 			tu_response_free(&r);
@@ -481,7 +481,7 @@ START_TEST(test_server_healthz)
 	tu_close(&c);
 	tu_get(port, "POST", "/healthz", &r);
 	assert_json_error(&r, 405);
-	tu_assert_header(&r, "Allow", "GET, HEAD");
+	tu_assert_header(&r, "Allow", "GET, HEAD, OPTIONS");
 	tu_response_free(&r);
 }
 END_TEST
