@@ -47,10 +47,11 @@ enum relay_kind {
  * them (see relay_forward, relay_target); BODY is then to be ignored.
  * ETAG is the upstream's ETag (2xx or 304) if it was an entity-tag of at
  * most RELAY_ETAG_MAX bytes, else NULL; ENCODING its Content-Encoding
- * (2xx), NULL for none or identity.  BODY is the job's own buffer, not
- * copied, and the strings are the job's too: valid until relay_release,
- * so that they can be sent as they are.  Other kinds: STATUS 0 or the
- * refused status, BODY, ETAG and ENCODING NULL, LEN 0.
+ * (2xx), NULL for none or identity; DECLARED a 304's Content-Length,
+ * the size of its 200 (RFC 9110 8.6; 0 if none).  BODY is the job's own
+ * buffer, not copied, and the strings are the job's too: valid until
+ * relay_release, so that they can be sent as they are.  Other kinds:
+ * STATUS 0 or the refused status, BODY, ETAG and ENCODING NULL, LEN 0.
  */
 struct relay_outcome {
 	enum relay_kind kind;
@@ -59,6 +60,7 @@ struct relay_outcome {
 	size_t len;
 	const char *etag;
 	const char *encoding;
+	unsigned long long declared;
 };
 
 /* A job is done: OUT is its outcome (as relay_outcome), ARG what was

@@ -309,9 +309,13 @@ head_done(struct upconn_pool *p, struct upconn *c)
 	if (h->status >= 200 && h->status <= 299) {
 		early = head_check(p, c);
 	} else if (status_accepted(req, h->status)) {
-		if (h->status == 304)
+		if (h->status == 304) {
 			head_etag(c);
-		/* Keep the connection only if the whole (small) answer is in. */
+			req->declared = h->declared;
+		}
+		/* Keep the connection only if the whole (small) answer is in:
+		 * for a 304 the head (RFC 9112 6.3), whatever its
+		 * Content-Length says, as nginx keeps an upstream's. */
 		conn_end(p, c, RELAY_OK, !h->close &&
 		         h->framing == UPSTREAM_LENGTH &&
 		         c->hlen - off == h->length);
@@ -320,8 +324,10 @@ head_done(struct upconn_pool *p, struct upconn *c)
 		early = RELAY_STATUS;
 	}
 	if (early != RELAY_OK) {
-		/* Keep the connection only if the whole (small) answer is in. */
-		conn_end(p, c, early, !h->close &&
+		/* Keep the connection only if the whole (small) answer is in,
+		 * and never after a 304 nobody asked for (issue 11: an upstream
+		 * that answers so may send a body after it). */
+		conn_end(p, c, early, !h->close && h->status != 304 &&
 		         h->framing == UPSTREAM_LENGTH &&
 		         c->hlen - off == h->length);
 		return -1;
@@ -497,6 +503,7 @@ upconn_start(struct upconn_pool *p, struct upconn *c, struct upconn_req *req)
 	c->sent = 0;
 	req->upc = c;
 	req->status = 0;
+	req->declared = 0;
 	req->etag[0] = req->coding[0] = '\0';
 	conn_send(p, c);
 }

@@ -63,8 +63,10 @@ struct upconn_req {
 	/* The answer's, set by the pool: its status (0 if none came), and
 	 * when the exchange ends with RELAY_OK its ETag (if an entity-tag
 	 * of at most RELAY_ETAG_MAX bytes, else "") and its Content-Encoding
-	 * ("" for none or identity), NUL-terminated. */
+	 * ("" for none or identity), NUL-terminated, and a 304's
+	 * Content-Length (its 200's size; 0 if none). */
 	unsigned status;
+	unsigned long long declared;
 	char etag[RELAY_ETAG_MAX + 1];
 	char coding[RELAY_CODING_MAX + 1];
 };

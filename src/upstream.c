@@ -299,32 +299,27 @@ upstream_head_parse(const char *buf, size_t n, size_t *scan,
 	 * a guess, so nothing after it could be trusted. */
 	if (chunked && seen_length)
 		return -1;
+	h->declared = h->length;
 	if (h->minor == 0)
 		h->close = 1; /* no keep-alive with HTTP/1.0 */
 	if (h->status >= 100 && h->status < 200) {
 		h->framing = UPSTREAM_LENGTH;
 		h->length = 0;
 	} else if (h->status == 204 || h->status == 304) {
-		/* No body by their status, whatever the head says: an upstream
-		 * that sends one anyway (a Content-Length it means, a late
-		 * write) would have it read as the next request's answer.  A
-		 * 204 has no JSON body: an error, and closing costs one connect
-		 * on an error path.  A 304 is the answer to a revalidation the
-		 * client asked for (If-None-Match, forwarded), as common as the
-		 * 200 under caching clients: closing after each would cost a
-		 * connect and a TIME_WAIT socket per request.  So a 304 whose
-		 * head agrees that nothing follows (no Transfer-Encoding, no
-		 * Content-Length or 0, as libmicrohttpd 0.9.75 sends) keeps its
-		 * connection, as nginx's upstream keepalive does; one that
-		 * announces a body (RFC 9110 8.6 lets a Content-Length there be
-		 * the 200's size, which cannot be told from a body meant) does
-		 * not.  A byte that still comes after a clean 304 is caught by
-		 * the check before reuse (upconn.c, conn_reusable) like one
-		 * after any answer. */
-		if (h->status == 204 || chunked || (seen_length && h->length))
-			h->close = 1;
+		/* No body by their status, whatever the head says (RFC 9112
+		 * 6.3): an upstream that sends one anyway (a Content-Length it
+		 * means, a late write) would have it read as the next request's
+		 * answer.  A 204 has no JSON body: an error, and closing costs
+		 * one connect on an error path.  A 304 is left to the caller: an
+		 * error too after an unconditional request, but the answer to a
+		 * revalidation (If-None-Match) otherwise, as common as the 200
+		 * under caching clients, whose connection is worth keeping; its
+		 * Content-Length, if any, is the 200's size (RFC 9110 8.6), as
+		 * avatar-api sends it, not a body to come. */
 		h->framing = UPSTREAM_LENGTH;
 		h->length = 0;
+		if (h->status == 204)
+			h->close = 1;
 	} else if (chunked) {
 		h->framing = UPSTREAM_CHUNKED;
 	} else if (seen_length) {

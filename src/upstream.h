@@ -32,6 +32,9 @@ struct upstream_head {
 	unsigned minor;               /* HTTP/1.MINOR */
 	enum upstream_framing framing;
 	unsigned long long length;    /* UPSTREAM_LENGTH: the body's size */
+	unsigned long long declared;  /* the Content-Length field's value, 0
+	                               * if none: a 304's is the size its
+	                               * 200 would have (RFC 9110 8.6) */
 	int close;                    /* not reused after this answer */
 	const char *type;             /* Content-Type value, or NULL */
 	size_t type_len;
@@ -73,10 +76,9 @@ char *upstream_request(const char *url, const struct upstream_url *u,
  * both Content-Length and Transfer-Encoding, two Content-Encoding fields
  * (which coding the body has would be a guess), an obsolete line fold,
  * or a 101 (the relay never asks for an upgrade).  Other 1xx heads parse
- * (the caller skips them).  H->close is also set after a 204, and after
- * a 304 that announces a body (Transfer-Encoding, or a Content-Length
- * other than 0): their end is the status's word only, and the
- * connection is not reused (see upstream.c).  H->etag and H->coding
+ * (the caller skips them).  A 204 or 304 has no body (length 0),
+ * whatever its head says; H->close is also set after a 204 (see
+ * upstream.c; a 304 is the caller's to judge).  H->etag and H->coding
  * point into BUF, blanks trimmed, unchecked (upstream_etag,
  * upstream_coding).  Header names are matched without regard to case. */
 int upstream_head_parse(const char *buf, size_t n, size_t *scan,
