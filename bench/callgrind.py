@@ -11,6 +11,9 @@ instructions per request, start-up and stop cancelled out.  The second run
 uses PORT + 1.  Instructions do not depend on how busy the machine is, so
 two builds compare within a few instructions (bench/NOTES.md); the kernel's
 work is not counted.  Needs valgrind; loopback only.
+
+CALLGRIND_FIELDS adds header lines to each request ("\\r\\n"-separated,
+e.g. "Accept-Encoding: gzip"), to count a negotiated answer.
 """
 import os
 import re
@@ -21,7 +24,9 @@ import sys
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-REQ = b"GET /v1/user HTTP/1.1\r\nHost: localhost\r\n\r\n"
+FIELDS = os.environ.get("CALLGRIND_FIELDS", "").replace("\\r\\n", "\r\n")
+REQ = ("GET /v1/user HTTP/1.1\r\nHost: localhost\r\n"
+       + (FIELDS + "\r\n" if FIELDS else "") + "\r\n").encode()
 
 
 def wait_port(port):

@@ -20,8 +20,8 @@
 #
 # Environment: srcdir (the top of the source tree, default: this script's
 # parent), CLANG (clang), FUZZ_CFLAGS (the sanitizers: required),
-# FUZZ_TARGETS (fixture request upstream guard), FUZZ_SECONDS (60 per
-# target), FUZZ_FLAGS (extra libFuzzer flags, e.g. -jobs=4),
+# FUZZ_TARGETS (fixture request upstream guard negotiate), FUZZ_SECONDS
+# (60 per target), FUZZ_FLAGS (extra libFuzzer flags, e.g. -jobs=4),
 # AVATAR_API_FIXTURE (the fixture tests/fuzz_request serves), EXEEXT.
 # Exit: 0 all passed or skipped (no clang or no fuzzer runtime: it says
 # why), 1 a target failed to build or found something.
@@ -30,7 +30,7 @@ set -u
 srcdir=${srcdir:-$(dirname "$0")/..}
 CLANG=${CLANG:-clang}
 : "${FUZZ_CFLAGS:?set FUZZ_CFLAGS, or run me with make fuzz}"
-FUZZ_TARGETS=${FUZZ_TARGETS:-fixture request upstream guard}
+FUZZ_TARGETS=${FUZZ_TARGETS:-fixture request upstream guard negotiate}
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 FUZZ_FLAGS=${FUZZ_FLAGS:-}
 EXEEXT=${EXEEXT:-}
@@ -86,6 +86,7 @@ for t in $FUZZ_TARGETS; do
 	case $t in
 	request) extra="-dict=$srcdir/tests/fuzz/http.dict -close_fd_mask=2" ;;
 	guard) extra="-dict=$srcdir/tests/fuzz/http.dict" ;;
+	negotiate) extra="-dict=$srcdir/tests/fuzz/negotiate.dict" ;;
 	*) extra= ;;
 	esac
 	echo "make fuzz: tests/fuzz_$t for $FUZZ_SECONDS s" \

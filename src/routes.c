@@ -12,13 +12,14 @@
  * store_unref when it frees a response, after its last connection is
  * done with it, and the last reference frees the store.
  */
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include <microhttpd.h>
+/* next_in as a pointer to const (zlib 1.2.5.2 and later) */
+#define ZLIB_CONST
 #include <zlib.h>
 
 #include "atomicvar.h"
@@ -114,8 +115,7 @@ vary_of(const struct routes *r)
 	int origin = r->opts.origin_count > 0 && !r->any_origin;
 
 	if (r->codings > 1)
-		return origin ? MHD_HTTP_HEADER_ACCEPT_ENCODING ", Origin"
-		              : MHD_HTTP_HEADER_ACCEPT_ENCODING;
+		return origin ? "Accept-Encoding, Origin" : "Accept-Encoding";
 	return origin ? "Origin" : NULL;
 }
 
@@ -263,7 +263,7 @@ gzip_into(z_stream *z, const char *in, size_t len, char *out, size_t room)
 {
 	if (deflateReset(z) != Z_OK)
 		return 0;
-	z->next_in = (Bytef *)(uintptr_t)in;
+	z->next_in = (const Bytef *)in;
 	z->avail_in = (uInt)len;
 	z->next_out = (Bytef *)out;
 	z->avail_out = (uInt)room;
@@ -604,27 +604,26 @@ cors_slot(const struct routes *r, const struct routes_ask *ask)
 	return i < 0 ? 0 : (unsigned)i + 1;
 }
 
-/* Whether any of the N fields FIELDS lists TAG (LEN bytes): 1, 0, or -1
- * when one is malformed and none matched.  More fields than were kept
- * count as malformed. */
+/* Whether the N fields FIELDS, one list, name TAG (LEN bytes): 1, 0, or
+ * -1 when one of them is malformed (negotiate.h: then the list as a
+ * whole is).  More fields than were kept count as malformed. */
 static int
 fields_match(const char *const *fields, unsigned n, const char *tag,
              size_t len, int weak)
 {
 	unsigned i;
-	int bad = n > ROUTES_FIELDS_MAX;
+	int found = 0;
 
-	if (bad)
-		n = ROUTES_FIELDS_MAX;
+	if (n > ROUTES_FIELDS_MAX)
+		return -1;
 	for (i = 0; i < n; i++) {
 		int m = negotiate_etag_match(fields[i], tag, len, weak);
 
-		if (m == 1)
-			return 1;
 		if (m < 0)
-			bad = 1;
+			return -1;
+		found |= m;
 	}
-	return bad ? -1 : 0;
+	return found;
 }
 
 /* RFC 9110 13.2.2 for a GET or HEAD whose answer would be 200 with

@@ -205,8 +205,37 @@ expect_status "GET /v1/user/999" 404
 expect_body "GET /v1/user/999" '{"error":"user not found"}'
 fetch POST /v1/user -d ''
 expect_status "POST /v1/user" 405
-expect_header "POST /v1/user" Allow "GET, HEAD"
+expect_header "POST /v1/user" Allow "GET, HEAD, OPTIONS"
 expect_body "POST /v1/user" '{"error":"method not allowed"}'
+
+# Validators, gzip, caching, OPTIONS.
+fetch GET /v1/user
+etag=$(header ETag)
+case $etag in
+'"'*'"') pass "GET /v1/user: ETag $etag" ;;
+*) fail "GET /v1/user: ETag '$etag', expected a quoted strong tag" ;;
+esac
+expect_header "GET /v1/user" Cache-Control no-cache
+expect_header "GET /v1/user" Vary Accept-Encoding
+fetch GET /v1/user -H "If-None-Match: $etag"
+expect_status "GET /v1/user, If-None-Match: its ETag" 304
+expect_header "GET /v1/user, If-None-Match: its ETag" ETag "$etag"
+fetch GET /v1/user -H 'If-Match: "stale"'
+expect_status "GET /v1/user, If-Match: another tag" 412
+expect_header "GET /v1/user, If-Match: another tag" Cache-Control no-store
+fetch GET /v1/user -H 'Accept-Encoding: gzip'
+expect_status "GET /v1/user, Accept-Encoding: gzip" 200
+expect_header "GET /v1/user, Accept-Encoding: gzip" Content-Encoding gzip
+expect_length "GET /v1/user, Accept-Encoding: gzip"
+if command -v gzip >/dev/null && gzip -dc <"$tmp/b" >"$tmp/b.json" 2>/dev/null &&
+	[ "$(head -c 1 "$tmp/b.json")" = "[" ]; then
+	pass "GET /v1/user, Accept-Encoding: gzip: the body inflates to the list"
+else
+	fail "GET /v1/user, Accept-Encoding: gzip: the body does not inflate to the list"
+fi
+fetch OPTIONS /v1/user
+expect_status "OPTIONS /v1/user" 204
+expect_header "OPTIONS /v1/user" Allow "GET, HEAD, OPTIONS"
 
 # Health.
 fetch GET /healthz
@@ -217,7 +246,7 @@ fetch HEAD /healthz
 expect_status "HEAD /healthz" 200
 fetch POST /healthz -d ''
 expect_status "POST /healthz" 405
-expect_header "POST /healthz" Allow "GET, HEAD"
+expect_header "POST /healthz" Allow "GET, HEAD, OPTIONS"
 
 # Metrics, in Prometheus text format 0.0.4.
 fetch GET /metrics
