@@ -131,7 +131,7 @@ answer_ok(const struct routes *r, struct relay_job *job,
           const struct relay_outcome *out, const struct proxy_answer *a)
 {
 	char location[CONFIG_PATH_MAX + 2 + RELAY_ID_MAX + 1];
-	const char *id = relay_job_id(job);
+	const char *id = relay_job_id(job), *where = r->path;
 	struct MHD_Response *resp;
 
 	resp = MHD_create_response_from_buffer_with_free_callback_cls(
@@ -147,10 +147,10 @@ answer_ok(const struct routes *r, struct relay_job *job,
 
 		memcpy(location, r->prefix, r->prefix_len);
 		memcpy(location + r->prefix_len, id, n + 1);
+		where = location;
 	}
 	if (routes_headers(resp, NULL, r->closing) < 0 ||
-	    MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION,
-	                            id != NULL ? location : r->path)
+	    MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, where)
 	    != MHD_YES ||
 	    header_opt(resp, MHD_HTTP_HEADER_ETAG, out->etag) < 0 ||
 	    header_opt(resp, MHD_HTTP_HEADER_CONTENT_ENCODING,
