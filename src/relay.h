@@ -11,17 +11,20 @@
 struct relay;
 struct relay_job;
 
-/* How an upstream request ended: OK, or the error counted in /metrics
- * (the status the server answers with, proxy.c, in the comment). */
+/* How an upstream request ended: OK (an answer to pass on: a 2xx, or a
+ * 304, 412 or 404 the request could get, see relay_outcome), or the
+ * error counted in /metrics (the status the server answers with,
+ * proxy.c, in the comment). */
 enum relay_kind {
 	RELAY_OK,
 	RELAY_CONNECT,      /* refused, unreachable, unresolvable: 502 */
 	RELAY_TIMEOUT,      /* no whole answer within the timeout: 504 */
-	RELAY_STATUS,       /* a status other than 2xx: 502 */
+	RELAY_STATUS,       /* any other status: 502 */
 	RELAY_CONTENT_TYPE, /* not application/json (or +json): 502 */
 	RELAY_TOO_LARGE,    /* body over --upstream-max-bytes: 502 */
 	RELAY_BODY,         /* empty, or not starting with { or [: 502 */
-	RELAY_PROTOCOL,     /* reset, garbage, cut short: 502 */
+	RELAY_PROTOCOL,     /* reset, garbage, cut short, a 2xx whose
+	                     * Content-Encoding cannot be passed on: 502 */
 	RELAY_STOPPED,      /* the relay is stopping: 503 */
 	RELAY_KIND_COUNT
 };
