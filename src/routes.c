@@ -24,6 +24,7 @@
 
 #include "atomicvar.h"
 #include "routes.h"
+#include "target.h"
 
 /* The bodies of a set, shared by its responses. */
 struct routes_store {
@@ -206,27 +207,12 @@ options_response(const struct routes *r, int data, unsigned slot)
 int
 routes_location(char *out, size_t size, const char *prefix, const char *id)
 {
-	static const char hex[] = "0123456789ABCDEF";
 	size_t o = strlen(prefix);
-	const unsigned char *p;
 
 	if (o >= size)
 		return -1;
 	memcpy(out, prefix, o);
-	for (p = (const unsigned char *)id; *p != '\0'; p++) {
-		if (o + 4 > size)
-			return -1;
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		    (*p >= '0' && *p <= '9') || strchr("-._~!$&'()*+,;=:@", *p)) {
-			out[o++] = (char)*p;
-		} else {
-			out[o++] = '%';
-			out[o++] = hex[*p >> 4];
-			out[o++] = hex[*p & 15];
-		}
-	}
-	out[o] = '\0';
-	return 0;
+	return target_encode(out + o, size - o, id) < 0 ? -1 : 0;
 }
 
 /* The strong entity-tag of the LEN bytes at BODY: FNV-1a's 64 bits in
