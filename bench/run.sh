@@ -5,6 +5,10 @@
 #   bench/run.sh [-d SECONDS] [-r ROUNDS] [-c CONNS] [--only KEY,...] [--quick]
 #                [-o DIR]
 #
+# The gzip targets send "Accept-Encoding: gzip" on every request (wrk -H);
+# the table gives, for every target, the bytes of one response on the
+# wire (headers + body), so that identity and gzip rows compare.
+#
 # It builds avatar-api if needed (autoreconf, configure, make), installs the
 # Debian packages it lacks (wrk, nginx, util-linux for taskset, curl and the
 # build dependencies) with apt-get, through sudo when not root, then runs the
@@ -42,6 +46,12 @@ Targets (KEY: name in the table: what runs):
   tpc-pinned:    avatar-api thread-per-connection (pinned):
                  the same with --mode thread-per-connection
   nginx-pinned:  nginx (pinned, 1 worker): worker_processes 1, on CPU 0
+  gzip-pinned:   avatar-api epoll 1 thread, gzip (pinned): epoll-pinned
+                 with wrk -H 'Accept-Encoding: gzip' (the gzip body)
+  nginx-gzip-pinned:
+                 nginx (1 worker, on CPU 0) with gzip_static on, serving
+                 avatar-api's own gzip body from a .gz file; wrk -H
+                 'Accept-Encoding: gzip'
   epoll-whole:   avatar-api epoll, whole machine: no pinning, one thread per
                  online CPU; wrk -t2 -cCONNS --latency
   nginx-whole:   nginx, whole machine: worker_processes auto, no pinning
@@ -58,11 +68,15 @@ Targets (KEY: name in the table: what runs):
                  nginx (1 worker, on CPU 0) as a reverse proxy in front of
                  the same upstream, with kept-alive upstream connections
 Only the relay's CPU time and memory are counted; the upstream (started
-once for all relay runs, pinned to CPU 1 with wrk) is not.
+once for all relay runs, pinned to CPU 1 with wrk) is not.  The table's
+"bytes per response" is one response of the target to the same request
+as wrk's, measured with curl: headers + body, as sent on the wire.
 
 Environment: AVATAR_API_BASELINE=FILE adds the targets base-epoll-pinned,
-base-tpc-pinned and base-relay-pinned: the same runs with that binary (an
-older build, say), interleaved with the others, for a before/after table.
+base-tpc-pinned, base-gzip-pinned and base-relay-pinned: the same runs with
+that binary (an older build, say), interleaved with the others, for a
+before/after table (a build without gzip answers base-gzip-pinned's
+requests with the identity body: what the same requests cost before).
 AVATAR_API_BIN=FILE benchmarks that binary instead of building
 the one in this tree (make bench sets it).
 EOF
@@ -94,10 +108,11 @@ for a in "$@"; do
 	fi
 done
 
-ALL_TARGETS="epoll-pinned tpc-pinned nginx-pinned epoll-whole nginx-whole epoll-10k"
+ALL_TARGETS="epoll-pinned tpc-pinned nginx-pinned gzip-pinned nginx-gzip-pinned"
+ALL_TARGETS+=" epoll-whole nginx-whole epoll-10k"
 ALL_TARGETS+=" relay-pinned nginx-relay-pinned accesslog-pinned"
 if [ -n "${AVATAR_API_BASELINE:-}" ]; then
-	ALL_TARGETS+=" base-epoll-pinned base-tpc-pinned base-relay-pinned"
+	ALL_TARGETS+=" base-epoll-pinned base-tpc-pinned base-gzip-pinned base-relay-pinned"
 fi
 BIG_CONNS=10000
 duration=10
@@ -464,11 +479,14 @@ run_wrk() { # OUT WRK-COMMAND...: append wrk's output to OUT
 
 # Sets T_NAME, T_KIND (avatar or nginx), T_PIN (1: server on CPU 0, wrk
 # on CPU 1), T_ARGS (avatar-api flags), T_WORKERS (nginx), T_WRK_T, T_CONNS,
-# T_CONF (the nginx template).
+# T_CONF (the nginx template), T_GZIP_STATIC (its gzip_static: on or off),
+# T_AE (the Accept-Encoding wrk and curl send; empty: none).
 target_setup() { # KEY
 	T_ARGS=()
 	T_WORKERS=""
 	T_CONF=nginx.conf
+	T_GZIP_STATIC=off
+	T_AE=""
 	T_BIN=$BIN
 	case $1 in
 	base-*)
@@ -494,6 +512,17 @@ target_setup() { # KEY
 	nginx-pinned)
 		T_NAME="nginx (pinned, 1 worker)"
 		T_KIND=nginx T_PIN=1 T_WRK_T=1 T_CONNS=$conns T_WORKERS=1
+		;;
+	gzip-pinned)
+		T_NAME="avatar-api epoll 1 thread, gzip (pinned)"
+		T_KIND=avatar T_PIN=1 T_WRK_T=1 T_CONNS=$conns
+		T_ARGS=(--threads 1)
+		T_AE=gzip
+		;;
+	nginx-gzip-pinned)
+		T_NAME="nginx gzip_static (pinned, 1 worker)"
+		T_KIND=nginx T_PIN=1 T_WRK_T=1 T_CONNS=$conns T_WORKERS=1
+		T_GZIP_STATIC=on T_AE=gzip
 		;;
 	epoll-whole)
 		T_NAME="avatar-api epoll, whole machine"
@@ -546,6 +575,7 @@ nginx_conf() { # PORT WORKERS: write RUN/nginx/nginx.conf
 		-e "s|@NOFILE@|$nofile|g" \
 		-e "s|@WORKER_CONNECTIONS@|$wc|g" \
 		-e "s|@UPSTREAM_PORT@|$UP_PORT|g" \
+		-e "s|@GZIP_STATIC@|$T_GZIP_STATIC|g" \
 		"${drop[@]}" \
 		"$ROOT/bench/$T_CONF" >"$RUN/nginx/nginx.conf"
 }
@@ -597,22 +627,35 @@ start_server() { # LOG
 # One measured run of target KEY in round R; appends a line to runs.tsv.
 run_one() { # KEY R
 	local key=$1 r=$2 base out log ticks0 ticks1 user0 user1 hwm rc status url p alive mid=""
-	local -a wpin=() wrk
+	local sizes hbytes bbytes expect
+	local -a wpin=() wrk ae=()
 	target_setup "$key"
 	base=$RESULTS/r$r-$key
 	log=$base.server.log
 	out=$base.wrk.txt
 	start_server "$log"
 	url="http://127.0.0.1:$PORT/v1/user"
+	[ -z "$T_AE" ] || ae=(-H "Accept-Encoding: $T_AE")
+	# One response to the request wrk sends: its headers to show, and its
+	# size on the wire (curl's header bytes, status line and blank line
+	# included, and its body bytes as received: no --compressed).
+	sizes=$(curl -s "${ae[@]}" -D "$base.headers.txt" -o "$RUN/resp-body" \
+		-w '%{size_header} %{size_download}' "$url") || die "curl $url failed"
+	read -r hbytes bbytes <<<"$sizes"
+	expect=$RUN/body.json
+	[ -z "$T_AE" ] || expect=$RUN/body.json.gz
 	if [ "$T_KIND" = nginx ] || [ "${key#base-}" = relay-pinned ]; then
-		# Same bytes as avatar-api, and the headers to show.
-		curl -s -D "$base.headers.txt" -o "$RUN/nginx-body" "$url" ||
-			die "curl $url failed"
-		cmp -s "$RUN/nginx-body" "$RUN/body.json" ||
+		# Same bytes as avatar-api.
+		cmp -s "$RUN/resp-body" "$expect" ||
 			die "$T_NAME: the body differs from avatar-api's ($base.headers.txt)"
 	fi
+	if [ -n "$T_AE" ] && [ "${key#base-}" = "$key" ] &&
+		! grep -qi '^content-encoding: *gzip' "$base.headers.txt"; then
+		die "$T_NAME: no Content-Encoding: gzip in the answer ($base.headers.txt);" \
+			"leave the gzip targets out with --only"
+	fi
 	[ "$T_PIN" = 1 ] && wpin=(taskset -c 1)
-	wrk=("${wpin[@]}" wrk "-t$T_WRK_T" "-c$T_CONNS")
+	wrk=("${wpin[@]}" wrk "-t$T_WRK_T" "-c$T_CONNS" "${ae[@]}")
 
 	# Warm-up, not counted.
 	: >"$base.warmup.txt"
@@ -629,7 +672,7 @@ run_one() { # KEY R
 	fi
 	# shellcheck disable=SC2086 # SRV_PIDS is a list
 	read -r ticks0 user0 < <(cpu_ticks $SRV_PIDS)
-	echo "\$ ${wrk[*]} -d${duration}s --latency $url" >"$out"
+	echo "\$ $(printf '%q ' "${wrk[@]}")-d${duration}s --latency $url" >"$out"
 	rc=0
 	run_wrk "$out" "${wrk[@]}" "-d${duration}s" --latency "$url" || rc=$?
 	# shellcheck disable=SC2086
@@ -664,8 +707,10 @@ run_one() { # KEY R
 	fi
 	# round key status rps p50_ms p99_ms requests cpu_us_per_req rss_kb
 	# non2xx connect read write timeout connections_mid_run user_us_per_req
+	# header_bytes body_bytes (curl's one response) wrk_bytes_per_req
+	# (wrk's "read" total over its requests: 3 significant digits)
 	awk -v r="$r" -v key="$key" -v st="$status" -v dt="$((ticks1 - ticks0))" \
-		-v du="$((user1 - user0))" \
+		-v du="$((user1 - user0))" -v hb="$hbytes" -v bb="$bbytes" \
 		-v hz="$CLK_TCK" -v hwm="$hwm" -v mid="${mid:--}" '
 		function ms(v,   n, u) {
 			n = v + 0
@@ -680,7 +725,19 @@ run_one() { # KEY R
 		}
 		$1 == "50%" { p50 = ms($2) }
 		$1 == "99%" { p99 = ms($2) }
-		/ requests in / { req = $1 }
+		# wrk prints sizes in units of 1024: "1.20MB read".
+		function bytes(v,   n, u) {
+			n = v + 0
+			u = v
+			sub(/^[0-9.]+/, "", u)
+			if (u == "B") return n
+			if (u == "KB") return n * 1024
+			if (u == "MB") return n * 1048576
+			if (u == "GB") return n * 1073741824
+			if (u == "TB") return n * 1099511627776
+			return -1
+		}
+		/ requests in / { req = $1; rd_bytes = bytes($5) }
 		/^Requests\/sec:/ { rps = $2 }
 		/Non-2xx or 3xx responses:/ { non = $NF }
 		/Socket errors:/ { gsub(/,/, ""); c = $4; rd = $6; w = $8; t = $10 }
@@ -688,27 +745,47 @@ run_one() { # KEY R
 			if (req == "" || rps == "") { st = (st == "ok" ? "no-wrk-result" : st) }
 			cpu = req > 0 ? dt / hz * 1e6 / req : 0
 			user = req > 0 ? du / hz * 1e6 / req : 0
-			printf "%s\t%s\t%s\t%.2f\t%.4f\t%.4f\t%d\t%.3f\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%.3f\n",
-				r, key, st, rps, p50, p99, req, cpu, hwm, non, c, rd, w, t, mid, user
+			wb = req > 0 && rd_bytes >= 0 ? rd_bytes / req : -1
+			printf "%s\t%s\t%s\t%.2f\t%.4f\t%.4f\t%d\t%.3f\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%.3f\t%d\t%d\t%.0f\n",
+				r, key, st, rps, p50, p99, req, cpu, hwm, non, c, rd, w, t, mid, user, hb, bb, wb
 		}' "$out" >>"$TSV"
 	if [ "$status" = ok ] && ! tail -n 1 "$TSV" | cut -f 3 | grep -qx ok; then
 		note "r$r $key: no result in $out"
 	fi
 	printf 'bench: round %d/%d  %-44s %s\n' "$r" "$rounds" "$T_NAME" \
-		"$(tail -n 1 "$TSV" | awk -F '\t' '{ printf "%s  %.0f req/s  p99 %.2f ms  %.2f us/req", $3, $4, $6, $8 }')" >&2
+		"$(tail -n 1 "$TSV" | awk -F '\t' '{ printf "%s  %.0f req/s  p99 %.2f ms  %.2f us/req  %d B/resp", $3, $4, $6, $8, $17 + $18 }')" >&2
 }
 
 # ---------------------------------------------------------------------------
 # The body nginx serves: avatar-api's own answer to GET /v1/user.
 
+# nginx-gzip-pinned serves avatar-api's answer to the same request with
+# "Accept-Encoding: gzip" (curl without --compressed: the gzip bytes
+# themselves), so that both send the very same bytes; a build without gzip
+# sends the identity body instead, and the .gz is then made with gzip -9 -n
+# (zlib level 9, as avatar-api's --compression on).
+
 target_setup epoll-whole
 start_server "$RESULTS/body.server.log"
 curl -s -D "$RESULTS/avatar-api.headers.txt" -o "$RUN/body.json" \
 	"http://127.0.0.1:$PORT/v1/user" || die "cannot fetch /v1/user"
+curl -s -H 'Accept-Encoding: gzip' -D "$RESULTS/avatar-api.gzip.headers.txt" \
+	-o "$RUN/body.json.gz" "http://127.0.0.1:$PORT/v1/user" ||
+	die "cannot fetch /v1/user with Accept-Encoding: gzip"
 stop_server
 [ "$stop_rc" = 0 ] || die "avatar-api exited $stop_rc after SIGTERM (see $RESULTS/body.server.log)"
 [ -s "$RUN/body.json" ] || die "empty body from avatar-api"
-cp "$RUN/body.json" "$RESULTS/body.json"
+if grep -qi '^content-encoding: *gzip' "$RESULTS/avatar-api.gzip.headers.txt"; then
+	gzip -dc <"$RUN/body.json.gz" | cmp -s - "$RUN/body.json" ||
+		die "avatar-api's gzip body does not decompress to its identity body" \
+			"(see $RESULTS/avatar-api.gzip.headers.txt)"
+	gz_source="avatar-api's own gzip body"
+else
+	gzip -9 -n -c "$RUN/body.json" >"$RUN/body.json.gz" || die "gzip failed"
+	gz_source="gzip -9 -n of the identity body (this avatar-api sent no gzip)"
+	! has_target nginx-gzip-pinned || note "nginx-gzip-pinned: $gz_source"
+fi
+cp "$RUN/body.json" "$RUN/body.json.gz" "$RESULTS/"
 
 # ---------------------------------------------------------------------------
 # The relay targets' upstream: avatar-api serving the fixture on CPU 1 (with
@@ -748,6 +825,9 @@ versions+="; $({ wrk -v 2>&1 || true; } | awk 'NR == 1 { print "wrk " $2 }')"
 {
 	echo "Command: \`$command_line\`"
 	echo "(-d $duration -r $rounds -c $conns; targets: $targets)"
+	if has_target nginx-gzip-pinned; then
+		echo "nginx-gzip-pinned serves: $gz_source ($(wc -c <"$RUN/body.json.gz") bytes; identity: $(wc -c <"$RUN/body.json") bytes)"
+	fi
 	echo "Machine: $machine"
 	echo "Versions: $versions"
 } >"$RESULTS/header.txt"
@@ -756,7 +836,7 @@ note "$machine; results in $RESULTS"
 # ---------------------------------------------------------------------------
 # The runs, interleaved.
 
-printf 'round\ttarget\tstatus\trps\tp50_ms\tp99_ms\trequests\tcpu_us_per_req\tpeak_rss_kb\tnon2xx\tconnect\tread\twrite\ttimeout\tconnections_mid_run\tuser_us_per_req\n' >"$TSV"
+printf 'round\ttarget\tstatus\trps\tp50_ms\tp99_ms\trequests\tcpu_us_per_req\tpeak_rss_kb\tnon2xx\tconnect\tread\twrite\ttimeout\tconnections_mid_run\tuser_us_per_req\theader_bytes\tbody_bytes\twrk_bytes_per_req\n' >"$TSV"
 for r in $(seq 1 "$rounds"); do
 	for key in $targets; do
 		run_one "$key" "$r"
@@ -782,15 +862,15 @@ failed=0
 {
 	cat "$RESULTS/header.txt"
 	echo
-	echo "| target | req/s (median) | req/s (min–max) | p50 latency | p99 latency | server CPU per request | of which user space | peak RSS | non-2xx | socket errors (connect/read/write/timeout) |"
-	echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+	echo "| target | req/s (median) | req/s (min–max) | p50 latency | p99 latency | server CPU per request | of which user space | peak RSS | bytes per response (headers + body) | non-2xx | socket errors (connect/read/write/timeout) |"
+	echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
 	for key in $targets; do
 		target_setup "$key"
 		n=$(values "$key" 4 | wc -l)
 		bad=$(awk -F '\t' -v k="$key" 'NR > 1 && $2 == k && $3 != "ok"' "$TSV" | wc -l)
 		[ "$bad" = 0 ] || failed=1
 		if [ "$n" = 0 ]; then
-			echo "| $T_NAME | failed | | | | | | | | |"
+			echo "| $T_NAME | failed | | | | | | | | | |"
 			continue
 		fi
 		rps=$(values "$key" 4 | median)
@@ -806,16 +886,19 @@ failed=0
 		sr=$(values "$key" 12 | median)
 		sw=$(values "$key" 13 | median)
 		st=$(values "$key" 14 | median)
+		hb=$(values "$key" 17 | median)
+		bb=$(values "$key" 18 | median)
 		awk -v name="$T_NAME" -v rps="$rps" -v lo="$lo" -v hi="$hi" -v p50="$p50" \
 			-v p99="$p99" -v cpu="$cpu" -v user="$user" -v rss="$rss" -v non="$non" \
-			-v err="$sc/$sr/$sw/$st" 'BEGIN {
-			printf "| %s | %.0f | %.0f–%.0f | %.2f ms | %.2f ms | %.2f µs | %.2f µs | %.1f MiB | %s | %s |\n",
-				name, rps, lo, hi, p50, p99, cpu, user, rss / 1024, non, err }'
+			-v hb="$hb" -v bb="$bb" -v err="$sc/$sr/$sw/$st" 'BEGIN {
+			printf "| %s | %.0f | %.0f–%.0f | %.2f ms | %.2f ms | %.2f µs | %.2f µs | %.1f MiB | %d (%d + %d) | %s | %s |\n",
+				name, rps, lo, hi, p50, p99, cpu, user, rss / 1024, hb + bb, hb, bb, non, err }'
 	done
 	echo
 	echo "Medians over $rounds round(s) of ${duration} s, after 1 s of warm-up; the targets ran interleaved."
 	echo "Server CPU per request: utime+stime of the server (nginx: master and workers) from /proc/PID/stat over the wrk run, divided by the requests wrk completed; of which user space: utime alone (the rest is the kernel's work for the server: TCP, system calls)."
 	echo "Peak RSS: VmHWM from /proc/PID/status (nginx: master plus workers)."
+	echo "Bytes per response: one answer of the target to wrk's request (the gzip targets send Accept-Encoding: gzip), fetched with curl before the run: its header bytes (status line and blank line included) + its body bytes as sent; runs.tsv also has wrk's own average (read total / requests)."
 	if has_target epoll-10k; then
 		mids=$(awk -F '\t' 'NR > 1 && $2 == "epoll-10k" { printf "%s%s", sep, $15; sep = ", " }' "$TSV")
 		echo "epoll-10k: open connections in the middle of each run (avatar_api_connections, incl. the probe's own): ${mids:-none}."

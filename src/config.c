@@ -535,8 +535,9 @@ const struct config_option config_options[] = {
 	 .parse = parse_url,
 	 .parse_env = env_upstream, .offset = OFFSET(upstream), .what = "URL",
 	 .expect = "http://HOST[:PORT]/PATH in printable ASCII",
-	 .help = "relay mode: answer GET PATH with the body of GET URL, "
-	         "http:// only"},
+	 .help = "relay mode: answer GET PATH with the answer of GET URL "
+	         "(and GET PATH/ID with that of GET URL/ID, unless --data is "
+	         "given), http:// only"},
 	{.name = "upstream-timeout", .arg = "T",
 	 .env = {"AVATAR_API_UPSTREAM_TIMEOUT"}, .def = "2",
 	 .parse = parse_duration, .offset = OFFSET(upstream_timeout_ms),

@@ -12,17 +12,19 @@
  * store_unref when it frees a response, after its last connection is
  * done with it, and the last reference frees the store.
  */
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include <microhttpd.h>
+/* next_in as a pointer to const (zlib 1.2.5.2 and later) */
+#define ZLIB_CONST
 #include <zlib.h>
 
 #include "atomicvar.h"
 #include "routes.h"
+#include "target.h"
 
 /* The bodies of a set, shared by its responses. */
 struct routes_store {
@@ -205,27 +207,12 @@ options_response(const struct routes *r, int data, unsigned slot)
 int
 routes_location(char *out, size_t size, const char *prefix, const char *id)
 {
-	static const char hex[] = "0123456789ABCDEF";
 	size_t o = strlen(prefix);
-	const unsigned char *p;
 
 	if (o >= size)
 		return -1;
 	memcpy(out, prefix, o);
-	for (p = (const unsigned char *)id; *p != '\0'; p++) {
-		if (o + 4 > size)
-			return -1;
-		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-		    (*p >= '0' && *p <= '9') || strchr("-._~!$&'()*+,;=:@", *p)) {
-			out[o++] = (char)*p;
-		} else {
-			out[o++] = '%';
-			out[o++] = hex[*p >> 4];
-			out[o++] = hex[*p & 15];
-		}
-	}
-	out[o] = '\0';
-	return 0;
+	return target_encode(out + o, size - o, id) < 0 ? -1 : 0;
 }
 
 /* The strong entity-tag of the LEN bytes at BODY: FNV-1a's 64 bits in
@@ -262,7 +249,7 @@ gzip_into(z_stream *z, const char *in, size_t len, char *out, size_t room)
 {
 	if (deflateReset(z) != Z_OK)
 		return 0;
-	z->next_in = (Bytef *)(uintptr_t)in;
+	z->next_in = (const Bytef *)in;
 	z->avail_in = (uInt)len;
 	z->next_out = (Bytef *)out;
 	z->avail_out = (uInt)room;

@@ -214,8 +214,8 @@ int routes_headers(struct MHD_Response *resp, const char *type, int closing);
 struct MHD_Response *routes_response(const char *body, size_t len,
                                      const char *type, int closing);
 
-/* Write PREFIX then ID percent-encoded (RFC 3986 unreserved characters
- * and sub-delims kept) into OUT, as the Location of a record.  Returns 0,
+/* Write PREFIX then ID percent-encoded (target_encode) into OUT, as the
+ * Location of a record.  Returns 0,
  * or -1 if it does not fit in SIZE bytes. */
 int routes_location(char *out, size_t size, const char *prefix,
                     const char *id);
