@@ -30,6 +30,7 @@
 #include "relay.h"
 #include "relay_thread.h"
 #include "resolver.h"
+#include "target.h"
 #include "upconn.h"
 #include "upstream.h"
 
@@ -82,6 +83,9 @@ relay_prepare(struct relay *rl, const char *url, const struct upstream_url *u,
 		error_set(err, EXIT_OSERR, "relay: out of memory");
 		return -1;
 	}
+	/* "GET " PATH, up to its query or the space before the version. */
+	rl->path_end = 4 + strcspn(rl->request + 4, "? ");
+	rl->path_slash = rl->request[rl->path_end - 1] == '/';
 	/* A host name may move (a container restarted): keep a resolver. */
 	if (!resolver_is_address(u->host)) {
 		rl->resolver = resolver_start(u->host, u->port, &rl->addrs, err);
@@ -130,7 +134,8 @@ relay_start(const struct config *cfg, int blocking, struct error *err)
 	}
 	rl->pool = upconn_pool_new(cfg->upstream_connections, rl->epfd,
 	                           rl->request, rl->request_len,
-	                           cfg->upstream_max_bytes, relay_ended, rl);
+	                           rl->path_end, cfg->upstream_max_bytes,
+	                           relay_ended, rl);
 	if (rl->pool == NULL) {
 		error_set(err, EXIT_OSERR, "relay: out of memory");
 		goto fail;
@@ -166,15 +171,21 @@ relay_acquire(struct relay *rl)
 }
 
 
-/* Append "NAME: VALUE\r\n" to REQ's lines if VALUE is an id. */
-static void
-forward_line(struct upconn_req *req, const char *name, const char *value)
-{
-	size_t n = strlen(name), len;
+/* Every forwarded line fits, at its longest. */
+_Static_assert(sizeof("X-Request-Id: \r\n") - 1 + ACCESSLOG_ID_MAX +
+               sizeof("traceparent: \r\n") - 1 + ACCESSLOG_ID_MAX +
+               sizeof("If-None-Match: \r\n") - 1 + RELAY_FIELD_MAX +
+               sizeof("If-Match: \r\n") - 1 + RELAY_FIELD_MAX +
+               sizeof("Accept-Encoding: \r\n") - 1 + RELAY_FIELD_MAX
+               <= UPCONN_FWD_MAX, "UPCONN_FWD_MAX: room for every line");
 
-	value = accesslog_id(value, &len);
-	if (value == NULL || req->fwd_len + n + 2 + len + 2 > sizeof(req->fwd))
-		return;
+/* Append "NAME: VALUE\r\n" (LEN bytes of VALUE) to REQ's lines. */
+static void
+forward_line(struct upconn_req *req, const char *name, const char *value,
+             size_t len)
+{
+	size_t n = strlen(name);
+
 	memcpy(req->fwd + req->fwd_len, name, n);
 	memcpy(req->fwd + req->fwd_len + n, ": ", 2);
 	memcpy(req->fwd + req->fwd_len + n + 2, value, len);
@@ -182,13 +193,90 @@ forward_line(struct upconn_req *req, const char *name, const char *value)
 	req->fwd_len += n + 2 + len + 2;
 }
 
-void
-relay_forward(struct relay_job *job, const char *request_id,
-              const char *traceparent)
+/* Append "NAME: VALUE\r\n" to REQ's lines if VALUE is an id. */
+static void
+forward_id(struct upconn_req *req, const char *name, const char *value)
 {
-	job->req.fwd_len = 0;
-	forward_line(&job->req, "X-Request-Id", request_id);
-	forward_line(&job->req, "traceparent", traceparent);
+	size_t len;
+
+	value = accesslog_id(value, &len);
+	if (value != NULL)
+		forward_line(req, name, value, len);
+}
+
+/* Append "NAME: VALUE\r\n" to REQ's lines if VALUE can be forwarded:
+ * at most RELAY_FIELD_MAX bytes of printable ASCII.  Returns 1 if it
+ * was, 0 if not (or VALUE is NULL). */
+static int
+forward_field(struct upconn_req *req, const char *name, const char *value)
+{
+	size_t len;
+
+	if (value == NULL)
+		return 0;
+	for (len = 0; value[len] != '\0'; len++)
+		if (len == RELAY_FIELD_MAX || (unsigned char)value[len] < 0x20 ||
+		    (unsigned char)value[len] > 0x7e)
+			return 0;
+	forward_line(req, name, value, len);
+	return 1;
+}
+
+int
+relay_forward(struct relay_job *job, const struct relay_fields *f)
+{
+	struct upconn_req *req = &job->req;
+
+	req->fwd_len = 0;
+	req->accept &= UPCONN_ACCEPT_404; /* relay_target's */
+	forward_id(req, "X-Request-Id", f->request_id);
+	forward_id(req, "traceparent", f->traceparent);
+	if (forward_field(req, "If-None-Match", f->if_none_match))
+		req->accept |= UPCONN_ACCEPT_304;
+	if (forward_field(req, "If-Match", f->if_match))
+		req->accept |= UPCONN_ACCEPT_412;
+	else if (f->if_match != NULL)
+		return -1;
+	forward_field(req, "Accept-Encoding", f->accept_encoding);
+	return 0;
+}
+
+int
+relay_target(struct relay_job *job, const char *id)
+{
+	struct upconn_req *req = &job->req;
+	size_t slash = job->rl->path_slash ? 0 : 1;
+	long n = target_encode(req->target + slash, RELAY_ID_MAX + 1, id);
+
+	if (n < 0)
+		return -1;
+	if (slash)
+		req->target[0] = '/';
+	req->target_len = slash + (size_t)n;
+	req->accept |= UPCONN_ACCEPT_404;
+	return 0;
+}
+
+const char *
+relay_job_id(const struct relay_job *job)
+{
+	const struct upconn_req *req = &job->req;
+
+	if (!(req->accept & UPCONN_ACCEPT_404))
+		return NULL;
+	return req->target + (job->rl->path_slash ? 0 : 1);
+}
+
+void
+relay_note_set(struct relay_job *job, unsigned note)
+{
+	job->note = note;
+}
+
+unsigned
+relay_note(const struct relay_job *job)
+{
+	return job->note;
 }
 
 void
@@ -201,6 +289,7 @@ relay_submit(struct relay_job *job, relay_done_fn *done, void *arg)
 	job->done_arg = arg;
 	job->req.len = 0;
 	job->req.upc = NULL;
+	job->req.status = 0;
 	job->next = job->prev = NULL;
 	job->running = job->retried = job->fresh = 0;
 	job->tries = 0;
@@ -263,6 +352,8 @@ relay_release(struct relay_job *job)
 
 	upconn_req_reset(&job->req);
 	job->req.fwd_len = 0;
+	job->req.target_len = 0;
+	job->req.accept = 0;
 	pthread_mutex_lock(&rl->lock);
 	job->next = rl->free_jobs;
 	rl->free_jobs = job;

@@ -11,28 +11,59 @@
 struct relay;
 struct relay_job;
 
-/* How an upstream request ended: OK, or the error counted in /metrics
- * (the status the server answers with, proxy.c, in the comment). */
+/* How an upstream request ended: OK (an answer to pass on: a 2xx, or a
+ * 304, 412 or 404 the request could get, see relay_outcome), or the
+ * error counted in /metrics (the status the server answers with,
+ * proxy.c, in the comment). */
 enum relay_kind {
 	RELAY_OK,
 	RELAY_CONNECT,      /* refused, unreachable, unresolvable: 502 */
 	RELAY_TIMEOUT,      /* no whole answer within the timeout: 504 */
-	RELAY_STATUS,       /* a status other than 2xx: 502 */
+	RELAY_STATUS,       /* any other status: 502 */
 	RELAY_CONTENT_TYPE, /* not application/json (or +json): 502 */
 	RELAY_TOO_LARGE,    /* body over --upstream-max-bytes: 502 */
 	RELAY_BODY,         /* empty, or not starting with { or [: 502 */
-	RELAY_PROTOCOL,     /* reset, garbage, cut short: 502 */
+	RELAY_PROTOCOL,     /* reset, garbage, cut short, a 2xx whose
+	                     * Content-Encoding cannot be passed on: 502 */
 	RELAY_STOPPED,      /* the relay is stopping: 503 */
 	RELAY_KIND_COUNT
 };
 
-/* How a done job ended.  BODY is the upstream's body (RELAY_OK only,
- * else NULL and LEN 0): the job's own buffer, not copied, valid until
- * relay_release, so that it can be sent as is. */
+/* The longest record id the relay sends upstream, percent-encoded
+ * (target_encode): a 1,024-byte id whose every byte is escaped, the
+ * most routes.c makes a Location of. */
+#define RELAY_ID_MAX (3u * 1024)
+/* A client's If-None-Match, If-Match or Accept-Encoding is forwarded
+ * only if it has at most this many bytes (spec 13, section 5). */
+#define RELAY_FIELD_MAX 512u
+/* The upstream's ETag is passed back only if it has at most this many
+ * bytes (as a validator forwarded back must); else it is dropped. */
+#define RELAY_ETAG_MAX 512u
+/* The upstream's Content-Encoding: a longer one is RELAY_PROTOCOL. */
+#define RELAY_CODING_MAX 64u
+
+/*
+ * How a done job ended.  With RELAY_OK, STATUS is the upstream's: a 2xx
+ * (BODY is its body), or 304 (If-None-Match matched), 412 (If-Match did
+ * not) or 404 (the record does not exist), which are answers to pass
+ * on, not upstream errors, and come only when the request could get
+ * them (see relay_forward, relay_target); BODY is then to be ignored.
+ * ETAG is the upstream's ETag (2xx or 304) if it was an entity-tag of at
+ * most RELAY_ETAG_MAX bytes, else NULL; ENCODING its Content-Encoding
+ * (2xx), NULL for none or identity; DECLARED a 304's Content-Length,
+ * the size of its 200 (RFC 9110 8.6; 0 if none).  BODY is the job's own
+ * buffer, not copied, and the strings are the job's too: valid until
+ * relay_release, so that they can be sent as they are.  Other kinds:
+ * STATUS 0 or the refused status, BODY, ETAG and ENCODING NULL, LEN 0.
+ */
 struct relay_outcome {
 	enum relay_kind kind;
+	unsigned status;
 	char *body;
 	size_t len;
+	const char *etag;
+	const char *encoding;
+	unsigned long long declared;
 };
 
 /* A job is done: OUT is its outcome (as relay_outcome), ARG what was
@@ -75,14 +106,49 @@ struct relay *relay_start(const struct config *cfg, int blocking,
  * thread (one lock). */
 struct relay_job *relay_acquire(struct relay *rl);
 
-/* Forward REQUEST_ID as X-Request-Id and TRACEPARENT as traceparent
- * (either may be NULL) with JOB's upstream request.  A value that is
- * not 1 to ACCESSLOG_ID_MAX (128) bytes of printable ASCII is not
- * forwarded: an id cut short would name another request.  Call after
- * relay_acquire, before relay_submit; without it nothing is added.
- * Copies; allocates nothing. */
-void relay_forward(struct relay_job *job, const char *request_id,
-                   const char *traceparent);
+/* The client's fields forwarded with a job's upstream request (each
+ * NULL when absent). */
+struct relay_fields {
+	const char *request_id;      /* X-Request-Id */
+	const char *traceparent;
+	const char *if_none_match;
+	const char *if_match;
+	const char *accept_encoding;
+};
+
+/*
+ * Forward F's fields with JOB's upstream request.  X-Request-Id and
+ * traceparent: a value that is not 1 to ACCESSLOG_ID_MAX (128) bytes of
+ * printable ASCII is not forwarded (an id cut short would name another
+ * request).  If-None-Match, If-Match and Accept-Encoding: a value of
+ * more than RELAY_FIELD_MAX bytes, or with a byte outside 0x20-0x7e, is
+ * not forwarded.  An upstream 304 is an answer only if If-None-Match was
+ * forwarded, a 412 only if If-Match was (else they are RELAY_STATUS).
+ * Returns 0, or -1 when F has an If-Match that cannot be forwarded: the
+ * request must not be made without its precondition (the caller answers
+ * 412 itself and releases JOB).  Call after relay_acquire, before
+ * relay_submit; without it nothing is added.  Copies; allocates nothing.
+ */
+int relay_forward(struct relay_job *job, const struct relay_fields *f);
+
+/* Ask for the record ID (NUL-terminated, percent-decoded) instead of the
+ * list: the upstream's path, "/" (unless the path ends with one) and ID
+ * percent-encoded (target_encode, as Location), before any query of the
+ * upstream URL.  An upstream 404 is then an answer (RELAY_OK, status
+ * 404).  Returns 0, or -1 if ID is over RELAY_ID_MAX bytes encoded
+ * (nothing is set: no record has such an id, the caller answers 404).
+ * Call after relay_acquire, before relay_submit; without it the job asks
+ * for the list.  Allocates nothing. */
+int relay_target(struct relay_job *job, const char *id);
+
+/* The record id JOB asks for, percent-encoded, NUL-terminated (as it
+ * ends a Location); NULL for the list.  Valid until relay_release. */
+const char *relay_job_id(const struct relay_job *job);
+
+/* A word the submitter keeps with JOB from relay_acquire to
+ * relay_release (the relay never reads it): set it, read it. */
+void relay_note_set(struct relay_job *job, unsigned note);
+unsigned relay_note(const struct relay_job *job);
 
 /* Send JOB's upstream request; DONE (with ARG) is called once it is
  * done.  DONE may be NULL for a submitter that waits with relay_wait

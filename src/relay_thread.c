@@ -42,11 +42,17 @@ relay_complete(struct relay_job *job, enum relay_kind kind)
 	struct relay *rl = job->rl;
 	relay_done_fn *done = job->done_fn;
 	void *arg = job->done_arg;
-	struct relay_outcome out = {kind, NULL, 0};
+	struct relay_outcome out = {kind, job->req.status, NULL, 0, NULL,
+	                            NULL, 0};
 
 	if (kind == RELAY_OK) {
 		out.body = job->req.buf;
 		out.len = job->req.len;
+		out.declared = job->req.declared;
+		if (job->req.etag[0] != '\0')
+			out.etag = job->req.etag;
+		if (job->req.coding[0] != '\0')
+			out.encoding = job->req.coding;
 	}
 	job->out = out;
 	if (rl->blocking) {

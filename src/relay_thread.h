@@ -30,6 +30,7 @@ struct relay_job {
 	uint64_t start_us;           /* clock_us: for the histogram */
 	uint64_t deadline_ms;        /* clock_ms */
 	struct relay_outcome out;    /* the result, once done */
+	unsigned note;               /* the submitter's (relay_note_set) */
 	int done;                    /* atomic */
 	/* Relay thread only. */
 	int running;                 /* in the in-flight list */
@@ -59,6 +60,9 @@ struct relay {
 	int epfd, wakefd;
 	char *request;               /* "GET PATH HTTP/1.1\r\nHost: ..." */
 	size_t request_len;
+	size_t path_end;             /* where PATH ends in it (a record's
+	                              * "/ID" goes there) */
+	int path_slash;              /* PATH ends with "/": ID alone */
 	struct resolver *resolver;   /* a host name's, else NULL; set
 	                              * before the thread starts */
 	/* Relay thread only. */

@@ -231,46 +231,53 @@ metrics_answer(struct server *srv, struct MHD_Connection *conn, int closing)
 }
 
 /*
- * Relay mode: answer the list route from the upstream.  JOB is NULL on
- * the request's first pass: take a slot (none free: 503 at once) and
- * either, in epoll mode, suspend the connection and submit the job (the
- * relay thread resumes the connection when it is done, and MHD calls us
- * again with the job in *REQ_CLS), or, in thread-per-connection mode,
+ * Relay mode: answer a GET or HEAD of a data route from the upstream:
+ * the list when ID is NULL, else the record ID, for CORS slot SLOT.  JOB
+ * is NULL on the request's first pass: take a slot (none free: 503 at
+ * once) and either, in epoll mode, suspend the connection and submit the
+ * job (the relay thread resumes the connection when it is done, and MHD
+ * calls us again with the job in *REQ_CLS, which keeps the route and the
+ * slot: ID and SLOT are then unused), or, in thread-per-connection mode,
  * submit it and wait (proxy_request).  The answer is queued on the
  * second or a later handler call, never the first (see server_handle).
  */
 static enum MHD_Result
 relay_answer(struct server *srv, struct MHD_Connection *conn,
-             struct relay_job *job, void **req_cls)
+             struct relay_job *job, void **req_cls, const char *id,
+             unsigned slot)
 {
-	struct MHD_Response *resp;
+	struct proxy_answer a;
+	enum proxy_step step;
 	struct stats *counts;
-	enum route_status index;
 	enum MHD_Result ret;
-	unsigned status;
 	uint64_t start;
-	size_t len;
-	int closing;
 
-	if (proxy_request(srv->relay, srv->blocking, conn, &job, req_cls))
+	step = proxy_request(srv->relay, srv->blocking, conn, id, slot, &job,
+	                     req_cls);
+	if (step == PROXY_WAIT)
 		return MHD_YES;
 	/* *REQ_CLS is the request word, or in epoll mode the job, whose
 	 * submission came right after the handler's first call. */
 	start = request_is_word(*req_cls) ? request_started_us(*req_cls)
 	                                  : relay_job_started_us(job);
+	a.route = id != NULL ? ROUTE_USER : ROUTE_LIST;
+	a.slot = slot;
+	/* The slot goes to the response.  A prebuilt answer is R's: queued
+	 * before the leave. */
 	counts = epoch_enter(srv->epoch);
-	closing = server_routes(srv)->closing;
-	resp = proxy_response(job, srv->path, closing, &status, &index, &len);
-	stats_count(counts, ROUTE_LIST, index);
-	epoch_leave(srv->epoch, counts);
-	/* The slot goes to the response. */
-	*req_cls = request_answered(request_begin(start), ROUTE_LIST, status);
-	if (resp == NULL)
+	proxy_response(server_routes(srv), step, job, &a);
+	stats_count(counts, a.route, a.index);
+	*req_cls = request_answered(request_begin(start), a.route, a.status);
+	if (a.resp == NULL) {
+		epoch_leave(srv->epoch, counts);
 		return MHD_NO; /* out of memory: MHD closes the connection */
+	}
 	if (accesslog_on)
-		accesslog_answer(connection_fd(conn), status, len);
-	ret = MHD_queue_response(conn, status, resp);
-	MHD_destroy_response(resp);
+		accesslog_answer(connection_fd(conn), a.status, a.len);
+	ret = MHD_queue_response(conn, a.status, a.resp);
+	epoch_leave(srv->epoch, counts);
+	if (!a.persistent)
+		MHD_destroy_response(a.resp);
 	return ret;
 }
 
@@ -422,7 +429,7 @@ server_handle(void *cls, struct MHD_Connection *conn, const char *url,
 	(void)upload_data;
 	if (*req_cls != NULL && !request_is_word(*req_cls))
 		/* relay mode: a resumed request */
-		return relay_answer(srv, conn, *req_cls, req_cls);
+		return relay_answer(srv, conn, *req_cls, req_cls, NULL, 0);
 	if (*req_cls == NULL && accesslog_on)
 		accesslog_begin(connection_fd(conn), method, url, version);
 	if (request_pending(conn, req_cls, upload_data_size))
@@ -444,8 +451,11 @@ server_handle(void *cls, struct MHD_Connection *conn, const char *url,
 		a.len = 0;
 	}
 	if (a.relay) {
+		const char *id = a.route == ROUTE_USER ? url + r->prefix_len
+		                                       : NULL;
+
 		epoch_leave(srv->epoch, counts);
-		return relay_answer(srv, conn, NULL, req_cls);
+		return relay_answer(srv, conn, NULL, req_cls, id, a.slot);
 	}
 #ifndef SERVER_NO_COUNTERS /* only to measure what counting costs */
 	stats_count(counts, a.route, a.index);
@@ -604,7 +614,8 @@ server_start(const struct config *cfg, struct fixture *fx, struct error *err)
 	srv->opts.origins = cfg->cors_origins;
 	srv->opts.origin_count = cfg->cors_count;
 	srv->opts.relay_list = cfg->upstream != NULL;
-	srv->opts.relay_users = 0;
+	/* Spec 13, 5b: records too, unless a fixture was given. */
+	srv->opts.relay_users = cfg->upstream != NULL && !cfg->data_given;
 	srv->serving = routes_build(fx, 1, &srv->opts);
 	srv->epoch = epoch_new();
 	if (srv->serving == NULL || srv->epoch == NULL) {

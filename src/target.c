@@ -1,5 +1,5 @@
 /* target.c -- the request target as the routes see it: percent-decoding
- * and the path of an absolute-form target. */
+ * and encoding, and the path of an absolute-form target. */
 #include <ctype.h>
 #include <string.h>
 #include <strings.h>
@@ -56,4 +56,32 @@ target_origin_form(const char *url)
 		return url;
 	p = strchr(p, '/');
 	return p != NULL ? p : "/";
+}
+
+long
+target_encode(char *out, size_t size, const char *id)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *p;
+	size_t o = 0;
+
+	for (p = (const unsigned char *)id; *p != '\0'; p++) {
+		int keep = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		           (*p >= '0' && *p <= '9') ||
+		           strchr("-._~!$&'()*+,;=:@", *p) != NULL;
+
+		if (o + (keep ? 1u : 3u) >= size) /* and the NUL */
+			return -1;
+		if (keep) {
+			out[o++] = (char)*p;
+		} else {
+			out[o++] = '%';
+			out[o++] = hex[*p >> 4];
+			out[o++] = hex[*p & 15];
+		}
+	}
+	if (o >= size)
+		return -1;
+	out[o] = '\0';
+	return (long)o;
 }

@@ -21,4 +21,12 @@ size_t target_unescape(void *cls, struct MHD_Connection *conn, char *s);
  * target's wins, and there is one site here. */
 const char *target_origin_form(const char *url);
 
+/* Percent-encode the path segment ID into OUT (SIZE bytes, NUL-terminated):
+ * RFC 3986's unreserved characters and sub-delims, ':' and '@' are kept,
+ * every other byte is written %HH (upper-case hex), as Location carries a
+ * record's id (routes.c) and the relay sends it upstream (relay.c).
+ * Returns the encoded length, or -1 if it does not fit (OUT is then not
+ * a string). */
+long target_encode(char *out, size_t size, const char *id);
+
 #endif

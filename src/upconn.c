@@ -66,6 +66,7 @@ struct upconn_pool {
 	int epfd;
 	const char *request;         /* "GET PATH HTTP/1.1\r\nHost: ..." */
 	size_t request_len;
+	size_t path_end;             /* where a request's target goes */
 	size_t max_bytes;
 	upconn_end_fn *end;
 	void *owner;
@@ -227,22 +228,73 @@ body_feed(struct upconn_pool *p, struct upconn *c, size_t n)
 	}
 }
 
-/* C's request has its whole body: check it and keep the connection. */
+/* C's request has its whole body: check it (unless it has a content
+ * coding: a gzip body is not JSON text) and keep the connection. */
 static void
 body_done(struct upconn_pool *p, struct upconn *c)
 {
 	struct upconn_req *req = c->req;
 
-	conn_end(p, c, upstream_json_body(req->buf, req->len) ? RELAY_OK
-	                                                      : RELAY_BODY,
+	conn_end(p, c, req->coding[0] != '\0' ||
+	         upstream_json_body(req->buf, req->len) ? RELAY_OK
+	                                                : RELAY_BODY,
 	         !c->h.close);
 }
 
+/* Copy the ETag of C's answer into its request if it is an entity-tag
+ * that fits, else leave it empty (dropped). */
+static void
+head_etag(struct upconn *c)
+{
+	const struct upstream_head *h = &c->h;
+
+	if (upstream_etag(h->etag, h->etag_len, RELAY_ETAG_MAX)) {
+		memcpy(c->req->etag, h->etag, h->etag_len);
+		c->req->etag[h->etag_len] = '\0';
+	}
+}
+
+/* Whether C's answer, a 2xx, is one to read: a JSON type, a coding that
+ * can be passed on (copied into the request), a length within the cap.
+ * Returns RELAY_OK or the error. */
+static enum relay_kind
+head_check(struct upconn_pool *p, struct upconn *c)
+{
+	const struct upstream_head *h = &c->h;
+	int coded = upstream_coding(h->coding, h->coding_len);
+
+	if (!upstream_json_type(h->type, h->type_len))
+		return RELAY_CONTENT_TYPE;
+	/* A coding that cannot be passed back as it came would leave the
+	 * client with a body it cannot read: not an answer. */
+	if (coded < 0 || h->coding_len > RELAY_CODING_MAX)
+		return RELAY_PROTOCOL;
+	if (h->framing == UPSTREAM_LENGTH && h->length > p->max_bytes)
+		return RELAY_TOO_LARGE;
+	if (coded > 0) {
+		memcpy(c->req->coding, h->coding, h->coding_len);
+		c->req->coding[h->coding_len] = '\0';
+	}
+	head_etag(c);
+	return RELAY_OK;
+}
+
+/* Whether STATUS (not 2xx) is an answer REQ may get (upconn_req.accept). */
+static int
+status_accepted(const struct upconn_req *req, unsigned status)
+{
+	return (status == 304 && (req->accept & UPCONN_ACCEPT_304)) ||
+	       (status == 412 && (req->accept & UPCONN_ACCEPT_412)) ||
+	       (status == 404 && (req->accept & UPCONN_ACCEPT_404));
+}
+
 /*
- * The head of C's answer is complete (c->h): check the status and type,
- * then copy the body bytes that came with the head into the request's
- * buffer (the body's one copy).  Returns 1 when the body is whole, 0
- * when more is to come, -1 when the request has ended.
+ * The head of C's answer is complete (c->h): check the status, type and
+ * coding, then copy the body bytes that came with the head into the
+ * request's buffer (the body's one copy).  A 304, 412 or 404 the request
+ * may get ends it at once, as an answer, its body (if any) dropped.
+ * Returns 1 when the body is whole, 0 when more is to come, -1 when the
+ * request has ended.
  */
 static int
 head_done(struct upconn_pool *p, struct upconn *c)
@@ -253,15 +305,29 @@ head_done(struct upconn_pool *p, struct upconn *c)
 	size_t off = h->size;
 	int rc = 0;
 
-	if (h->status < 200 || h->status > 299)
+	req->status = h->status;
+	if (h->status >= 200 && h->status <= 299) {
+		early = head_check(p, c);
+	} else if (status_accepted(req, h->status)) {
+		if (h->status == 304) {
+			head_etag(c);
+			req->declared = h->declared;
+		}
+		/* Keep the connection only if the whole (small) answer is in:
+		 * for a 304 the head (RFC 9112 6.3), whatever its
+		 * Content-Length says, as nginx keeps an upstream's. */
+		conn_end(p, c, RELAY_OK, !h->close &&
+		         h->framing == UPSTREAM_LENGTH &&
+		         c->hlen - off == h->length);
+		return -1;
+	} else {
 		early = RELAY_STATUS;
-	else if (!upstream_json_type(h->type, h->type_len))
-		early = RELAY_CONTENT_TYPE;
-	else if (h->framing == UPSTREAM_LENGTH && h->length > p->max_bytes)
-		early = RELAY_TOO_LARGE;
+	}
 	if (early != RELAY_OK) {
-		/* Keep the connection only if the whole (small) answer is in. */
-		conn_end(p, c, early, !h->close &&
+		/* Keep the connection only if the whole (small) answer is in,
+		 * and never after a 304 nobody asked for (issue 11: an upstream
+		 * that answers so may send a body after it). */
+		conn_end(p, c, early, !h->close && h->status != 304 &&
 		         h->framing == UPSTREAM_LENGTH &&
 		         c->hlen - off == h->length);
 		return -1;
@@ -375,37 +441,39 @@ conn_read(struct upconn_pool *p, struct upconn *c, int hup)
 }
 
 /* Send (the rest of) the request on C, then wait for the answer: the
- * prebuilt request up to its empty line, the request's own FWD lines,
- * the empty line; C->SENT counts across the three. */
+ * prebuilt request's line up to the end of its path, the request's
+ * TARGET, the rest of the prebuilt request up to its empty line, the
+ * request's own FWD lines, the empty line; C->SENT counts across the
+ * five, and a part already sent (or empty) is left out of the vector. */
 static void
 conn_send(struct upconn_pool *p, struct upconn *c)
 {
 	const struct upconn_req *req = c->req;
-	size_t head = p->request_len - 2, total = p->request_len + req->fwd_len;
+	size_t head = p->request_len - 2;
+	const struct iovec part[5] = {
+		{(char *)p->request, p->path_end},
+		{(char *)req->target, req->target_len},
+		{(char *)p->request + p->path_end, head - p->path_end},
+		{(char *)req->fwd, req->fwd_len},
+		{(char *)p->request + head, 2}};
+	size_t total = p->request_len + req->target_len + req->fwd_len;
 
 	while (c->sent < total) {
-		struct iovec iov[3];
+		struct iovec iov[5];
 		struct msghdr msg;
 		size_t off = c->sent;
-		int n = 0;
+		int n = 0, i;
 		ssize_t r;
 
-		if (off < head) {
-			iov[n].iov_base = (char *)p->request + off;
-			iov[n++].iov_len = head - off;
+		for (i = 0; i < 5; i++) {
+			if (off >= part[i].iov_len) {
+				off -= part[i].iov_len;
+				continue;
+			}
+			iov[n].iov_base = (char *)part[i].iov_base + off;
+			iov[n++].iov_len = part[i].iov_len - off;
 			off = 0;
-		} else {
-			off -= head;
 		}
-		if (off < req->fwd_len) {
-			iov[n].iov_base = (char *)req->fwd + off;
-			iov[n++].iov_len = req->fwd_len - off;
-			off = 0;
-		} else {
-			off -= req->fwd_len;
-		}
-		iov[n].iov_base = (char *)p->request + head + off;
-		iov[n++].iov_len = 2 - off;
 		memset(&msg, 0, sizeof(msg));
 		msg.msg_iov = iov;
 		msg.msg_iovlen = (size_t)n;
@@ -434,6 +502,9 @@ upconn_start(struct upconn_pool *p, struct upconn *c, struct upconn_req *req)
 	c->req = req;
 	c->sent = 0;
 	req->upc = c;
+	req->status = 0;
+	req->declared = 0;
+	req->etag[0] = req->coding[0] = '\0';
 	conn_send(p, c);
 }
 
@@ -649,8 +720,8 @@ upconn_req_reset(struct upconn_req *req)
 
 struct upconn_pool *
 upconn_pool_new(unsigned n, int epfd, const char *request,
-                size_t request_len, size_t max_bytes, upconn_end_fn *end,
-                void *owner)
+                size_t request_len, size_t path_end, size_t max_bytes,
+                upconn_end_fn *end, void *owner)
 {
 	struct upconn_pool *p = calloc(1, sizeof(*p));
 	unsigned i;
@@ -672,6 +743,7 @@ upconn_pool_new(unsigned n, int epfd, const char *request,
 	p->epfd = epfd;
 	p->request = request;
 	p->request_len = request_len;
+	p->path_end = path_end;
 	p->max_bytes = max_bytes;
 	p->end = end;
 	p->owner = owner;

@@ -10,7 +10,8 @@
 
 /*
  * A pool of at most N non-blocking connections to the upstream, each
- * carrying one exchange at a time: the one prebuilt request sent, the
+ * carrying one exchange at a time: the one prebuilt request sent (with
+ * the request's own target suffix and header lines spliced in), the
  * answer's head parsed (upstream.c) and checked, its body read into the
  * request's own buffer.  The pool's owner queues the requests and picks
  * the connection for each (upconn_take_idle, upconn_make_room,
@@ -25,23 +26,49 @@
 struct upconn;
 struct upconn_pool;
 
-/* Room for the forwarded X-Request-Id and traceparent lines. */
-#define UPCONN_FWD_MAX 320
+/* Room for the forwarded header lines: X-Request-Id and traceparent
+ * (ACCESSLOG_ID_MAX bytes each), If-None-Match, If-Match and
+ * Accept-Encoding (RELAY_FIELD_MAX each), names and line ends: 1,871
+ * bytes (relay.c checks it at compile time). */
+#define UPCONN_FWD_MAX 1920
+
+/* Non-2xx statuses that end an exchange as an answer (RELAY_OK, the
+ * status in upconn_req.status) rather than as RELAY_STATUS: each is right
+ * only for the request that may get it. */
+#define UPCONN_ACCEPT_304 1u  /* If-None-Match was sent */
+#define UPCONN_ACCEPT_412 2u  /* If-Match was sent */
+#define UPCONN_ACCEPT_404 4u  /* a record was asked for */
 
 /* One request's side of an exchange, embedded in the owner's request:
  * the buffer its body is read into (grown by the pool, up to max_bytes
  * and a little slack, and kept between requests) and the connection
  * carrying it, which the pool sets when it starts the exchange and the
- * owner clears when it takes the request back. */
+ * owner clears when it takes the request back.  Fixed buffers for the
+ * rest: nothing is allocated per exchange. */
 struct upconn_req {
 	char *buf;
 	size_t len, cap;
 	struct upconn *upc;
 	int error;       /* the errno of a failed connect (UPCONN_UNREACHABLE) */
-	/* Header lines sent after the prebuilt request's own (relay_forward
-	 * writes them; the owner's until the exchange starts). */
+	/* The owner's until the exchange starts (relay_forward,
+	 * relay_target write them): header lines sent after the prebuilt
+	 * request's own, the bytes sent right after the upstream's path
+	 * (a record's "/" and id; empty for the path alone), and the
+	 * statuses taken as answers (UPCONN_ACCEPT_*). */
 	char fwd[UPCONN_FWD_MAX];
 	size_t fwd_len;
+	char target[RELAY_ID_MAX + 2];
+	size_t target_len;
+	unsigned accept;
+	/* The answer's, set by the pool: its status (0 if none came), and
+	 * when the exchange ends with RELAY_OK its ETag (if an entity-tag
+	 * of at most RELAY_ETAG_MAX bytes, else "") and its Content-Encoding
+	 * ("" for none or identity), NUL-terminated, and a 304's
+	 * Content-Length (its 200's size; 0 if none). */
+	unsigned status;
+	unsigned long long declared;
+	char etag[RELAY_ETAG_MAX + 1];
+	char coding[RELAY_CODING_MAX + 1];
 };
 
 /* How an exchange ended. */
@@ -64,12 +91,15 @@ typedef void upconn_end_fn(void *owner, struct upconn_req *req,
 /* A pool of N connection slots (none open yet).  Its sockets are added
  * to EPFD with event keys never 0 (the owner may use 0 for its own), to
  * be passed to upconn_event.  REQUEST (REQUEST_LEN bytes, ending with
- * the empty line) is sent on every exchange, with the request's FWD
- * lines before its empty line, and must outlive the pool; a body over MAX_BYTES ends
- * its exchange with RELAY_TOO_LARGE.  Returns NULL if out of memory. */
+ * the empty line) is sent on every exchange, with the request's TARGET
+ * after its first PATH_END bytes (the end of the request line's path)
+ * and the request's FWD lines before its empty line, in one sendmsg;
+ * it must outlive the pool.  A body over MAX_BYTES ends its exchange
+ * with RELAY_TOO_LARGE.  Returns NULL if out of memory. */
 struct upconn_pool *upconn_pool_new(unsigned n, int epfd, const char *request,
-                                    size_t request_len, size_t max_bytes,
-                                    upconn_end_fn *end, void *owner);
+                                    size_t request_len, size_t path_end,
+                                    size_t max_bytes, upconn_end_fn *end,
+                                    void *owner);
 
 /* Close every connection and free P.  P may be NULL. */
 void upconn_pool_free(struct upconn_pool *p);

@@ -179,7 +179,7 @@ parse_status(const char *s, size_t len, struct upstream_head *h)
  * Content-Length came before. */
 static int
 parse_header(const char *s, size_t len, struct upstream_head *h,
-             int *seen_length, int *chunked)
+             int *seen_length, int *chunked, int *seen_coding)
 {
 	const char *colon = memchr(s, ':', len), *v;
 	size_t nlen, vlen, i;
@@ -221,6 +221,17 @@ parse_header(const char *s, size_t len, struct upstream_head *h,
 			h->type = v;
 			h->type_len = vlen;
 		}
+	} else if (name_is(s, nlen, "etag")) {
+		if (h->etag == NULL) {
+			h->etag = v;
+			h->etag_len = vlen;
+		}
+	} else if (name_is(s, nlen, "content-encoding")) {
+		if (*seen_coding)
+			return -1;
+		*seen_coding = 1;
+		h->coding = v;
+		h->coding_len = vlen;
 	}
 	return 0;
 }
@@ -231,7 +242,7 @@ upstream_head_parse(const char *buf, size_t n, size_t *scan,
 {
 	const char *line, *end, *nl;
 	size_t i = *scan, size = 0;
-	int seen_length = 0, chunked = 0;
+	int seen_length = 0, chunked = 0, seen_coding = 0;
 
 	/* Find the blank line: LF then LF, or LF CR LF. */
 	for (; i < n; i++) {
@@ -272,7 +283,7 @@ upstream_head_parse(const char *buf, size_t n, size_t *scan,
 			break; /* the blank line */
 		} else if (line[0] == ' ' || line[0] == '\t' || /* a fold */
 		           parse_header(line, len, h, &seen_length,
-		                        &chunked) < 0) {
+		                        &chunked, &seen_coding) < 0) {
 			return -1;
 		}
 	}
@@ -288,21 +299,27 @@ upstream_head_parse(const char *buf, size_t n, size_t *scan,
 	 * a guess, so nothing after it could be trusted. */
 	if (chunked && seen_length)
 		return -1;
+	h->declared = h->length;
 	if (h->minor == 0)
 		h->close = 1; /* no keep-alive with HTTP/1.0 */
 	if (h->status >= 100 && h->status < 200) {
 		h->framing = UPSTREAM_LENGTH;
 		h->length = 0;
 	} else if (h->status == 204 || h->status == 304) {
-		/* No body by their status, whatever the head says: an upstream
-		 * that sends one anyway (a Content-Length it means, a late
-		 * write) would have it read as the next request's answer.  The
-		 * relay asks an unconditional GET, so 304 is never right, and
-		 * 204 has no JSON body: both are errors, and closing costs one
-		 * connect on an error path. */
+		/* No body by their status, whatever the head says (RFC 9112
+		 * 6.3): an upstream that sends one anyway (a Content-Length it
+		 * means, a late write) would have it read as the next request's
+		 * answer.  A 204 has no JSON body: an error, and closing costs
+		 * one connect on an error path.  A 304 is left to the caller: an
+		 * error too after an unconditional request, but the answer to a
+		 * revalidation (If-None-Match) otherwise, as common as the 200
+		 * under caching clients, whose connection is worth keeping; its
+		 * Content-Length, if any, is the 200's size (RFC 9110 8.6), as
+		 * avatar-api sends it, not a body to come. */
 		h->framing = UPSTREAM_LENGTH;
 		h->length = 0;
-		h->close = 1;
+		if (h->status == 204)
+			h->close = 1;
 	} else if (chunked) {
 		h->framing = UPSTREAM_CHUNKED;
 	} else if (seen_length) {
@@ -510,6 +527,57 @@ upstream_json_type(const char *t, size_t len)
 		return 1;
 	return n > 17 && strncasecmp(t, "application/", 12) == 0 &&
 	       strncasecmp(t + n - 5, "+json", 5) == 0;
+}
+
+int
+upstream_etag(const char *v, size_t len, size_t max)
+{
+	size_t i = 0;
+
+	if (v == NULL || len > max)
+		return 0;
+	if (len >= 2 && v[0] == 'W' && v[1] == '/')
+		i = 2;
+	if (len < i + 2 || v[i] != '"' || v[len - 1] != '"')
+		return 0;
+	/* etagc: %x21 / %x23-7E (obs-text refused: it is passed back) */
+	for (i++; i < len - 1; i++)
+		if ((unsigned char)v[i] <= ' ' || v[i] == '"' ||
+		    (unsigned char)v[i] >= 0x7f)
+			return 0;
+	return 1;
+}
+
+int
+upstream_coding(const char *v, size_t len)
+{
+	size_t i = 0, n = 0;
+
+	if (v == NULL || len == 0) /* an empty list: no coding */
+		return 0;
+	if (len == 8 && strncasecmp(v, "identity", 8) == 0)
+		return 0;
+	/* 1#token: elements separated by a comma and optional blanks. */
+	while (i < len) {
+		size_t start = i;
+
+		while (i < len && token_char((unsigned char)v[i]))
+			i++;
+		if (i == start)
+			return -1;
+		n++;
+		while (i < len && (v[i] == ' ' || v[i] == '\t'))
+			i++;
+		if (i == len)
+			break;
+		if (v[i] != ',')
+			return -1;
+		for (i++; i < len && (v[i] == ' ' || v[i] == '\t'); i++)
+			;
+		if (i == len)
+			return -1;
+	}
+	return n > 0 ? 1 : -1;
 }
 
 static int

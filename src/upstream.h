@@ -32,9 +32,16 @@ struct upstream_head {
 	unsigned minor;               /* HTTP/1.MINOR */
 	enum upstream_framing framing;
 	unsigned long long length;    /* UPSTREAM_LENGTH: the body's size */
+	unsigned long long declared;  /* the Content-Length field's value, 0
+	                               * if none: a 304's is the size its
+	                               * 200 would have (RFC 9110 8.6) */
 	int close;                    /* not reused after this answer */
 	const char *type;             /* Content-Type value, or NULL */
 	size_t type_len;
+	const char *etag;             /* the first ETag value, or NULL */
+	size_t etag_len;
+	const char *coding;           /* Content-Encoding value, or NULL */
+	size_t coding_len;
 	size_t size;                  /* bytes of the head, blank line included */
 };
 
@@ -66,11 +73,14 @@ char *upstream_request(const char *url, const struct upstream_url *u,
  * needed (the caller refuses a head over UPSTREAM_HEAD_MAX), -1 when it
  * is malformed or ambiguous: a bad status line or header line, a bad or
  * conflicting Content-Length, a transfer coding other than chunked,
- * both Content-Length and Transfer-Encoding, an obsolete line fold, or
- * a 101 (the relay never asks for an upgrade).  Other 1xx heads parse
- * (the caller skips them).  H->close is also set after a 204 or 304,
- * whose end the status alone decides: the connection is not reused.
- * Header names are matched without regard to case. */
+ * both Content-Length and Transfer-Encoding, two Content-Encoding fields
+ * (which coding the body has would be a guess), an obsolete line fold,
+ * or a 101 (the relay never asks for an upgrade).  Other 1xx heads parse
+ * (the caller skips them).  A 204 or 304 has no body (length 0),
+ * whatever its head says; H->close is also set after a 204 (see
+ * upstream.c; a 304 is the caller's to judge).  H->etag and H->coding
+ * point into BUF, blanks trimmed, unchecked (upstream_etag,
+ * upstream_coding).  Header names are matched without regard to case. */
 int upstream_head_parse(const char *buf, size_t n, size_t *scan,
                         struct upstream_head *h);
 
@@ -96,6 +106,18 @@ int upstream_chunks_decode(struct upstream_chunks *c, char *buf, size_t n,
 /* Whether the Content-Type value T (LEN bytes, parameters allowed) is
  * application/json or application/...+json.  T may be NULL (no field). */
 int upstream_json_type(const char *t, size_t len);
+
+/* Whether the ETag value V (LEN bytes) is an entity-tag (RFC 9110 8.8.3:
+ * "..." or W/"...", no DQUOTE, control or space inside) of at most MAX
+ * bytes: one the relay passes back.  V may be NULL (no field). */
+int upstream_etag(const char *v, size_t len, size_t max);
+
+/* The Content-Encoding value V (LEN bytes, NULL for no field): 0 for none,
+ * an empty value or "identity" (the body is as is), 1 for a list of content codings
+ * (RFC 9110 8.4: tokens separated by commas and blanks; "gzip",
+ * "br, gzip"), -1 for anything else (an empty list, a parameter, a
+ * quote). */
+int upstream_coding(const char *v, size_t len);
 
 /* A cheap check, not a parse: whether the body B (N bytes) looks like
  * JSON, its first and last non-blank bytes being { and } or [ and ]. */

@@ -5,6 +5,7 @@
 
 #include <check.h>
 
+#include "target.h"
 #include "upstream.h"
 #include "testutil.h"
 
@@ -178,6 +179,96 @@ START_TEST(test_head_content_length)
 	ck_assert_uint_eq(h.type_len, strlen("application/json; charset=utf-8"));
 	ck_assert(memcmp(h.type, "application/json; charset=utf-8",
 	                 h.type_len) == 0);
+	ck_assert_ptr_null(h.etag);
+	ck_assert_ptr_null(h.coding);
+}
+END_TEST
+
+/* ETag and Content-Encoding: found whatever the case, blanks trimmed,
+ * the first ETag kept; two Content-Encoding fields are refused. */
+START_TEST(test_head_validators)
+{
+	static const char s[] = "HTTP/1.1 200 OK\r\neTaG:  W/\"a-b\" \r\n"
+	        "Content-Type: application/json\r\nContent-ENCODING:\tgzip \r\n"
+	        "ETag: \"second\"\r\nContent-Length: 2\r\n\r\n[]";
+	struct upstream_head h;
+
+	ck_assert_int_eq(parse(s, &h), 1);
+	ck_assert_uint_eq(h.etag_len, 7);
+	ck_assert(memcmp(h.etag, "W/\"a-b\"", 7) == 0);
+	ck_assert_uint_eq(h.coding_len, 4);
+	ck_assert(memcmp(h.coding, "gzip", 4) == 0);
+	ck_assert_uint_eq(h.type_len, 16);
+	/* An empty value is there, with no bytes. */
+	ck_assert_int_eq(parse("HTTP/1.1 304 Not Modified\r\nETag:\r\n"
+	                       "Content-Encoding: \r\n\r\n", &h), 1);
+	ck_assert_ptr_nonnull(h.etag);
+	ck_assert_uint_eq(h.etag_len, 0);
+	ck_assert_ptr_nonnull(h.coding);
+	ck_assert_uint_eq(h.coding_len, 0);
+	ck_assert_int_eq(parse("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\n"
+	                       "Content-Encoding: gzip\r\n\r\n", &h), -1);
+	ck_assert_int_eq(parse("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\n"
+	                       "content-encoding: br\r\n\r\n", &h), -1);
+}
+END_TEST
+
+START_TEST(test_etag_check)
+{
+	static const char *const yes[] = {
+		"\"\"", "\"0123456789abcdef\"", "\"0123456789abcdef-gz\"",
+		"W/\"x\"", "\"!#$%&'()*+,-./:;<=>?@[\\]^_`{|}~\""};
+	static const char *const no[] = {
+		"", "x", "\"", "W/", "W/\"", "w/\"x\"", "\"a\"b\"", "\"a b\"",
+		"\"a\tb\"", "'x'", "\"x\" ", " \"x\"", "\"x\"\"", "W/x",
+		"\"\x80\""};
+	char big[600];
+	size_t i;
+
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+		ck_assert_msg(upstream_etag(yes[i], strlen(yes[i]), 512), "%s",
+		              yes[i]);
+	for (i = 0; i < sizeof(no) / sizeof(no[0]); i++)
+		ck_assert_msg(!upstream_etag(no[i], strlen(no[i]), 512), "%s",
+		              no[i]);
+	ck_assert(!upstream_etag(NULL, 0, 512));
+	/* At most MAX bytes. */
+	memset(big, 'a', sizeof(big));
+	big[0] = '"';
+	big[511] = '"';
+	ck_assert(upstream_etag(big, 512, 512));
+	big[511] = 'a';
+	big[512] = '"';
+	ck_assert(!upstream_etag(big, 513, 512));
+	/* Only LEN bytes count. */
+	ck_assert(upstream_etag("\"x\"yz", 3, 512));
+}
+END_TEST
+
+START_TEST(test_coding_check)
+{
+	static const char *const none[] = {"", "identity", "IDENTITY"};
+	static const char *const yes[] = {
+		"gzip", "GZIP", "x-gzip", "br", "br, gzip", "deflate,gzip",
+		"gzip ,\tbr", "gzip "};
+	static const char *const bad[] = {
+		",", "gzip,", ", gzip", "gzip,,br", "gzip br", "gzip;q=1",
+		"\"gzip\"", "gz/ip", " ", "gzip, "};
+	size_t i;
+
+	ck_assert_int_eq(upstream_coding(NULL, 0), 0);
+	for (i = 0; i < sizeof(none) / sizeof(none[0]); i++)
+		ck_assert_msg(upstream_coding(none[i], strlen(none[i])) == 0,
+		              "%s", none[i]);
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+		ck_assert_msg(upstream_coding(yes[i], strlen(yes[i])) == 1,
+		              "%s", yes[i]);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_msg(upstream_coding(bad[i], strlen(bad[i])) == -1,
+		              "%s", bad[i]);
+	/* Only LEN bytes count. */
+	ck_assert_int_eq(upstream_coding("identityX", 8), 0);
+	ck_assert_int_eq(upstream_coding("gzip;q=1", 4), 1);
 }
 END_TEST
 
@@ -220,11 +311,36 @@ START_TEST(test_head_kinds)
 	ck_assert_int_eq(h.close, 1);
 	ck_assert_int_eq(parse("HTTP/1.1 204 No Content\r\n\r\n", &h), 1);
 	ck_assert_int_eq(h.close, 1);
+	/* A 304's end is its head (RFC 9112 6.3): its Content-Length, the
+	 * 200's size, is kept apart; whether to reuse the connection is
+	 * the caller's (upconn.c: after a 304 it asked for). */
 	ck_assert_int_eq(parse("HTTP/1.1 304 Not Modified\r\nContent-Length: "
 	                       "85\r\n\r\n", &h), 1);
 	ck_assert_int_eq(h.framing, UPSTREAM_LENGTH);
 	ck_assert_uint_eq(h.length, 0);
+	ck_assert_uint_eq(h.declared, 85);
+	ck_assert_int_eq(h.close, 0);
+	ck_assert_int_eq(parse("HTTP/1.1 304 Not Modified\r\nTransfer-Encoding: "
+	                       "chunked\r\n\r\n", &h), 1);
+	ck_assert_int_eq(h.framing, UPSTREAM_LENGTH);
+	ck_assert_uint_eq(h.length, 0);
+	ck_assert_uint_eq(h.declared, 0);
+	ck_assert_int_eq(parse("HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\n"
+	                       "\r\n", &h), 1);
+	ck_assert_uint_eq(h.length, 0);
+	ck_assert_int_eq(h.close, 0);
+	ck_assert_int_eq(parse("HTTP/1.1 304 Not Modified\r\nConnection: "
+	                       "close\r\n\r\n", &h), 1);
 	ck_assert_int_eq(h.close, 1);
+	ck_assert_int_eq(parse("HTTP/1.0 304 Not Modified\r\n\r\n", &h), 1);
+	ck_assert_int_eq(h.close, 1);
+	ck_assert_int_eq(parse("HTTP/1.1 204 No Content\r\nContent-Length: 0"
+	                       "\r\n\r\n", &h), 1);
+	ck_assert_int_eq(h.close, 1);
+	/* The declared length of any answer. */
+	ck_assert_int_eq(parse("HTTP/1.1 200 OK\r\nContent-Length: 7\r\n"
+	                       "\r\n", &h), 1);
+	ck_assert_uint_eq(h.declared, 7);
 	/* An interim answer, and no reason phrase. */
 	ck_assert_int_eq(parse("HTTP/1.1 100\r\n\r\n", &h), 1);
 	ck_assert_uint_eq(h.status, 100);
@@ -306,7 +422,8 @@ END_TEST
 START_TEST(test_head_split)
 {
 	static const char s[] = "HTTP/1.1 200 OK\r\nContent-Type: "
-	        "application/json\r\nTransfer-Encoding: chunked\r\n"
+	        "application/json\r\nETag: \"0123456789abcdef-gz\"\r\n"
+	        "Transfer-Encoding: chunked\r\nContent-Encoding: gzip\r\n"
 	        "Connection: close\r\n\r\n5\r\n[1,2]\r\n0\r\n\r\n";
 	size_t n, scan = 0, whole;
 	struct upstream_head h, one;
@@ -321,6 +438,12 @@ START_TEST(test_head_split)
 	ck_assert_int_eq(h.framing, UPSTREAM_CHUNKED);
 	ck_assert_int_eq(h.close, 1);
 	ck_assert_uint_eq(h.type_len, 16);
+	ck_assert_ptr_eq(h.etag, one.etag);
+	ck_assert_uint_eq(h.etag_len, 21);
+	ck_assert(memcmp(h.etag, "\"0123456789abcdef-gz\"", 21) == 0);
+	ck_assert_ptr_eq(h.coding, one.coding);
+	ck_assert_uint_eq(h.coding_len, 4);
+	ck_assert(memcmp(h.coding, "gzip", 4) == 0);
 	/* Bare LFs split between the two line ends. */
 	scan = 0;
 	ck_assert_int_eq(upstream_head_parse("HTTP/1.1 200 OK\n", 16, &scan,
@@ -479,6 +602,36 @@ START_TEST(test_chunks_overlong)
 }
 END_TEST
 
+/* ---- a record's id in a request target ---- */
+
+START_TEST(test_target_encode)
+{
+	static const struct {
+		const char *id, *want;
+	} cases[] = {
+		{"3", "3"},
+		{"a-b._~!$&'()*+,;=:@Z9", "a-b._~!$&'()*+,;=:@Z9"},
+		{"a b/c?d#e%f", "a%20b%2Fc%3Fd%23e%25f"},
+		{"\xc3\xa9\x7f\x01", "%C3%A9%7F%01"},
+		{"", ""},
+	};
+	char out[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ck_assert_int_eq(target_encode(out, sizeof(out), cases[i].id),
+		                 (long)strlen(cases[i].want));
+		ck_assert_str_eq(out, cases[i].want);
+	}
+	/* Room for the NUL: "ab" needs 3 bytes, "%20" 4. */
+	ck_assert_int_eq(target_encode(out, 3, "ab"), 2);
+	ck_assert_int_eq(target_encode(out, 2, "ab"), -1);
+	ck_assert_int_eq(target_encode(out, 4, " "), 3);
+	ck_assert_int_eq(target_encode(out, 3, " "), -1);
+	ck_assert_int_eq(target_encode(out, 0, ""), -1);
+}
+END_TEST
+
 static Suite *
 upstream_suite(void)
 {
@@ -500,6 +653,7 @@ upstream_suite(void)
 	tcase_add_loop_test(head, test_head_bad, 0,
 	                    (int)(sizeof(bad_heads) / sizeof(bad_heads[0])));
 	tcase_add_test(head, test_head_split);
+	tcase_add_test(head, test_head_validators);
 	suite_add_tcase(s, head);
 	tcase_add_loop_test(chunks, test_chunks_cases, 0,
 	                    (int)(sizeof(chunk_cases) / sizeof(chunk_cases[0])));
@@ -510,9 +664,12 @@ upstream_suite(void)
 	suite_add_tcase(s, chunks);
 	tcase_add_loop_test(req, test_request_text, 0,
 	                    (int)(sizeof(requests) / sizeof(requests[0])));
+	tcase_add_test(req, test_target_encode);
 	suite_add_tcase(s, req);
 	tcase_add_test(json, test_json_type);
 	tcase_add_test(json, test_json_body);
+	tcase_add_test(json, test_etag_check);
+	tcase_add_test(json, test_coding_check);
 	suite_add_tcase(s, json);
 	return s;
 }

@@ -8,9 +8,11 @@
  *           scan position kept between calls, as the relay reads it.  The
  *           first call that does not ask for more must give the whole
  *           parse's result, and the same head (status, version, framing,
- *           length, close, size and the Content-Type's place).  A head
- *           that parses is never a 101, and a 204 or 304 is never
- *           reusable (issue 11).
+ *           length, close, size and the places of Content-Type, ETag and
+ *           Content-Encoding).  A head that parses is never a 101, a 204
+ *           is never reusable (issue 11), and neither has a body: a
+ *           304's Content-Length is only declared (issue 13: upconn.c
+ *           reuses a connection after a 304 it asked for).
  *   chunks: decoded in place whole, and again in two reads split where
  *           the first input byte says, under a limit the second byte
  *           sets.  Both must give the same result and the same bytes.
@@ -37,6 +39,14 @@ fail(const char *what)
 	abort();
 }
 
+/* Whether V (LEN bytes, NULL: no field) lies outside H's head in BUF. */
+static int
+outside(const char *buf, const struct upstream_head *h, const char *v,
+        size_t len)
+{
+	return v != NULL && (v < buf || v + len > buf + h->size);
+}
+
 static void
 check_head(const char *buf, size_t n)
 {
@@ -54,20 +64,26 @@ check_head(const char *buf, size_t n)
 		return;
 	if (whole.status != step.status || whole.minor != step.minor ||
 	    whole.framing != step.framing || whole.length != step.length ||
+	    whole.declared != step.declared ||
 	    whole.close != step.close || whole.size != step.size ||
-	    whole.type_len != step.type_len ||
-	    (whole.type == NULL) != (step.type == NULL) ||
-	    (whole.type != NULL && whole.type != step.type))
+	    whole.type_len != step.type_len || whole.type != step.type ||
+	    whole.etag_len != step.etag_len || whole.etag != step.etag ||
+	    whole.coding_len != step.coding_len ||
+	    whole.coding != step.coding)
 		fail("head: byte-at-a-time head differs from the whole parse");
 	if (whole.size > n || whole.status < 100 || whole.status > 599)
 		fail("head: size or status out of range");
 	if (whole.status == 101)
 		fail("head: a 101 accepted");
-	if ((whole.status == 204 || whole.status == 304) && !whole.close)
-		fail("head: a 204 or 304 left reusable");
-	if (whole.type != NULL &&
-	    (whole.type < buf || whole.type + whole.type_len > buf + whole.size))
-		fail("head: Content-Type outside the head");
+	if (whole.status == 204 && !whole.close)
+		fail("head: a 204 left reusable");
+	if ((whole.status == 204 || whole.status == 304) &&
+	    (whole.framing != UPSTREAM_LENGTH || whole.length != 0))
+		fail("head: a 204 or 304 with a body");
+	if (outside(buf, &whole, whole.type, whole.type_len) ||
+	    outside(buf, &whole, whole.etag, whole.etag_len) ||
+	    outside(buf, &whole, whole.coding, whole.coding_len))
+		fail("head: a field value outside the head");
 }
 
 /* Whether BUF (N bytes) starts with a chunk size, blanks and another
