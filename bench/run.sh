@@ -20,6 +20,11 @@
 # table of the medians over the rounds.  The raw wrk outputs, server logs
 # and the table are kept in bench/results/DATE-TIME/ (see -o).
 #
+# The relay and chain targets also run reference servers that live outside
+# the project (rawrelay, hyper-relay, hyper-m2: ../shared/anchors on the
+# development machine), from the built folder that AVATAR_API_ANCHORS names;
+# without it those targets are skipped, or refused when asked for by name.
+#
 # Run "bench/run.sh --help" for the targets and options.
 set -euo pipefail
 
@@ -57,9 +62,6 @@ Targets (KEY: name in the table: what runs):
   nginx-whole:   nginx, whole machine: worker_processes auto, no pinning
   epoll-10k:     avatar-api epoll, 10000 connections: no pinning,
                  --max-connections 20000; wrk -t2 -c10000 --latency
-  accesslog-pinned:
-                 epoll-pinned with --access-log to a file in the run's
-                 scratch directory (removed at the end)
   relay-pinned:  avatar-api as a relay (microservice1) in front of an
                  upstream avatar-api (microservice2) on CPU 1:
                  taskset -c 0 avatar-api --threads 1 --upstream URL;
@@ -67,16 +69,46 @@ Targets (KEY: name in the table: what runs):
   nginx-relay-pinned:
                  nginx (1 worker, on CPU 0) as a reverse proxy in front of
                  the same upstream, with kept-alive upstream connections
-Only the relay's CPU time and memory are counted; the upstream (started
-once for all relay runs, pinned to CPU 1 with wrk) is not.  The table's
-"bytes per response" is one response of the target to the same request
-as wrk's, measured with curl: headers + body, as sent on the wire.
+  rawrelay-pinned (anchor):
+                 rawrelay, the floor of a relay (one C epoll loop, keep-alive
+                 upstream pool), in front of the same upstream:
+                 M2_URL=http://127.0.0.1:UP/v1/user taskset -c 0 rawrelay PORT
+  hyper-relay-pinned (anchor):
+                 the Rust hyper + reqwest relay, 1 tokio worker, in front of
+                 the same upstream: TOKIO_WORKER_THREADS=1 M2_URL=...
+                 taskset -c 0 hyper-relay PORT
+  chain-whole:   the two-tier chain on the whole machine, nothing pinned:
+                 wrk -t2 -cCONNS -> avatar-api --upstream URL (relay) ->
+                 avatar-api --path /v1/avatar (the fixture), both with one
+                 thread per online CPU
+  hyper-chain-whole (anchor):
+                 the same chain in Rust: wrk -t2 -cCONNS -> hyper-relay ->
+                 hyper-m2 (anchor-hyper serving avatar-api's own body on
+                 /v1/avatar), tokio's default worker threads in both
+  accesslog-pinned:
+                 epoll-pinned with --access-log to a file in the run's
+                 scratch directory (removed at the end)
+For the relay targets only the relay's CPU time and memory are counted; the
+upstream (started once for all relay runs, pinned to CPU 1 with wrk) is not.
+For the chain targets both tiers are counted: the CPU column is the CPU of
+the relay and of its upstream together per request, peak RSS their sum.
+The table's "bytes per response" is one response of the target to the same
+request as wrk's, measured with curl: headers + body, as sent on the wire.
 
 Environment: AVATAR_API_BASELINE=FILE adds the targets base-epoll-pinned,
-base-tpc-pinned, base-gzip-pinned and base-relay-pinned: the same runs with
-that binary (an older build, say), interleaved with the others, for a
-before/after table (a build without gzip answers base-gzip-pinned's
-requests with the identity body: what the same requests cost before).
+base-tpc-pinned, base-gzip-pinned, base-relay-pinned and base-chain-whole
+(both tiers that binary): the same runs with that binary (an older build,
+say), interleaved with the others, for a before/after table (a build
+without gzip answers base-gzip-pinned's requests with the identity body:
+what the same requests cost before).
+AVATAR_API_ANCHORS=DIR adds the anchor targets (rawrelay-pinned,
+hyper-relay-pinned, hyper-chain-whole): DIR is a built copy of the
+reference servers (../shared/anchors/setup.sh DIR on the development
+machine); run.sh takes DIR/rawrelay/rawrelay,
+DIR/hyper-relay/target/release/hyper-relay and
+DIR/hyper/target/release/anchor-hyper (as hyper-m2) from it and starts them
+itself, on its own ports.  Without it they are skipped (one line says so),
+and --only refuses them.
 AVATAR_API_BIN=FILE benchmarks that binary instead of building
 the one in this tree (make bench sets it).
 EOF
@@ -108,11 +140,25 @@ for a in "$@"; do
 	fi
 done
 
+# The anchor targets run the reference servers of AVATAR_API_ANCHORS; the
+# base-* targets the binary of AVATAR_API_BASELINE.
+ANCHOR_TARGETS="rawrelay-pinned hyper-relay-pinned hyper-chain-whole"
+BASE_TARGETS="base-epoll-pinned base-tpc-pinned base-gzip-pinned base-relay-pinned"
+BASE_TARGETS+=" base-chain-whole"
 ALL_TARGETS="epoll-pinned tpc-pinned nginx-pinned gzip-pinned nginx-gzip-pinned"
 ALL_TARGETS+=" epoll-whole nginx-whole epoll-10k"
-ALL_TARGETS+=" relay-pinned nginx-relay-pinned accesslog-pinned"
+ALL_TARGETS+=" relay-pinned nginx-relay-pinned"
+ANCHORS=""
+if [ -n "${AVATAR_API_ANCHORS:-}" ]; then
+	ANCHORS=$(cd "$AVATAR_API_ANCHORS" 2>/dev/null && pwd) ||
+		die "AVATAR_API_ANCHORS=$AVATAR_API_ANCHORS is no directory"
+	ALL_TARGETS+=" rawrelay-pinned hyper-relay-pinned"
+fi
+ALL_TARGETS+=" chain-whole"
+[ -z "$ANCHORS" ] || ALL_TARGETS+=" hyper-chain-whole"
+ALL_TARGETS+=" accesslog-pinned"
 if [ -n "${AVATAR_API_BASELINE:-}" ]; then
-	ALL_TARGETS+=" base-epoll-pinned base-tpc-pinned base-gzip-pinned base-relay-pinned"
+	ALL_TARGETS+=" $BASE_TARGETS"
 fi
 BIG_CONNS=10000
 duration=10
@@ -176,7 +222,18 @@ if [ -n "${only// /}" ]; then
 	for t in $only; do
 		case " $ALL_TARGETS " in
 		*" $t "*) ;;
-		*) usage_error "--only: unknown target '$t' (known: $ALL_TARGETS)" ;;
+		*)
+			case " $ANCHOR_TARGETS " in *" $t "*)
+				usage_error "--only: $t runs the reference servers (rawrelay," \
+					"hyper-relay, hyper-m2): set AVATAR_API_ANCHORS=DIR, a folder" \
+					"where they are built (../shared/anchors/setup.sh DIR)" ;;
+			esac
+			case " $BASE_TARGETS " in *" $t "*)
+				usage_error "--only: $t runs an older build: set" \
+					"AVATAR_API_BASELINE=FILE" ;;
+			esac
+			usage_error "--only: unknown target '$t' (known: $ALL_TARGETS)"
+			;;
 		esac
 		case " $targets " in
 		*" $t "*) ;;
@@ -191,6 +248,10 @@ if [ -n "${only// /}" ]; then
 	targets=${ordered# }
 else
 	targets=$ALL_TARGETS
+	if [ -z "$ANCHORS" ]; then
+		note "AVATAR_API_ANCHORS is not set: skipping ${ANCHOR_TARGETS// /, }" \
+			"(they need the reference servers built: see --help)"
+	fi
 fi
 
 has_target() { # PATTERN: is a target matching it selected?
@@ -205,6 +266,21 @@ has_target() { # PATTERN: is a target matching it selected?
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
 [ -n "$outdir" ] || outdir=$ROOT/bench/results
+
+# The reference servers, as built in AVATAR_API_ANCHORS.
+RAWRELAY=$ANCHORS/rawrelay/rawrelay
+HYPER_RELAY=$ANCHORS/hyper-relay/target/release/hyper-relay
+HYPER_M2=$ANCHORS/hyper/target/release/anchor-hyper
+need_anchor() { # TARGET FILE
+	if has_target "$1" && [ ! -x "$2" ]; then
+		die "$1: no executable $2 (AVATAR_API_ANCHORS=$ANCHORS); build the" \
+			"anchors there (../shared/anchors/setup.sh DIR) or leave $1 out with --only"
+	fi
+}
+need_anchor rawrelay-pinned "$RAWRELAY"
+need_anchor hyper-relay-pinned "$HYPER_RELAY"
+need_anchor hyper-chain-whole "$HYPER_RELAY"
+need_anchor hyper-chain-whole "$HYPER_M2"
 
 # ---------------------------------------------------------------------------
 # Packages and build
@@ -324,6 +400,8 @@ TSV=$RESULTS/runs.tsv
 
 SRV_PID=""  # the server running now (nginx: the master)
 SRV_PIDS="" # it and its children (nginx's workers)
+M2_PID=""   # the chain targets' second tier, started with their server
+M2_PORT=""
 UP_PID=""   # the upstream of the relay targets
 UP_PORT=""
 BG_PID=""   # the mid-run /metrics probe of epoll-10k
@@ -347,21 +425,30 @@ wait_gone() { # PID TENTHS: wait until PID has exited (or is a zombie)
 	return 1
 }
 
-# Stop the server: SIGTERM, then SIGKILL (to it and its children) after
-# 10 s.  Sets stop_rc to its exit status.
+# Stop the server, then a chain's second tier: SIGTERM, then SIGKILL (to it
+# and its children) after 10 s.  Sets stop_rc to the first non-zero exit
+# status, 0 if none.  The anchors have no SIGTERM handler: for them
+# (T_TERM_OK=1) death by SIGTERM (143) counts as a clean stop.
 stop_server() {
-	local p
+	local p pid rc
 	stop_rc=0
-	[ -n "$SRV_PID" ] || return 0
-	kill -TERM "$SRV_PID" 2>/dev/null || true
-	if ! wait_gone "$SRV_PID" 100; then
-		note "pid $SRV_PID did not stop within 10 s of SIGTERM: killing it"
-		for p in $SRV_PIDS; do
-			kill -KILL "$p" 2>/dev/null || true
-		done
-	fi
-	wait "$SRV_PID" 2>/dev/null || stop_rc=$?
+	for pid in "$SRV_PID" "$M2_PID"; do
+		[ -n "$pid" ] || continue
+		kill -TERM "$pid" 2>/dev/null || true
+		if ! wait_gone "$pid" 100; then
+			note "pid $pid did not stop within 10 s of SIGTERM: killing it"
+			for p in $SRV_PIDS; do
+				kill -KILL "$p" 2>/dev/null || true
+			done
+			kill -KILL "$pid" 2>/dev/null || true
+		fi
+		rc=0
+		wait "$pid" 2>/dev/null || rc=$?
+		[ "$rc" != 143 ] || [ "${T_TERM_OK:-0}" != 1 ] || rc=0
+		[ "$stop_rc" != 0 ] || stop_rc=$rc
+	done
 	SRV_PID=""
+	M2_PID=""
 	SRV_PIDS=""
 }
 
@@ -477,10 +564,14 @@ run_wrk() { # OUT WRK-COMMAND...: append wrk's output to OUT
 # ---------------------------------------------------------------------------
 # Targets
 
-# Sets T_NAME, T_KIND (avatar or nginx), T_PIN (1: server on CPU 0, wrk
-# on CPU 1), T_ARGS (avatar-api flags), T_WORKERS (nginx), T_WRK_T, T_CONNS,
-# T_CONF (the nginx template), T_GZIP_STATIC (its gzip_static: on or off),
-# T_AE (the Accept-Encoding wrk and curl send; empty: none).
+# Sets T_NAME, T_KIND (avatar, nginx, rawrelay or hyper-relay), T_PIN (1:
+# server on CPU 0, wrk on CPU 1), T_ARGS (avatar-api flags), T_WORKERS
+# (nginx), T_WRK_T, T_CONNS, T_CONF (the nginx template), T_GZIP_STATIC (its
+# gzip_static: on or off), T_AE (the Accept-Encoding wrk and curl send;
+# empty: none), T_M2 (a chain's second tier, started with the server:
+# avatar or hyper; empty: none), T_ENV (env arguments of an anchor),
+# T_TERM_OK (1: an anchor, which SIGTERM kills), T_SAME_BODY (1: the body
+# must be avatar-api's, byte for byte).
 target_setup() { # KEY
 	T_ARGS=()
 	T_WORKERS=""
@@ -488,6 +579,11 @@ target_setup() { # KEY
 	T_GZIP_STATIC=off
 	T_AE=""
 	T_BIN=$BIN
+	T_M2=""
+	# tokio's default worker count unless the target sets one.
+	T_ENV=(-u TOKIO_WORKER_THREADS)
+	T_TERM_OK=0
+	T_SAME_BODY=0
 	case $1 in
 	base-*)
 		target_setup "${1#base-}"
@@ -541,11 +637,33 @@ target_setup() { # KEY
 		T_NAME="avatar-api relay, epoll 1 thread (pinned)"
 		T_KIND=avatar T_PIN=1 T_WRK_T=1 T_CONNS=$conns
 		T_ARGS=(--threads 1 --upstream "http://127.0.0.1:$UP_PORT/v1/user")
+		T_SAME_BODY=1
 		;;
 	nginx-relay-pinned)
 		T_NAME="nginx relay (pinned, 1 worker)"
 		T_KIND=nginx T_PIN=1 T_WRK_T=1 T_CONNS=$conns T_WORKERS=1
 		T_CONF=nginx-relay.conf
+		;;
+	rawrelay-pinned)
+		T_NAME="rawrelay, the floor: 1 epoll loop (pinned)"
+		T_KIND=rawrelay T_PIN=1 T_WRK_T=1 T_CONNS=$conns T_TERM_OK=1
+		T_SAME_BODY=1
+		;;
+	hyper-relay-pinned)
+		T_NAME="hyper-relay, 1 tokio worker (pinned)"
+		T_KIND=hyper-relay T_PIN=1 T_WRK_T=1 T_CONNS=$conns T_TERM_OK=1
+		T_SAME_BODY=1
+		T_ENV=(TOKIO_WORKER_THREADS=1)
+		;;
+	chain-whole)
+		T_NAME="chain avatar-api → avatar-api, whole machine"
+		T_KIND=avatar T_PIN=0 T_WRK_T=2 T_CONNS=$conns T_M2=avatar
+		T_SAME_BODY=1
+		;;
+	hyper-chain-whole)
+		T_NAME="chain hyper-relay → hyper, whole machine"
+		T_KIND=hyper-relay T_PIN=0 T_WRK_T=2 T_CONNS=$conns T_M2=hyper
+		T_TERM_OK=1 T_SAME_BODY=1
 		;;
 	*) die "internal: unknown target $1" ;;
 	esac
@@ -580,38 +698,85 @@ nginx_conf() { # PORT WORKERS: write RUN/nginx/nginx.conf
 		"$ROOT/bench/$T_CONF" >"$RUN/nginx/nginx.conf"
 }
 
-# Start the target's server on a free port, wait for 200 on /v1/user.
-# Sets PORT, SRV_PID, SRV_PIDS.  LOG: the server's output.
+# Wait until PID answers 200 on URL, for 10 s at most; fails if it does not
+# or if PID exits first.
+wait_200() { # PID URL
+	local i code=""
+	for i in $(seq 1 100); do
+		code=$(http_code "$2")
+		[ "$code" = 200 ] && return 0
+		case $(server_state "$1") in '' | Z | X) return 1 ;; esac
+		sleep 0.1
+		: "$i"
+	done
+	return 1
+}
+
+# Start the target's server on a free port, wait for 200 on /v1/user; for
+# a chain, its second tier first, on another free port, serving /v1/avatar.
+# Sets PORT, SRV_PID, SRV_PIDS (both tiers for a chain), M2_PORT, M2_PID.
+# LOG: the output of both.
 start_server() { # LOG
-	local log=$1 try i code
+	local log=$1 try up=""
 	# setsid: in a session of its own, the server does not get the
 	# terminal's Ctrl-C; the trap stops it.  (A background job of a script
-	# is no process group leader, so setsid execs in the same process.)
+	# is no process group leader, so setsid execs in the same process, and
+	# so do env and taskset: the pid is the server's.)
 	local -a pin=(setsid) cmd
 	[ "$T_PIN" = 1 ] && pin+=(taskset -c 0)
 	for try in 1 2 3; do
+		if [ -n "$T_M2" ]; then
+			# The chain's second tier: unpinned, default threads.
+			M2_PORT=$(pick_port)
+			if [ "$T_M2" = avatar ]; then
+				cmd=(setsid "$T_BIN" --data "$DATA" --address 127.0.0.1
+					--port "$M2_PORT" --path /v1/avatar)
+			else
+				# hyper-m2, serving avatar-api's own body: every chain
+				# relays the same bytes.
+				cmd=(setsid env "${T_ENV[@]}" "$HYPER_M2" "$RUN/body.json" "$M2_PORT")
+			fi
+			echo "\$ ${cmd[*]}" >>"$log"
+			"${cmd[@]}" >>"$log" 2>&1 &
+			M2_PID=$!
+			if ! wait_200 "$M2_PID" "http://127.0.0.1:$M2_PORT/v1/avatar"; then
+				stop_server
+				note "$T_NAME: its second tier did not answer 200 on port $M2_PORT" \
+					"(exit $stop_rc; try $try): $(tail -n 2 "$log" | tr '\n' ' ')"
+				continue
+			fi
+			up="http://127.0.0.1:$M2_PORT/v1/avatar"
+		else
+			up="http://127.0.0.1:$UP_PORT/v1/user"
+		fi
 		PORT=$(pick_port)
-		if [ "$T_KIND" = avatar ]; then
+		case $T_KIND in
+		avatar)
 			cmd=("${pin[@]}" "$T_BIN" --data "$DATA" --address 127.0.0.1
 				--port "$PORT" "${T_ARGS[@]}")
-		else
+			[ -z "$T_M2" ] || cmd+=(--upstream "$up")
+			;;
+		nginx)
 			nginx_conf "$PORT" "$T_WORKERS"
 			cmd=("${pin[@]}" "$NGINX" -p "$RUN/nginx/" -c "$RUN/nginx/nginx.conf"
 				-e "$RUN/nginx/error.log")
-		fi
+			;;
+		rawrelay)
+			# Single-threaded by design; the upstream in M2_URL, as in the
+			# anchors' start.sh.
+			cmd=("${pin[@]}" env "M2_URL=$up" "$RAWRELAY" "$PORT")
+			;;
+		hyper-relay)
+			cmd=("${pin[@]}" env "${T_ENV[@]}" "M2_URL=$up" "$HYPER_RELAY" "$PORT")
+			;;
+		esac
 		echo "\$ ${cmd[*]}" >>"$log"
 		"${cmd[@]}" >>"$log" 2>&1 &
 		SRV_PID=$!
-		for i in $(seq 1 100); do
-			code=$(http_code "http://127.0.0.1:$PORT/v1/user")
-			[ "$code" = 200 ] && break
-			case $(server_state "$SRV_PID") in '' | Z | X) break ;; esac
-			sleep 0.1
-			: "$i"
-		done
-		if [ "$code" = 200 ]; then
+		if wait_200 "$SRV_PID" "http://127.0.0.1:$PORT/v1/user"; then
 			# nginx's workers are up once it answers.
 			SRV_PIDS=$(proc_tree "$SRV_PID" | tr '\n' ' ')
+			[ -z "$M2_PID" ] || SRV_PIDS+=$(proc_tree "$M2_PID" | tr '\n' ' ')
 			return 0
 		fi
 		stop_server
@@ -644,7 +809,7 @@ run_one() { # KEY R
 	read -r hbytes bbytes <<<"$sizes"
 	expect=$RUN/body.json
 	[ -z "$T_AE" ] || expect=$RUN/body.json.gz
-	if [ "$T_KIND" = nginx ] || [ "${key#base-}" = relay-pinned ]; then
+	if [ "$T_KIND" = nginx ] || [ "$T_SAME_BODY" = 1 ]; then
 		# Same bytes as avatar-api.
 		cmp -s "$RUN/resp-body" "$expect" ||
 			die "$T_NAME: the body differs from avatar-api's ($base.headers.txt)"
@@ -803,8 +968,13 @@ if has_target '*relay*'; then
 	done
 	[ "$(http_code "http://127.0.0.1:$UP_PORT/v1/user")" = 200 ] ||
 		die "the relay targets' upstream did not start (see $RESULTS/upstream.log)"
-	! has_target relay-pinned || "$BIN" --help | grep -q -- --upstream ||
-		die "this avatar-api has no relay mode (--upstream); leave the relay targets out with --only"
+fi
+# Not "--help | grep -q": grep quitting at the first match can kill the
+# writer with SIGPIPE, which pipefail turns into a failure.
+bin_help=$("$BIN" --help) || die "$BIN --help failed"
+if { has_target relay-pinned || has_target chain-whole; } &&
+	[[ $bin_help != *--upstream* ]]; then
+	die "this avatar-api has no relay mode (--upstream); leave relay-pinned and chain-whole out with --only"
 fi
 
 # ---------------------------------------------------------------------------
@@ -830,6 +1000,9 @@ versions+="; $({ wrk -v 2>&1 || true; } | awk 'NR == 1 { print "wrk " $2 }')"
 	fi
 	echo "Machine: $machine"
 	echo "Versions: $versions"
+	if has_target 'rawrelay-*' || has_target 'hyper-*'; then
+		echo "Anchors: $ANCHORS (rawrelay, hyper-relay, hyper-m2 = anchor-hyper)"
+	fi
 } >"$RESULTS/header.txt"
 note "$machine; results in $RESULTS"
 
@@ -897,6 +1070,12 @@ failed=0
 	echo
 	echo "Medians over $rounds round(s) of ${duration} s, after 1 s of warm-up; the targets ran interleaved."
 	echo "Server CPU per request: utime+stime of the server (nginx: master and workers) from /proc/PID/stat over the wrk run, divided by the requests wrk completed; of which user space: utime alone (the rest is the kernel's work for the server: TCP, system calls)."
+	if has_target '*relay*'; then
+		echo "Relay targets (relay-pinned, nginx-relay-pinned, rawrelay-pinned, hyper-relay-pinned): the relay's CPU alone; their shared upstream (avatar-api --threads 1, on CPU 1 with wrk) is not counted."
+	fi
+	if has_target '*chain*'; then
+		echo "Chain targets (chain-whole, hyper-chain-whole): the CPU of both tiers, the relay's and its upstream's, per request; peak RSS is their sum too."
+	fi
 	echo "Peak RSS: VmHWM from /proc/PID/status (nginx: master plus workers)."
 	echo "Bytes per response: one answer of the target to wrk's request (the gzip targets send Accept-Encoding: gzip), fetched with curl before the run: its header bytes (status line and blank line included) + its body bytes as sent; runs.tsv also has wrk's own average (read total / requests)."
 	if has_target epoll-10k; then
