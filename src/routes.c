@@ -506,8 +506,9 @@ routes_build(struct fixture *fx, int owns_fx, const struct routes_opts *opts)
 	r->healthz = routes_response(body_healthz, strlen(body_healthz), NULL,
 	                             r->closing);
 	for (i = 0; i < ROUTES_READINESS_COUNT; i++) {
+		r->readyz_len[i] = strlen(body_readyz[i]);
 		r->readyz[i] = routes_response(body_readyz[i],
-		                               strlen(body_readyz[i]), NULL,
+		                               r->readyz_len[i], NULL,
 		                               r->closing);
 		if (r->readyz[i] == NULL)
 			goto fail;
@@ -689,7 +690,7 @@ routes_match(const struct routes *r, const char *url, const char *method,
 	} else if (strcmp(url, "/readyz") == 0) {
 		a->route = ROUTE_READYZ;
 		a->resp = r->readyz[ROUTES_READY];
-		a->len = strlen(body_readyz[ROUTES_READY]);
+		a->len = r->readyz_len[ROUTES_READY];
 	} else if (strcmp(url, "/metrics") == 0) {
 		a->route = ROUTE_METRICS;
 		a->resp = NULL;

@@ -84,6 +84,7 @@ struct routes {
 	struct MHD_Response **api_options;        /* [slot] 204, preflight */
 	struct MHD_Response *healthz;
 	struct MHD_Response *readyz[ROUTES_READINESS_COUNT];
+	size_t readyz_len[ROUTES_READINESS_COUNT]; /* their bodies' bytes */
 	struct MHD_Response *not_found;
 	struct MHD_Response *method_not_allowed;
 	struct MHD_Response *options;
@@ -155,13 +156,15 @@ void routes_match(const struct routes *r, const char *url, const char *method,
                   const struct routes_ask *ask, struct routes_answer *a);
 
 /* /readyz's answer when not ready for the reason WHY (not
- * ROUTES_READY), with *STATUS and *INDEX set to 503. */
+ * ROUTES_READY), with *STATUS and *INDEX set to 503 and *LEN to its
+ * body's bytes. */
 static inline struct MHD_Response *
 routes_not_ready(const struct routes *r, enum routes_readiness why,
-                 unsigned *status, enum route_status *index)
+                 unsigned *status, enum route_status *index, size_t *len)
 {
 	*status = 503;
 	*index = STATUS_503;
+	*len = r->readyz_len[why];
 	return r->readyz[why];
 }
 

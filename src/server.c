@@ -364,8 +364,7 @@ server_match(const struct server *srv, const struct routes *r,
 
 		if (why != ROUTES_READY) {
 			a->resp = routes_not_ready(r, why, &a->status,
-			                           &a->index);
-			a->len = 0;
+			                           &a->index, &a->len);
 		}
 	}
 }
