@@ -410,6 +410,46 @@ START_TEST(test_accesslog_dropped)
 }
 END_TEST
 
+/* /readyz's 503 is logged with the bytes of its body (it was 0): in
+ * relay mode, with the upstream on a closed port, a relayed request
+ * fails to connect and /readyz then says "upstream unreachable". */
+START_TEST(test_accesslog_not_ready)
+{
+	char path[4200], upstream[64];
+	char *args[] = {(char *)"--access-log", path, (char *)"--upstream",
+	                upstream, NULL};
+	struct tu_conn c;
+	unsigned port;
+	size_t n, len, i;
+	char **lines, want[64];
+	int errfd;
+	pid_t pid;
+
+	snprintf(upstream, sizeof(upstream), "http://127.0.0.1:%u/v1/avatar",
+	         tu_free_port());
+	tu_tmpdir_make(dir, sizeof(dir), "accesslog");
+	snprintf(path, sizeof(path), "%s/access.log", dir);
+	pid = spawn(modes[_i], args, NULL, -1, &port, &errfd);
+	ck_assert(tu_connect(&c, port) == 0);
+	(void)ask(&c, "GET", "/v1/user", NULL, 502);
+	len = ask(&c, "GET", "/readyz", NULL, 503);
+	tu_close(&c);
+	tu_stop(pid, errfd);
+	ck_assert_uint_gt(len, 0);
+	lines = lines_of(path, &n);
+	snprintf(want, sizeof(want), "\" 503 %zu ", len);
+	for (i = 1; i <= n; i++)
+		if (strstr(lines[i], "/readyz") != NULL)
+			break;
+	ck_assert_msg(i <= n, "no /readyz line");
+	ck_assert_msg(strstr(lines[i], want) != NULL, "'%s' lacks '%s'",
+	              lines[i], want);
+	free(lines[0]);
+	free(lines);
+	tu_tmpdir_remove(dir);
+}
+END_TEST
+
 /* Without --access-log: no line anywhere, no counter. */
 START_TEST(test_accesslog_off)
 {
@@ -438,6 +478,7 @@ accesslog_suite(void)
 	tcase_add_loop_test(tc, test_accesslog_json, 0, 2);
 	tcase_add_loop_test(tc, test_accesslog_sigterm_all_lines, 0, 2);
 	tcase_add_loop_test(tc, test_accesslog_stdout, 0, 2);
+	tcase_add_loop_test(tc, test_accesslog_not_ready, 0, 2);
 	tcase_add_loop_test(tc, test_accesslog_dropped, 0, 2);
 	tcase_add_loop_test(tc, test_accesslog_off, 0, 2);
 	suite_add_tcase(s, tc);
