@@ -1,4 +1,5 @@
 /* routes.h -- every answer the API gives, built once, and the routing. */
+/* routes_build.c makes the answers at load; routes.c picks one per request. */
 #ifndef AVATAR_ROUTES_H
 #define AVATAR_ROUTES_H
 
@@ -13,6 +14,15 @@ struct MHD_Response;
 
 /* The Engine header every answer carries. */
 #define ROUTES_ENGINE "C/libmicrohttpd"
+
+/* The fixed JSON bodies (their sizes are the access log's on the request
+ * path). */
+#define ROUTES_BODY_HEALTHZ "{\"status\":\"ok\"}"
+#define ROUTES_BODY_NOT_FOUND "{\"error\":\"not found\"}"
+#define ROUTES_BODY_USER_NOT_FOUND "{\"error\":\"user not found\"}"
+#define ROUTES_BODY_METHOD "{\"error\":\"method not allowed\"}"
+#define ROUTES_BODY_PRECONDITION "{\"error\":\"precondition failed\"}"
+#define ROUTES_BODY_INTERNAL "{\"error\":\"internal error\"}"
 
 /* The Allow header of every 405 and OPTIONS answer. */
 #define ROUTES_ALLOW "GET, HEAD, OPTIONS"
