@@ -78,6 +78,9 @@ struct server {
 	struct deadlines *deadlines;/* --timeout; NULL when 0 */
 	const char *path;           /* the list route */
 	struct routes_opts opts;    /* how every set is built */
+	/* --cors-origin, copied: CFG's array may not outlive the server. */
+	const char *origins[CONFIG_CORS_MAX];
+	char origin_buf[CONFIG_CORS_MAX * (CONFIG_ORIGIN_MAX + 1)];
 	struct routes *active;      /* server_routes, server_publish */
 	struct routes *serving;     /* owns the fixture */
 	struct routes *closing;     /* "Connection: close", at stop */
@@ -610,7 +613,14 @@ server_start(const struct config *cfg, struct fixture *fx, struct error *err)
 	srv->opts.path = cfg->path;
 	srv->opts.gzip = cfg->compression;
 	srv->opts.cache_control = cfg->cache_control;
-	srv->opts.origins = cfg->cors_origins;
+	for (n = 0; n < cfg->cors_count; n++) {
+		char *o = srv->origin_buf + n * (CONFIG_ORIGIN_MAX + 1);
+
+		snprintf(o, CONFIG_ORIGIN_MAX + 1, "%s", cfg->cors_origins[n]);
+		srv->origins[n] = o;
+	}
+	n = 0;
+	srv->opts.origins = srv->origins;
 	srv->opts.origin_count = cfg->cors_count;
 	srv->opts.relay_list = cfg->upstream != NULL;
 	/* Spec 13, 5b: records too, unless a fixture was given. */

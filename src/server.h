@@ -16,7 +16,8 @@ struct server;
 /* Bind CFG->address and CFG->port (0 picks a free port: for tests),
  * build every response for FX once, and start libmicrohttpd in
  * CFG->mode.  The server takes FX (it is freed with the server, or at
- * once on failure); CFG->path must outlive the server.  The caller must
+ * once on failure); CFG->path and CFG->cache_control must outlive the
+ * server (the origins are copied).  The caller must
  * have blocked the signals it wants to handle: MHD's threads inherit the
  * mask.  Returns the running server, or NULL with ERR set to
  * EXIT_UNAVAILABLE (address in use, not available, unresolvable),
