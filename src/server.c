@@ -614,7 +614,7 @@ server_start(const struct config *cfg, struct fixture *fx, struct error *err)
 	srv->opts.gzip = cfg->compression;
 	srv->opts.cache_control = cfg->cache_control;
 	for (n = 0; n < cfg->cors_count; n++) {
-		char *o = srv->origin_buf + n * (CONFIG_ORIGIN_MAX + 1);
+		char *o = srv->origin_buf + (size_t)n * (CONFIG_ORIGIN_MAX + 1);
 
 		snprintf(o, CONFIG_ORIGIN_MAX + 1, "%s", cfg->cors_origins[n]);
 		srv->origins[n] = o;
