@@ -39,7 +39,7 @@ void negotiate_accept_init(struct negotiate_accept *a);
 void negotiate_accept_field(struct negotiate_accept *a, const char *value);
 
 /* The coding to send for A: NEGOTIATE_GZIP only if GZIP_AVAILABLE and A
- * asks for it (spec13.md section 2, "Accept-Encoding": gzip or x-gzip
+ * asks for it (RFC 9110 12.5.3, as the README says: gzip or x-gzip
  * listed with q > 0, or "*" with q > 0 and gzip not listed, and identity
  * not listed with a higher q); else NEGOTIATE_IDENTITY, which is also the
  * answer when no field was seen, a field was malformed, or nothing
@@ -69,7 +69,7 @@ int negotiate_etag_match(const char *value, const char *tag, size_t tag_len,
  * (the first "*" or exact match), or -1. */
 int negotiate_origin_find(const char *o, const char *const *list, size_t n);
 
-/* Whether S is an acceptable --cors-origin value (spec13.md section 1):
+/* Whether S is an acceptable --cors-origin value (avatar-api(8)):
  * "*", or an origin as a browser serializes it in Origin (RFC 6454 6.2),
  * which is the only form a byte-for-byte match can ever meet:
  * "http://" or "https://", then the host: lowercase letters, digits,

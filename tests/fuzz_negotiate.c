@@ -7,7 +7,7 @@
  *       every comma and at one comma a hash of the input picks: the same
  *       choice and the same malformed flag each way, the same q values
  *       when well-formed; every q within -1..1000; gzip chosen only as
- *       spec13.md section 2 says.
+ *       negotiate_accept_choose says.
  *   entity-tag lists: against two tags, strong and weak: each answer -1,
  *       0 or 1, malformed (-1) for both comparisons or for neither, a
  *       strong match a weak one too; and split into fields at the commas
