@@ -183,9 +183,7 @@ routes_match(const struct routes *r, const char *url, const char *method,
 	           strchr(url + r->prefix_len, '/') == NULL) {
 		a->route = ROUTE_USER;
 	} else {
-		a->route = ROUTE_OTHER;
-		answer_error(a, r->not_found, MHD_HTTP_NOT_FOUND, STATUS_404,
-		             sizeof(ROUTES_BODY_NOT_FOUND) - 1);
+		routes_not_found(r, a);
 		return;
 	}
 	if (a->route != ROUTE_LIST && a->route != ROUTE_USER) {

@@ -189,6 +189,20 @@ routes_rep_index(const struct routes *r, size_t rep, unsigned slot,
 	       NEGOTIATE_CODINGS + (size_t)coding;
 }
 
+/* Set A to the 404 of a path not served here (route "other"), as
+ * routes_match answers an unknown path. */
+static inline void
+routes_not_found(const struct routes *r, struct routes_answer *a)
+{
+	a->route = ROUTE_OTHER;
+	a->resp = r->not_found;
+	a->status = 404;
+	a->index = STATUS_404;
+	a->len = sizeof(ROUTES_BODY_NOT_FOUND) - 1;
+	a->slot = 0;
+	a->relay = 0;
+}
+
 /* The prebuilt 404 "user not found" and 412 of CORS slot SLOT:
  * persistent (queue them, never destroy them). */
 static inline struct MHD_Response *

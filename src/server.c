@@ -444,14 +444,9 @@ server_handle(void *cls, struct MHD_Connection *conn, const char *url,
 	counts = epoch_enter(srv->epoch);
 	r = server_routes(srv);
 	server_match(srv, r, url, method, &ask, &a);
-	if (a.route == ROUTE_METRICS && srv->admin != NULL) {
+	if (a.route == ROUTE_METRICS && srv->admin != NULL)
 		/* --admin-port: /metrics is the admin listener's only. */
-		a.route = ROUTE_OTHER;
-		a.resp = r->not_found;
-		a.status = MHD_HTTP_NOT_FOUND;
-		a.index = STATUS_404;
-		a.len = 0;
-	}
+		routes_not_found(r, &a);
 	if (a.relay) {
 		const char *id = a.route == ROUTE_USER ? url + r->prefix_len
 		                                       : NULL;
@@ -504,12 +499,8 @@ admin_handle(void *cls, struct MHD_Connection *conn, const char *url,
 	counts = epoch_enter(srv->epoch);
 	r = server_routes(srv);
 	server_match(srv, r, url, method, NULL, &a);
-	if (a.route == ROUTE_LIST || a.route == ROUTE_USER) {
-		a.route = ROUTE_OTHER;
-		a.resp = r->not_found;
-		a.status = MHD_HTTP_NOT_FOUND;
-		a.index = STATUS_404;
-	}
+	if (a.route == ROUTE_LIST || a.route == ROUTE_USER)
+		routes_not_found(r, &a);
 	stats_count(counts, a.route, a.index);
 	*req_cls = request_answered(*req_cls, a.route, a.status);
 	if (a.resp == NULL) {

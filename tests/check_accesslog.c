@@ -450,6 +450,43 @@ START_TEST(test_accesslog_not_ready)
 }
 END_TEST
 
+/* With --admin-port, /metrics on the main port is a 404, logged with
+ * the bytes of its body (it was 0). */
+START_TEST(test_accesslog_metrics_moved)
+{
+	char path[4200], admin[16];
+	char *args[] = {(char *)"--access-log", path, (char *)"--admin-port",
+	                admin, NULL};
+	struct tu_conn c;
+	unsigned port;
+	size_t n, len, i;
+	char **lines, want[64];
+	int errfd;
+	pid_t pid;
+
+	snprintf(admin, sizeof(admin), "%u", tu_free_port());
+	tu_tmpdir_make(dir, sizeof(dir), "accesslog");
+	snprintf(path, sizeof(path), "%s/access.log", dir);
+	pid = spawn(modes[_i], args, NULL, -1, &port, &errfd);
+	ck_assert(tu_connect(&c, port) == 0);
+	len = ask(&c, "GET", "/metrics", NULL, 404);
+	tu_close(&c);
+	tu_stop(pid, errfd);
+	ck_assert_uint_gt(len, 0);
+	lines = lines_of(path, &n);
+	snprintf(want, sizeof(want), "\" 404 %zu ", len);
+	for (i = 1; i <= n; i++)
+		if (strstr(lines[i], "/metrics") != NULL)
+			break;
+	ck_assert_msg(i <= n, "no /metrics line");
+	ck_assert_msg(strstr(lines[i], want) != NULL, "'%s' lacks '%s'",
+	              lines[i], want);
+	free(lines[0]);
+	free(lines);
+	tu_tmpdir_remove(dir);
+}
+END_TEST
+
 /* Without --access-log: no line anywhere, no counter. */
 START_TEST(test_accesslog_off)
 {
@@ -479,6 +516,7 @@ accesslog_suite(void)
 	tcase_add_loop_test(tc, test_accesslog_sigterm_all_lines, 0, 2);
 	tcase_add_loop_test(tc, test_accesslog_stdout, 0, 2);
 	tcase_add_loop_test(tc, test_accesslog_not_ready, 0, 2);
+	tcase_add_loop_test(tc, test_accesslog_metrics_moved, 0, 2);
 	tcase_add_loop_test(tc, test_accesslog_dropped, 0, 2);
 	tcase_add_loop_test(tc, test_accesslog_off, 0, 2);
 	suite_add_tcase(s, tc);
