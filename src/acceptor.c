@@ -38,6 +38,8 @@
 
 struct acceptor {
 	struct MHD_Daemon *daemon;  /* where connections go */
+	acceptor_hand_fn *hand;     /* or there, if set (acceptor_hand_to) */
+	void *hand_arg;
 	struct wire *wire;          /* framing check, own answers */
 	struct deadlines *deadlines;/* NULL without --timeout */
 	unsigned max_connections;
@@ -285,6 +287,10 @@ accept_one(struct acceptor *acc, int cfd, struct sockaddr_storage *ss,
 	ev.data.u64 = (uint64_t)gen << 32 | (uint32_t)cfd;
 	if (acc->epfd >= 0)
 		epoll_ctl(acc->epfd, EPOLL_CTL_ADD, cfd, &ev);
+	if (acc->hand != NULL) {
+		acc->hand(acc->hand_arg, cfd, (struct sockaddr *)ss, len);
+		return;
+	}
 	if (MHD_add_connection(acc->daemon, cfd, (struct sockaddr *)ss, len)
 	    != MHD_YES) {
 		/* MHD closed CFD and will not notify its close. */
@@ -519,6 +525,13 @@ unsigned
 acceptor_port(const struct acceptor *acc)
 {
 	return acc->port;
+}
+
+void
+acceptor_hand_to(struct acceptor *acc, acceptor_hand_fn *hand, void *arg)
+{
+	acc->hand = hand;
+	acc->hand_arg = arg;
 }
 
 int

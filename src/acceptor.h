@@ -12,6 +12,8 @@
 #ifndef AVATAR_ACCEPTOR_H
 #define AVATAR_ACCEPTOR_H
 
+#include <sys/socket.h>
+
 #include "deadline.h"
 #include "error.h"
 #include "wire.h"
@@ -62,6 +64,17 @@ int acceptor_family(const struct acceptor *acc);
 
 /* The TCP port the socket listens on. */
 unsigned acceptor_port(const struct acceptor *acc);
+
+/* Where clients go instead of libmicrohttpd: HAND (relay mode's front
+ * end, front.c) gets each new client FD, attached to the wire and
+ * counted as it would be for libmicrohttpd, with its address SA (LEN
+ * bytes, valid during the call), and owns FD from then on: it closes it
+ * after acceptor_closing, or hands it to libmicrohttpd.  Runs on the
+ * acceptor thread.  Set before acceptor_start. */
+typedef void acceptor_hand_fn(void *arg, int fd, const struct sockaddr *sa,
+                              socklen_t len);
+void acceptor_hand_to(struct acceptor *acc, acceptor_hand_fn *hand,
+                      void *arg);
 
 /* Start the thread that accepts clients and hands them to DAEMON.
  * Returns 0, or -1 with ERR set (EXIT_OSERR). */

@@ -33,6 +33,13 @@ static const char body_busy[] = "{\"error\":\"upstream queue full\"}";
 #define USER_NOT_FOUND_LEN (sizeof("{\"error\":\"user not found\"}") - 1)
 #define PRECONDITION_LEN (sizeof("{\"error\":\"precondition failed\"}") - 1)
 
+const char *
+proxy_error_body(enum relay_kind kind)
+{
+	return kind == RELAY_KIND_COUNT ? body_busy
+	       : kind_bodies[kind == RELAY_OK ? RELAY_STATUS : kind];
+}
+
 /* The relay's completion callback in epoll mode: the job is done, resume
  * its connection (ARG), whose handler then finds it done. */
 static void
@@ -244,8 +251,9 @@ proxy_response(const struct routes *r, enum proxy_step step,
 	if (job == NULL) {
 		a->status = MHD_HTTP_SERVICE_UNAVAILABLE;
 		a->index = STATUS_503;
-		a->len = strlen(body_busy);
-		a->resp = answer_error(r, body_busy, a);
+		body = proxy_error_body(RELAY_KIND_COUNT);
+		a->len = strlen(body);
+		a->resp = answer_error(r, body, a);
 		return;
 	}
 	a->slot = relay_note(job);
@@ -286,7 +294,7 @@ proxy_response(const struct routes *r, enum proxy_step step,
 		a->index = STATUS_502;
 		break;
 	}
-	body = kind_bodies[out->kind == RELAY_OK ? RELAY_STATUS : out->kind];
+	body = proxy_error_body(out->kind);
 	a->len = strlen(body);
 	relay_release(job);
 	a->resp = answer_error(r, body, a);

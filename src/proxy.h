@@ -71,4 +71,17 @@ struct proxy_answer {
 void proxy_response(const struct routes *r, enum proxy_step step,
                     struct relay_job *job, struct proxy_answer *a);
 
+/* The JSON body of the error answer for an upstream request that ended
+ * KIND (not a 2xx; RELAY_OK: a status that is no answer, 502), or for
+ * RELAY_KIND_COUNT the 503 "upstream queue full".  Static. */
+const char *proxy_error_body(enum relay_kind kind);
+
+/* The status of that answer: 502, 503 or 504. */
+static inline unsigned
+proxy_error_status(enum relay_kind kind)
+{
+	return kind == RELAY_TIMEOUT ? 504
+	       : kind == RELAY_STOPPED || kind == RELAY_KIND_COUNT ? 503 : 502;
+}
+
 #endif

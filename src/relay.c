@@ -96,7 +96,8 @@ relay_prepare(struct relay *rl, const char *url, const struct upstream_url *u,
 }
 
 struct relay *
-relay_start(const struct config *cfg, int blocking, struct error *err)
+relay_start(const struct config *cfg, int blocking,
+            const struct relay_front *front, struct error *err)
 {
 	struct relay *rl;
 	struct upstream_url u;
@@ -114,6 +115,8 @@ relay_start(const struct config *cfg, int blocking, struct error *err)
 	rl->timeout_ms = cfg->upstream_timeout_ms;
 	relay_report_init(&rl->report, cfg->upstream_timeout_ms);
 	rl->blocking = blocking;
+	if (front != NULL)
+		rl->front = *front;
 	rl->limit = cfg->upstream_connections + cfg->upstream_queue;
 	rl->jobs = calloc(rl->limit, sizeof(struct relay_job *));
 	if (rl->jobs == NULL) {
@@ -279,12 +282,10 @@ relay_note(const struct relay_job *job)
 	return job->note;
 }
 
-void
-relay_submit(struct relay_job *job, relay_done_fn *done, void *arg)
+/* Make JOB ready to run: done with ARG, and its clock started. */
+static void
+job_ready(struct relay_job *job, relay_done_fn *done, void *arg)
 {
-	struct relay *rl = job->rl;
-	int stopping, wake;
-
 	job->done_fn = done;
 	job->done_arg = arg;
 	job->req.len = 0;
@@ -297,7 +298,16 @@ relay_submit(struct relay_job *job, relay_done_fn *done, void *arg)
 	/* One clock read: the deadline's milliseconds from the precise
 	 * clock are never behind the coarse one relay_expire reads. */
 	job->start_us = clock_us();
-	job->deadline_ms = job->start_us / 1000u + rl->timeout_ms;
+	job->deadline_ms = job->start_us / 1000u + job->rl->timeout_ms;
+}
+
+void
+relay_submit(struct relay_job *job, relay_done_fn *done, void *arg)
+{
+	struct relay *rl = job->rl;
+	int stopping, wake;
+
+	job_ready(job, done, arg);
 	pthread_mutex_lock(&rl->lock);
 	stopping = rl->stopping;
 	wake = rl->sleeping;
@@ -314,6 +324,27 @@ relay_submit(struct relay_job *job, relay_done_fn *done, void *arg)
 		relay_complete(job, RELAY_STOPPED);
 	else if (wake)
 		relay_wake(rl);
+}
+
+void
+relay_submit_here(struct relay_job *job, relay_done_fn *done, void *arg)
+{
+	struct relay *rl = job->rl;
+
+	job_ready(job, done, arg);
+	/* The loop checks for a stop before it dispatches: a job queued
+	 * now is either sent or ended RELAY_STOPPED there. */
+	if (rl->waiting_tail != NULL)
+		rl->waiting_tail->next = job;
+	else
+		rl->waiting = job;
+	rl->waiting_tail = job;
+}
+
+int
+relay_epoll(const struct relay *rl)
+{
+	return rl->epfd;
 }
 
 int

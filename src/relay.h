@@ -88,17 +88,39 @@ struct relay_counters {
 	unsigned long buckets[RELAY_BUCKETS + 1];/* durations, not cumulative */
 };
 
+/*
+ * A front end that serves its clients on the relay thread (front.c), so
+ * that a relayed request costs no hand-off between threads: its client
+ * descriptors are in the relay's epoll set (relay_epoll) with event data
+ * RELAY_FRONT_TAG | a word of its own, which goes to EVENT with the
+ * events; TURN runs at every turn of the loop, before waiting jobs are
+ * sent (take new clients there); STOPPED once the loop has ended,
+ * after every job was done (RELAY_STOPPED for those left).  All three
+ * run on the relay thread.  The relay's own event data never has the
+ * tag's bit.
+ */
+#define RELAY_FRONT_TAG ((uint64_t)1 << 63)
+
+struct relay_front {
+	void (*event)(void *arg, uint64_t data, uint32_t events);
+	void (*turn)(void *arg);
+	void (*stopped)(void *arg);
+	void *arg;
+};
+
 /* Start the relay for CFG->upstream: a thread that drives every upstream
  * request with its own HTTP/1.1 client (epoll, non-blocking sockets)
  * over at most CFG->upstream_connections keep-alive connections, and a
  * pool of at most connections + CFG->upstream_queue request slots.  The
  * upstream's host is resolved here, once (and again later by a thread of
  * its own when connects fail, if it is a name).  BLOCKING (for
- * thread-per-connection mode) makes relay_wait usable.  Returns the
+ * thread-per-connection mode) makes relay_wait usable.  FRONT (may be
+ * NULL) is a front end whose clients the relay thread serves too.  Returns the
  * relay, or NULL with ERR set: EXIT_USAGE for an https:// or malformed
  * URL, EXIT_UNAVAILABLE for a host that does not resolve, EXIT_OSERR
  * otherwise. */
 struct relay *relay_start(const struct config *cfg, int blocking,
+                          const struct relay_front *front,
                           struct error *err);
 
 /* Take a free request slot.  Returns NULL when every slot is in use
@@ -156,6 +178,17 @@ unsigned relay_note(const struct relay_job *job);
  * at once (RELAY_STOPPED) and DONE called before this returns.  Any
  * thread (one lock; one write to wake the relay thread if it sleeps). */
 void relay_submit(struct relay_job *job, relay_done_fn *done, void *arg);
+
+/* relay_submit for the relay thread itself (a front end's EVENT): no
+ * lock, no wake-up; the job is sent at the loop's next turn.  Relay
+ * thread only. */
+void relay_submit_here(struct relay_job *job, relay_done_fn *done, void *arg);
+
+/* The relay thread's epoll set, for a front end's descriptors. */
+int relay_epoll(const struct relay *rl);
+
+/* Wake the relay thread out of epoll_wait.  Any thread. */
+void relay_wake(struct relay *rl);
 
 /* Non-zero once JOB's upstream request has ended (an acquire load). */
 int relay_done(const struct relay_job *job);

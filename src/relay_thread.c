@@ -315,6 +315,8 @@ relay_loop(void *arg)
 		relay_enqueue(rl, list);
 		if (stopping)
 			break;
+		if (rl->front.turn != NULL)
+			rl->front.turn(rl->front.arg);
 		relay_expire(rl);
 		relay_dispatch(rl);
 		wait_ms = relay_expire(rl);
@@ -336,6 +338,10 @@ relay_loop(void *arg)
 		for (k = 0; k < n; k++) {
 			if (ev[k].data.u64 == 0)
 				relay_drain(rl);
+			else if (ev[k].data.u64 & RELAY_FRONT_TAG)
+				rl->front.event(rl->front.arg,
+				                ev[k].data.u64 & ~RELAY_FRONT_TAG,
+				                ev[k].events);
 			else
 				upconn_event(rl->pool, ev[k].data.u64, ev[k].events);
 		}
@@ -345,6 +351,8 @@ relay_loop(void *arg)
 		relay_complete(waiting_pop(rl), RELAY_STOPPED);
 	while ((job = rl->flight) != NULL)
 		job_finish(job, RELAY_STOPPED);
+	if (rl->front.stopped != NULL)
+		rl->front.stopped(rl->front.arg);
 	upconn_close_all(rl->pool);
 	relay_report_flush(&rl->report, clock_ms());
 	return NULL;

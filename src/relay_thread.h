@@ -57,6 +57,8 @@ struct relay {
 	struct relay_stats stats;
 	uint64_t timeout_ms;
 	int blocking;
+	struct relay_front front;    /* its hooks, if any (set before the
+	                              * thread starts) */
 	int epfd, wakefd;
 	char *request;               /* "GET PATH HTTP/1.1\r\nHost: ..." */
 	size_t request_len;
@@ -96,8 +98,6 @@ void relay_reach(struct relay *rl, enum relay_kind kind);
  * The relay thread, or relay_submit when the relay is stopping. */
 void relay_complete(struct relay_job *job, enum relay_kind kind);
 
-/* Wake the relay thread out of epoll_wait.  Any thread. */
-void relay_wake(struct relay *rl);
 
 /* The connection pool's END callback (OWNER is the relay). */
 void relay_ended(void *owner, struct upconn_req *req, enum upconn_end how,

@@ -23,6 +23,7 @@
 #include "clock.h"
 #include "deadline.h"
 #include "epoch.h"
+#include "front.h"
 #include "log.h"
 #include "metrics.h"
 #include "process.h"
@@ -86,6 +87,8 @@ struct server {
 	struct routes *closing;     /* "Connection: close", at stop */
 	struct epoch *epoch;        /* readers of active, their counters */
 	struct relay *relay;        /* relay mode, else NULL */
+	struct front *front;        /* relay mode's front end, epoll mode
+	                             * without --access-log, else NULL */
 	int stopping;               /* /readyz says 503 (atomic) */
 	int blocking;               /* thread-per-connection mode */
 	pthread_mutex_t reload_lock;/* serving, reloads_*, last_reload */
@@ -160,6 +163,12 @@ server_connection(void *cls, struct MHD_Connection *conn,
 		deadline_arm(srv->deadlines, fd);
 		return;
 	}
+	/* MHD_USE_TURBO (relay mode's front end) skips libmicrohttpd's
+	 * shutdown before the close: send the FIN first here, as it would,
+	 * so that a close with unread input cannot reset the connection
+	 * before the client has read its answer. */
+	if (srv->front != NULL)
+		shutdown(fd, SHUT_WR);
 	acceptor_closing(srv->acceptor, fd);
 }
 
@@ -635,7 +644,18 @@ server_start(const struct config *cfg, struct fixture *fx, struct error *err)
 	srv->active = srv->serving;
 	srv->blocking = cfg->mode != CONFIG_MODE_EPOLL;
 	if (cfg->upstream != NULL) {
-		srv->relay = relay_start(cfg, srv->blocking, err);
+		struct relay_front hooks;
+
+		/* The front end logs no access: with --access-log every
+		 * request goes through libmicrohttpd's handler. */
+		if (!srv->blocking && !accesslog_on) {
+			srv->front = front_new(srv->serving, err);
+			if (srv->front == NULL)
+				goto fail;
+			front_hooks(srv->front, &hooks);
+		}
+		srv->relay = relay_start(cfg, srv->blocking,
+		                         srv->front != NULL ? &hooks : NULL, err);
 		if (srv->relay == NULL)
 			goto fail;
 	}
@@ -682,6 +702,15 @@ server_start(const struct config *cfg, struct fixture *fx, struct error *err)
 	 * answers (thread-per-connection mode waits in the handler). */
 	if (srv->relay != NULL && !srv->blocking)
 		flags |= MHD_ALLOW_SUSPEND_RESUME;
+	/* The front end hands connections over with their first bytes read
+	 * (wire_stash): libmicrohttpd 0.9.75 reads a new connection at once
+	 * only with MHD_USE_TURBO (new_connection_process_ puts it in the
+	 * ready list; otherwise it waits for the socket to be readable,
+	 * which it may never be again).  TURBO's other effects in 0.9.75:
+	 * new sockets are made non-inheritable (ours are already), and no
+	 * shutdown before a close (server_connection does it). */
+	if (srv->front != NULL)
+		flags |= MHD_USE_TURBO;
 	extra[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
 
 	srv->daemon = MHD_start_daemon(
@@ -699,6 +728,13 @@ server_start(const struct config *cfg, struct fixture *fx, struct error *err)
 		error_set(err, EXIT_OSERR, "cannot start the HTTP daemon (see "
 		          "the libmicrohttpd message above)");
 		goto fail;
+	}
+	if (srv->front != NULL) {
+		struct front_env env = {srv->relay, srv->acceptor, srv->deadlines,
+		                        srv->epoch, &srv->active, srv->daemon};
+
+		front_bind(srv->front, &env);
+		acceptor_hand_to(srv->acceptor, front_take, srv->front);
 	}
 	if ((cfg->admin_port != 0 && admin_start(srv, cfg, err) < 0) ||
 	    acceptor_start(srv->acceptor, srv->daemon, err) < 0) {
@@ -718,10 +754,20 @@ fail:
 	epoch_free(srv->epoch);
 	deadlines_free(srv->deadlines);
 	relay_free(srv->relay);
+	front_free(srv->front);
 	pthread_mutex_destroy(&srv->reload_lock);
 	log_limit_destroy(&srv->mhd_log);
 	free(srv);
 	return NULL;
+}
+
+void
+server_front_counts(const struct server *srv, unsigned long *answered,
+                    unsigned long *handed)
+{
+	*answered = *handed = 0;
+	if (srv->front != NULL)
+		front_counts(srv->front, answered, handed);
 }
 
 size_t
@@ -842,6 +888,7 @@ server_stop(struct server *srv, unsigned drain_ms)
 		MHD_stop_daemon(srv->admin);
 	acceptor_free(srv->acceptor);
 	relay_free(srv->relay);
+	front_free(srv->front);
 	routes_free(srv->closing);
 	routes_free(srv->serving);
 	epoch_free(srv->epoch);

@@ -62,4 +62,9 @@ void server_unready(struct server *srv);
  * deadline.  Does nothing and returns 0 if SRV is NULL. */
 unsigned server_stop(struct server *srv, unsigned drain_ms);
 
+/* Relay mode's front end (front.h): the requests it answered itself and
+ * the connections it handed to libmicrohttpd; both 0 without it. */
+void server_front_counts(const struct server *srv, unsigned long *answered,
+                         unsigned long *handed);
+
 #endif

@@ -94,7 +94,9 @@ conn_close(struct upconn_pool *p, struct upconn *c)
 		idle_remove(p, c);
 	close(c->fd);
 	c->fd = -1;
-	c->gen++;
+	/* 31 bits: the relay's front end tags its own events with the
+	 * 64th (RELAY_FRONT_TAG). */
+	c->gen = (c->gen + 1) & 0x7fffffffu;
 	c->state = CONN_CLOSED;
 	c->req = NULL;
 	p->nopen--;

@@ -60,6 +60,16 @@ static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct wire_slot *table;  /* read without the lock */
 static size_t table_size;
 
+/* Bytes a descriptor's recv returns before its socket's (wire_stash):
+ * what the relay's front end read of a connection it handed on. */
+struct wire_stash {
+	size_t len, off;
+	char data[];
+};
+
+/* Made by the first wire_stash, sized as TABLE, kept as TABLE is. */
+static struct wire_stash **stashes;
+
 static struct wire_slot *
 slot_get(int fd)
 {
@@ -150,13 +160,85 @@ wire_count_out(int fd)
 	return s != NULL && atom_swap_sync(s->counted, 0);
 }
 
+/* Free FD's stash, if any.  The thread serving FD, or its close. */
+static void
+stash_drop(int fd)
+{
+	struct wire_stash **st = atom_load_acquire(stashes);
+
+	if (st != NULL && st[fd] != NULL) {
+		free(st[fd]);
+		st[fd] = NULL;
+	}
+}
+
 void
 wire_detach(int fd)
 {
 	struct wire_slot *s = slot_get(fd);
 
-	if (s != NULL)
+	if (s != NULL) {
+		stash_drop(fd);
 		atom_store_release(s->owner, NULL);
+	}
+}
+
+int
+wire_single(int fd)
+{
+	struct wire_slot *s = slot_get(fd);
+
+	return s != NULL && s->verdict == GUARD_OK && guard_idle(&s->g) &&
+	       s->g.done == s->finished + 1;
+}
+
+int
+wire_stash(int fd, const char *buf, size_t len)
+{
+	struct wire_stash **st = atom_load_acquire(stashes), *one;
+
+	if (slot_get(fd) == NULL)
+		return -1;
+	if (st == NULL) {
+		pthread_mutex_lock(&table_lock);
+		st = stashes;
+		if (st == NULL) {
+			/* Mapped lazily, as the table. */
+			st = calloc(atom_load(table_size),
+			            sizeof(struct wire_stash *));
+			atom_store_release(stashes, st);
+		}
+		pthread_mutex_unlock(&table_lock);
+		if (st == NULL)
+			return -1;
+	}
+	one = malloc(sizeof(*one) + len);
+	if (one == NULL)
+		return -1;
+	one->len = len;
+	one->off = 0;
+	memcpy(one->data, buf, len);
+	free(st[fd]);
+	st[fd] = one;
+	return 0;
+}
+
+/* Give the next bytes of FD's stash (up to LEN) to BUF.  Returns how
+ * many, or 0 if FD has no stash. */
+static size_t
+stash_take(int fd, char *buf, size_t len)
+{
+	struct wire_stash **st = atom_load_acquire(stashes), *one;
+	size_t n;
+
+	if (st == NULL || (one = st[fd]) == NULL || len == 0)
+		return 0;
+	n = one->len - one->off < len ? one->len - one->off : len;
+	memcpy(buf, one->data + one->off, n);
+	one->off += n;
+	if (one->off == one->len)
+		stash_drop(fd);
+	return n;
 }
 
 static void answer_verdict(int fd, enum guard_verdict v);
@@ -366,6 +448,11 @@ slot_recv(struct wire_slot *s, int fd, char *buf, size_t len, int flags)
 	size_t good;
 	ssize_t n;
 
+	/* Bytes the front end read, already fed to the guard: whole
+	 * requests before any bad one. */
+	n = (ssize_t)stash_take(fd, buf, len);
+	if (n > 0)
+		return n;
 	if (s->verdict == VERDICT_DONE)
 		return 0;
 	if (s->verdict != GUARD_OK) {

@@ -72,6 +72,19 @@ int wire_count_out(int fd);
 /* FD's connection is closing (before its descriptor is closed). */
 void wire_detach(int fd);
 
+/* Non-zero if what was read of FD so far ends with exactly one whole
+ * request not yet answered (wire_completed), with no byte of another and
+ * no refusal pending: the relay's front end may answer it itself. */
+int wire_single(int fd);
+
+/* Make the next recv calls on FD return a copy of BUF (LEN bytes, read
+ * from FD and fed to its check already) before anything more of the
+ * socket: the relay's front end hands a connection on to libmicrohttpd
+ * with what it read of it.  Returns 0, or -1 if out of memory.  Freed
+ * once read, or at wire_detach.  Call before the hand-over (which
+ * publishes it to the thread that reads FD next). */
+int wire_stash(int fd, const char *buf, size_t len);
+
 /* A request on FD has been answered (libmicrohttpd's completion).  If
  * a refusal was waiting for it, write the refusal; if the peer has
  * half-closed and nothing more is pending: then shut FD down, so that

@@ -1576,36 +1576,275 @@ get_thread(void *arg)
 	return NULL;
 }
 
+/* A relay in MODE with one upstream connection and no queue, its only
+ * slot taken: a fake upstream F that answers "[]" after DELAY_MS, and a
+ * first request (in thread *T, its answer into *FIRST) that it holds.
+ * Returns the relay; *PORT is its port.  End with busy_end. */
+static const char busy_reply[] = "HTTP/1.1 200 OK\r\nContent-Type: "
+        "application/json\r\nContent-Length: 2\r\n\r\n[]";
+
+static struct server *
+busy_start(int mode, struct fake *f, unsigned delay_ms, pthread_t *t,
+           struct tu_response *first, unsigned *port)
+{
+	struct server *srv;
+
+	memset(f, 0, sizeof(*f));
+	f->delay_ms = delay_ms;
+	fake_serve(f, busy_reply, strlen(busy_reply));
+	srv = relay_server(mode, url, delay_ms + 1500, 1024, 1, 0, NULL, port);
+	memset(first, 0, sizeof(*first));
+	first->body_len = *port; /* the port, for get_thread */
+	ck_assert(pthread_create(t, NULL, get_thread, first) == 0);
+	fake_wait_received(f, 1);
+	return srv;
+}
+
+/* The first request got its "[]"; stop the relay and the upstream. */
+static void
+busy_end(struct server *srv, struct fake *f, pthread_t t,
+         struct tu_response *first)
+{
+	pthread_join(t, NULL);
+	ck_assert_int_eq(first->status, 200);
+	ck_assert_str_eq(first->body, "[]");
+	tu_response_free(first);
+	server_stop(srv, 1000);
+	fake_stop(f);
+}
+
+/* ---- the front end (front.c): epoll mode's own answers ---- */
+
+/* The answer to the raw REQUEST on a new connection to PORT, into R, the
+ * value of its Date blanked (it may be of another second). */
+static void
+front_ask(unsigned port, const char *request, struct tu_response *r)
+{
+	struct tu_conn *c = malloc(sizeof(*c));
+	char *d;
+
+	ck_assert(c != NULL && tu_connect(c, port) == 0);
+	ck_assert(tu_send(c, request, strlen(request)) == 0);
+	ck_assert_msg(tu_read_response(c, r, 0) == 0, "no answer to %s",
+	              request);
+	tu_close(c);
+	free(c);
+	d = strstr(r->head, "\r\nDate: ");
+	ck_assert_msg(d != NULL && strlen(d) > 8 + 29, "no Date: %s", r->head);
+	memset(d + 8, 'x', 29);
+}
+
+/* HEAD (a request line and fields, no empty line) as the front end
+ * takes it, and with a field that makes libmicrohttpd serve it: the
+ * same status STATUS and the same bytes, Date aside.  In epoll mode the
+ * first was the front end's, the second handed on; in
+ * thread-per-connection mode there is no front end. */
+static void
+front_same(struct server *srv, int mode, unsigned port, const char *head,
+           int status)
+{
+	char fast[1024], slow[1024];
+	unsigned long a[3], h[3];
+	struct tu_response r1, r2;
+
+	snprintf(fast, sizeof(fast), "%s\r\n", head);
+	snprintf(slow, sizeof(slow), "%sX-Probe: 1\r\n\r\n", head);
+	server_front_counts(srv, &a[0], &h[0]);
+	front_ask(port, fast, &r1);
+	server_front_counts(srv, &a[1], &h[1]);
+	front_ask(port, slow, &r2);
+	server_front_counts(srv, &a[2], &h[2]);
+	ck_assert_msg(r1.status == status, "status %d, want %d: %s", r1.status,
+	              status, r1.head);
+	ck_assert_msg(strcmp(r1.head, r2.head) == 0,
+	              "front end:\n%s\nlibmicrohttpd:\n%s", r1.head, r2.head);
+	ck_assert_uint_eq(r1.body_len, r2.body_len);
+	ck_assert(memcmp(r1.body, r2.body, r1.body_len) == 0);
+	if (modes[mode] == CONFIG_MODE_EPOLL) {
+		ck_assert_msg(a[1] == a[0] + 1 && h[1] == h[0],
+		              "not the front end's: %s", head);
+		ck_assert_msg(a[2] == a[1] && h[2] == h[1] + 1,
+		              "not handed on: %s", head);
+	} else {
+		ck_assert_uint_eq(a[2] + h[2], 0);
+	}
+	tu_response_free(&r1);
+	tu_response_free(&r2);
+}
+
+/* Every answer the front end makes is byte for byte libmicrohttpd's:
+ * the list and records (ETag, gzip), an upstream 404, 502 and 504, the
+ * 503 of a full queue, and with CORS. */
+START_TEST(test_relay_front_same_bytes)
+{
+	static const char host[] = "Host: x\r\n";
+	struct server *up, *srv;
+	struct fake f = {0};
+	struct tu_response first;
+	pthread_t t;
+	unsigned up_port, port, closed = tu_free_port();
+	char head[256];
+
+	up = tu_server_start(modes[_i], &up_port);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/user", up_port);
+	srv = relay_server(_i, url, 2000, 1024 * 1024, 4, 16, NULL, &port);
+	front_same(srv, _i, port, "GET /v1/user HTTP/1.1\r\nHost: x\r\n", 200);
+	front_same(srv, _i, port, "GET /v1/user/3 HTTP/1.1\r\nhost: x\r\n"
+	           "User-Agent: t/1\r\nAccept: */*\r\n", 200);
+	front_same(srv, _i, port, "GET /v1/user/3 HTTP/1.1\r\nHost: x\r\n"
+	           "Accept-Encoding:  gzip \r\n", 200);
+	front_same(srv, _i, port, "GET /v1/user HTTP/1.1\r\nHost: x\r\n"
+	           "accept-encoding: gzip;q=0\r\n", 200);
+	front_same(srv, _i, port, "GET /v1/user/no-such.id_~ HTTP/1.1\r\n"
+	           "Host: x\r\n", 404);
+	server_stop(srv, 1000);
+
+	relay_cors = "*";
+	srv = relay_server(_i, url, 2000, 1024 * 1024, 4, 16, NULL, &port);
+	relay_cors = NULL;
+	front_same(srv, _i, port, "GET /v1/user HTTP/1.1\r\nHost: x\r\n", 200);
+	server_stop(srv, 1000);
+	server_stop(up, 1000);
+
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/user", closed);
+	srv = relay_server(_i, url, 2000, 1024, 4, 16, NULL, &port);
+	snprintf(head, sizeof(head), "GET /v1/user HTTP/1.1\r\n%s", host);
+	front_same(srv, _i, port, head, 502);
+	server_stop(srv, 1000);
+
+	f.stall = 1;
+	fake_serve(&f, NULL, 0);
+	srv = relay_server(_i, url, 100, 1024, 4, 16, NULL, &port);
+	front_same(srv, _i, port, head, 504);
+	server_stop(srv, 1000);
+	fake_stop(&f);
+
+	srv = busy_start(_i, &f, 1500, &t, &first, &port);
+	front_same(srv, _i, port, head, 503);
+	busy_end(srv, &f, t, &first);
+}
+END_TEST
+
+/* GET /v1/user on C: a 200. */
+static void
+list_ok(struct tu_conn *c)
+{
+	static const char list[] = "GET /v1/user HTTP/1.1\r\nHost: x\r\n\r\n";
+	struct tu_response r;
+
+	ck_assert(tu_send(c, list, strlen(list)) == 0);
+	ck_assert(tu_read_response(c, &r, 0) == 0);
+	ck_assert_int_eq(r.status, 200);
+	tu_response_free(&r);
+}
+
+/* What the front end hands to libmicrohttpd, with the bytes it read, is
+ * answered as libmicrohttpd alone would: pipelined requests, a request
+ * in pieces, a bad one after a good one, and a connection that starts
+ * with the front end and goes on with libmicrohttpd. */
+START_TEST(test_relay_front_hand_over)
+{
+	static const char list[] = "GET /v1/user HTTP/1.1\r\nHost: x\r\n\r\n";
+	struct tu_conn *c = malloc(sizeof(*c));
+	struct tu_response r;
+	struct server *up, *srv;
+	unsigned up_port, port;
+	unsigned long a0, h0, a1, h1;
+	char etag[64], inm[128];
+
+	ck_assert(c != NULL);
+	up = tu_server_start(modes[_i], &up_port);
+	snprintf(url, sizeof(url), "http://127.0.0.1:%u/v1/user", up_port);
+	srv = relay_server(_i, url, 2000, 1024 * 1024, 4, 16, NULL, &port);
+
+	/* Two requests in one write, then a third: all with MHD. */
+	server_front_counts(srv, &a0, &h0);
+	ck_assert(tu_connect(c, port) == 0);
+	ck_assert(tu_send(c, "GET /v1/user HTTP/1.1\r\nHost: x\r\n\r\n"
+	                  "GET /v1/user/2 HTTP/1.1\r\nHost: x\r\n\r\n", 70) == 0);
+	ck_assert(tu_read_response(c, &r, 0) == 0);
+	ck_assert_int_eq(r.status, 200);
+	tu_assert_header(&r, "Location", "/v1/user");
+	tu_response_free(&r);
+	ck_assert(tu_read_response(c, &r, 0) == 0);
+	ck_assert_int_eq(r.status, 200);
+	tu_assert_header(&r, "Location", "/v1/user/2");
+	tu_response_free(&r);
+	list_ok(c);
+	tu_close(c);
+	server_front_counts(srv, &a1, &h1);
+	ck_assert_uint_eq(a1, a0);
+	ck_assert_uint_eq(h1, h0 + (modes[_i] == CONFIG_MODE_EPOLL));
+
+	/* A request in two pieces. */
+	ck_assert(tu_connect(c, port) == 0);
+	ck_assert(tu_send(c, list, 20) == 0);
+	usleep(50 * 1000);
+	ck_assert(tu_send(c, list + 20, strlen(list) - 20) == 0);
+	ck_assert(tu_read_response(c, &r, 0) == 0);
+	ck_assert_int_eq(r.status, 200);
+	tu_response_free(&r);
+	tu_close(c);
+
+	/* A good request and a bad one in one write: the answer, then
+	 * the framing check's 400, and the close. */
+	ck_assert(tu_connect(c, port) == 0);
+	ck_assert(tu_send(c, "GET /v1/user HTTP/1.1\r\nHost: x\r\n\r\n"
+	                  "GET /v1/user HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+	                  79) == 0);
+	ck_assert(tu_read_response(c, &r, 0) == 0);
+	ck_assert_int_eq(r.status, 200);
+	tu_response_free(&r);
+	ck_assert(tu_read_response(c, &r, 0) == 0);
+	ck_assert_int_eq(r.status, 400);
+	tu_response_free(&r);
+	ck_assert(tu_closed(c, 2000));
+	tu_close(c);
+
+	/* The front end's first, then a conditional one (304, MHD's),
+	 * then the list again, all on one connection. */
+	server_front_counts(srv, &a0, &h0);
+	ck_assert(tu_connect(c, port) == 0);
+	ck_assert(tu_send(c, list, strlen(list)) == 0);
+	ck_assert(tu_read_response(c, &r, 0) == 0);
+	ck_assert_int_eq(r.status, 200);
+	ck_assert(tu_header(&r, "ETag", etag, sizeof(etag)) == 1);
+	tu_response_free(&r);
+	snprintf(inm, sizeof(inm), "If-None-Match: %s\r\n", etag);
+	ck_assert(tu_request(c, "GET", "/v1/user", inm) == 0);
+	ck_assert(tu_read_response(c, &r, 1) == 0); /* no body */
+	ck_assert_int_eq(r.status, 304);
+	tu_response_free(&r);
+	list_ok(c);
+	tu_close(c);
+	server_front_counts(srv, &a1, &h1);
+	if (modes[_i] == CONFIG_MODE_EPOLL) {
+		ck_assert_uint_eq(a1, a0 + 1);
+		ck_assert_uint_eq(h1, h0 + 1);
+	}
+	ck_assert_int_eq(server_stop(srv, 1000), 0);
+	server_stop(up, 1000);
+	free(c);
+}
+END_TEST
+
 /* One connection, no queue: a second request while the first is in
  * flight gets 503 at once. */
 START_TEST(test_relay_queue_full)
 {
-	static const char reply[] = "HTTP/1.1 200 OK\r\nContent-Type: "
-	        "application/json\r\nContent-Length: 2\r\n\r\n[]";
-	struct fake f = {0};
+	struct fake f;
 	struct server *srv;
 	struct tu_response first, r;
 	pthread_t t;
 	unsigned port;
 	long long took;
 
-	f.delay_ms = 500;
-	fake_serve(&f, reply, strlen(reply));
-	srv = relay_server(_i, url, 2000, 1024, 1, 0, NULL, &port);
-	memset(&first, 0, sizeof(first));
-	first.body_len = port; /* the port, for get_thread */
-	ck_assert(pthread_create(&t, NULL, get_thread, &first) == 0);
-	fake_wait_received(&f, 1);
+	srv = busy_start(_i, &f, 500, &t, &first, &port);
 	took = tu_get(port, "GET", "/v1/user", &r);
 	assert_error(&r, 503, "upstream queue full");
 	tu_response_free(&r);
 	ck_assert_msg(took < 400, "503 took %lld ms", took);
-	pthread_join(t, NULL);
-	ck_assert_int_eq(first.status, 200);
-	ck_assert_str_eq(first.body, "[]");
-	tu_response_free(&first);
-	server_stop(srv, 1000);
-	fake_stop(&f);
+	busy_end(srv, &f, t, &first);
 }
 END_TEST
 
@@ -2169,7 +2408,7 @@ client_start(const char *upstream, int blocking, unsigned timeout_ms)
 	cfg.upstream_timeout_ms = timeout_ms;
 	cfg.upstream_connections = 2;
 	cfg.upstream_queue = 2;
-	rl = relay_start(&cfg, blocking, &err);
+	rl = relay_start(&cfg, blocking, NULL, &err);
 	ck_assert_msg(rl != NULL, "relay_start: %s", err.text);
 	return rl;
 }
@@ -2778,6 +3017,8 @@ relay_suite(void)
 	tcase_add_loop_test(tc, test_relay_split, 0, 2);
 	tcase_add_loop_test(tc, test_relay_head_limit, 0, 2);
 	tcase_add_loop_test(tc, test_relay_queue_full, 0, 2);
+	tcase_add_loop_test(tc, test_relay_front_same_bytes, 0, 2);
+	tcase_add_loop_test(tc, test_relay_front_hand_over, 0, 2);
 	tcase_add_loop_test(tc, test_relay_queue_timeout, 0, 2);
 	tcase_add_loop_test(tc, test_relay_duration, 0, 2);
 	tcase_add_loop_test(tc, test_relay_stop_in_flight, 0, 2);
