@@ -66,6 +66,8 @@ Targets (KEY: name in the table: what runs):
                  upstream avatar-api (microservice2) on CPU 1:
                  taskset -c 0 avatar-api --threads 1 --upstream URL;
                  taskset -c 1 wrk -t1 -cCONNS --latency
+  relay-tpc-pinned:
+                 relay-pinned in thread-per-connection mode
   nginx-relay-pinned:
                  nginx (1 worker, on CPU 0) as a reverse proxy in front of
                  the same upstream, with kept-alive upstream connections
@@ -96,7 +98,8 @@ The table's "bytes per response" is one response of the target to the same
 request as wrk's, measured with curl: headers + body, as sent on the wire.
 
 Environment: AVATAR_API_BASELINE=FILE adds the targets base-epoll-pinned,
-base-tpc-pinned, base-gzip-pinned, base-relay-pinned and base-chain-whole
+base-tpc-pinned, base-gzip-pinned, base-relay-pinned, base-relay-tpc-pinned
+and base-chain-whole
 (both tiers that binary): the same runs with that binary (an older build,
 say), interleaved with the others, for a before/after table (a build
 without gzip answers base-gzip-pinned's requests with the identity body:
@@ -144,10 +147,10 @@ done
 # base-* targets the binary of AVATAR_API_BASELINE.
 ANCHOR_TARGETS="rawrelay-pinned hyper-relay-pinned hyper-chain-whole"
 BASE_TARGETS="base-epoll-pinned base-tpc-pinned base-gzip-pinned base-relay-pinned"
-BASE_TARGETS+=" base-chain-whole"
+BASE_TARGETS+=" base-relay-tpc-pinned base-chain-whole"
 ALL_TARGETS="epoll-pinned tpc-pinned nginx-pinned gzip-pinned nginx-gzip-pinned"
 ALL_TARGETS+=" epoll-whole nginx-whole epoll-10k"
-ALL_TARGETS+=" relay-pinned nginx-relay-pinned"
+ALL_TARGETS+=" relay-pinned relay-tpc-pinned nginx-relay-pinned"
 ANCHORS=""
 if [ -n "${AVATAR_API_ANCHORS:-}" ]; then
 	ANCHORS=$(cd "$AVATAR_API_ANCHORS" 2>/dev/null && pwd) ||
@@ -639,6 +642,13 @@ target_setup() { # KEY
 		T_ARGS=(--threads 1 --upstream "http://127.0.0.1:$UP_PORT/v1/user")
 		T_SAME_BODY=1
 		;;
+	relay-tpc-pinned)
+		T_NAME="avatar-api relay, thread-per-connection (pinned)"
+		T_KIND=avatar T_PIN=1 T_WRK_T=1 T_CONNS=$conns
+		T_ARGS=(--mode thread-per-connection
+			--upstream "http://127.0.0.1:$UP_PORT/v1/user")
+		T_SAME_BODY=1
+		;;
 	nginx-relay-pinned)
 		T_NAME="nginx relay (pinned, 1 worker)"
 		T_KIND=nginx T_PIN=1 T_WRK_T=1 T_CONNS=$conns T_WORKERS=1
@@ -1071,7 +1081,7 @@ failed=0
 	echo "Medians over $rounds round(s) of ${duration} s, after 1 s of warm-up; the targets ran interleaved."
 	echo "Server CPU per request: utime+stime of the server (nginx: master and workers) from /proc/PID/stat over the wrk run, divided by the requests wrk completed; of which user space: utime alone (the rest is the kernel's work for the server: TCP, system calls)."
 	if has_target '*relay*'; then
-		echo "Relay targets (relay-pinned, nginx-relay-pinned, rawrelay-pinned, hyper-relay-pinned): the relay's CPU alone; their shared upstream (avatar-api --threads 1, on CPU 1 with wrk) is not counted."
+		echo "Relay targets (relay-pinned, relay-tpc-pinned, nginx-relay-pinned, rawrelay-pinned, hyper-relay-pinned): the relay's CPU alone; their shared upstream (avatar-api --threads 1, on CPU 1 with wrk) is not counted."
 	fi
 	if has_target '*chain*'; then
 		echo "Chain targets (chain-whole, hyper-chain-whole): the CPU of both tiers, the relay's and its upstream's, per request; peak RSS is their sum too."
