@@ -249,8 +249,14 @@ relay_target(struct relay_job *job, const char *id)
 {
 	struct upconn_req *req = &job->req;
 	size_t slash = job->rl->path_slash ? 0 : 1;
-	long n = target_encode(req->target + slash, RELAY_ID_MAX + 1, id);
+	long n;
 
+	/* "." and ".." are dot-segments, not names (RFC 3986 5.2.4): sent
+	 * as the last segment they would ask the upstream for its path's
+	 * own resource or its parent's.  No record has such an id. */
+	if (id[0] == '\0' || strcmp(id, ".") == 0 || strcmp(id, "..") == 0)
+		return -1;
+	n = target_encode(req->target + slash, RELAY_ID_MAX + 1, id);
 	if (n < 0)
 		return -1;
 	if (slash)

@@ -157,8 +157,10 @@ int relay_forward(struct relay_job *job, const struct relay_fields *f);
  * list: the upstream's path, "/" (unless the path ends with one) and ID
  * percent-encoded (target_encode, as Location), before any query of the
  * upstream URL.  An upstream 404 is then an answer (RELAY_OK, status
- * 404).  Returns 0, or -1 if ID is over RELAY_ID_MAX bytes encoded
- * (nothing is set: no record has such an id, the caller answers 404).
+ * 404).  Returns 0, or -1 if ID is over RELAY_ID_MAX bytes encoded, or
+ * empty, "." or ".." (a dot-segment would name the upstream path's own
+ * resource or its parent): nothing is set, no record has such an id, the
+ * caller answers 404.
  * Call after relay_acquire, before relay_submit; without it the job asks
  * for the list.  Allocates nothing. */
 int relay_target(struct relay_job *job, const char *id);

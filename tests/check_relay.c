@@ -2674,10 +2674,20 @@ START_TEST(test_relay_client_record)
 		exchange(rl, longid, NULL, &r);
 		ck_assert_int_eq(r.target_rc, -1);
 		ck_assert_str_eq(r.id, "(null)");
+		/* Dot-segments would name another resource upstream. */
+		exchange(rl, ".", NULL, &r);
+		ck_assert_int_eq(r.target_rc, -1);
+		exchange(rl, "..", NULL, &r);
+		ck_assert_int_eq(r.target_rc, -1);
+		exchange(rl, "", NULL, &r);
+		ck_assert_int_eq(r.target_rc, -1);
+		exchange(rl, "...", NULL, &r);
+		ck_assert_int_eq(r.target_rc, 0);
+		ck_assert_str_eq(r.id, "...");
 		relay_free(rl);
 		fake_stop(&f);
 		ck_assert_uint_eq(__atomic_load_n(&f.received, __ATOMIC_RELAXED),
-		                  3);
+		                  4);
 		request_line(&f, 0, line, sizeof(line));
 		ck_assert_str_eq(line, want[i][0]);
 		request_line(&f, 1, line, sizeof(line));
