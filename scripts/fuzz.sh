@@ -20,7 +20,7 @@
 #
 # Environment: srcdir (the top of the source tree, default: this script's
 # parent), CLANG (clang), FUZZ_CFLAGS (the sanitizers: required),
-# FUZZ_TARGETS (fixture request upstream guard negotiate), FUZZ_SECONDS
+# FUZZ_TARGETS (fixture request relay upstream guard negotiate), FUZZ_SECONDS
 # (60 per target), FUZZ_FLAGS (extra libFuzzer flags, e.g. -jobs=4),
 # AVATAR_API_FIXTURE (the fixture tests/fuzz_request serves), EXEEXT.
 # Exit: 0 all passed or skipped (no clang or no fuzzer runtime: it says
@@ -30,7 +30,7 @@ set -u
 srcdir=${srcdir:-$(dirname "$0")/..}
 CLANG=${CLANG:-clang}
 : "${FUZZ_CFLAGS:?set FUZZ_CFLAGS, or run me with make fuzz}"
-FUZZ_TARGETS=${FUZZ_TARGETS:-fixture request upstream guard negotiate}
+FUZZ_TARGETS=${FUZZ_TARGETS:-fixture request relay upstream guard negotiate}
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 FUZZ_FLAGS=${FUZZ_FLAGS:-}
 EXEEXT=${EXEEXT:-}
@@ -77,14 +77,18 @@ fi
 
 status=0
 for t in $FUZZ_TARGETS; do
+	# fuzz_relay starts from fuzz_request's seeds: the same requests.
+	seeds=$t
+	[ "$t" != relay ] || seeds=request
 	mkdir -p "$work/$t" &&
-		cp "$srcdir/tests/fuzz/$t"/* "$work/$t/" &&
+		cp "$srcdir/tests/fuzz/$seeds"/* "$work/$t/" &&
 		chmod -R u+w "$work/$t" || exit 1
 	# The HTTP targets get a dictionary of the protocol's tokens;
 	# -close_fd_mask=2 silences the log of tests/fuzz_request's server
 	# (the target keeps a copy of stderr for its own messages).
 	case $t in
-	request) extra="-dict=$srcdir/tests/fuzz/http.dict -close_fd_mask=2" ;;
+	request | relay)
+		extra="-dict=$srcdir/tests/fuzz/http.dict -close_fd_mask=2" ;;
 	guard) extra="-dict=$srcdir/tests/fuzz/http.dict" ;;
 	negotiate) extra="-dict=$srcdir/tests/fuzz/negotiate.dict" ;;
 	*) extra= ;;

@@ -1745,6 +1745,10 @@ list_ok(struct tu_conn *c)
 START_TEST(test_relay_front_hand_over)
 {
 	static const char list[] = "GET /v1/user HTTP/1.1\r\nHost: x\r\n\r\n";
+	static const char two[] = "GET /v1/user HTTP/1.1\r\nHost: x\r\n\r\n"
+	                          "GET /v1/user/2 HTTP/1.1\r\nHost: x\r\n\r\n";
+	static const char good_bad[] = "GET /v1/user HTTP/1.1\r\nHost: x\r\n\r\n"
+	        "GET /v1/user HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n";
 	struct tu_conn *c = malloc(sizeof(*c));
 	struct tu_response r;
 	struct server *up, *srv;
@@ -1760,8 +1764,7 @@ START_TEST(test_relay_front_hand_over)
 	/* Two requests in one write, then a third: all with MHD. */
 	server_front_counts(srv, &a0, &h0);
 	ck_assert(tu_connect(c, port) == 0);
-	ck_assert(tu_send(c, "GET /v1/user HTTP/1.1\r\nHost: x\r\n\r\n"
-	                  "GET /v1/user/2 HTTP/1.1\r\nHost: x\r\n\r\n", 70) == 0);
+	ck_assert(tu_send(c, two, strlen(two)) == 0);
 	ck_assert(tu_read_response(c, &r, 0) == 0);
 	ck_assert_int_eq(r.status, 200);
 	tu_assert_header(&r, "Location", "/v1/user");
@@ -1789,9 +1792,7 @@ START_TEST(test_relay_front_hand_over)
 	/* A good request and a bad one in one write: the answer, then
 	 * the framing check's 400, and the close. */
 	ck_assert(tu_connect(c, port) == 0);
-	ck_assert(tu_send(c, "GET /v1/user HTTP/1.1\r\nHost: x\r\n\r\n"
-	                  "GET /v1/user HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
-	                  79) == 0);
+	ck_assert(tu_send(c, good_bad, strlen(good_bad)) == 0);
 	ck_assert(tu_read_response(c, &r, 0) == 0);
 	ck_assert_int_eq(r.status, 200);
 	tu_response_free(&r);

@@ -56,6 +56,12 @@
  * The fixture is $AVATAR_API_FIXTURE if set, else the one in the source
  * tree "make fuzz" was built from (FUZZ_FIXTURE), else data/users.json
  * next to or above the directory holding this program.
+ *
+ * Built with FUZZ_RELAY (tests/fuzz_relay.c), the server under test is a
+ * relay (epoll, one thread, no fixture: records relayed too) in front of
+ * a second server in this process that serves the fixture: the inputs
+ * then meet the relay's front end (src/front.c) first, and what it hands
+ * to libmicrohttpd with the bytes it read.  The same checks hold.
  */
 #include <errno.h>
 #include <limits.h>
@@ -202,6 +208,23 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	cfg.port = 0;
 	cfg.mode = CONFIG_MODE_EPOLL;
 	cfg.threads = 1;
+#ifdef FUZZ_RELAY
+	{
+		static char upstream[64];
+		struct server *up = server_start(&cfg, fx, &err);
+
+		if (up == NULL) {
+			fprintf(diag, "fuzz_request: the upstream: %s\n",
+			        err.text);
+			exit(1);
+		}
+		snprintf(upstream, sizeof(upstream),
+		         "http://127.0.0.1:%u/v1/user", server_port(up));
+		cfg.upstream = upstream;
+		fx = fixture_empty();
+		path = upstream;
+	}
+#endif
 	srv = server_start(&cfg, fx, &err);
 	if (srv == NULL) {
 		fprintf(diag, "fuzz_request: server_start: %s\n", err.text);
