@@ -2,14 +2,16 @@
  * request itself, and hands every other connection to libmicrohttpd.
  *
  * Why (bench/NOTES.md, "Issue 15"): a relayed answer through
- * libmicrohttpd 0.9.75 costs 1.8x what the machine allows (rawrelay,
- * one epoll loop): suspending and resuming the connection takes two
+ * libmicrohttpd 0.9.75 costs 1.74x what the machine allows (rawrelay,
+ * one epoll loop; 1.10x through here): suspending and resuming the connection takes two
  * epoll_ctl calls, waking the relay thread and then the worker two
  * eventfd writes and reads and a context switch or two, and the answer
  * made per request nineteen allocations.  Here the client's socket is in
  * the relay thread's own epoll set, next to the upstream connections: a
  * request is read, sent upstream, and its answer written in one thread,
- * with four system calls, as nginx's proxy or h2o's does.
+ * in five system calls (the client's read and answer, the upstream's
+ * request and answer, and the relay client's look before it reuses an
+ * upstream connection), as nginx's proxy or h2o's does.
  *
  * What it answers itself: a GET of the list or of a record (its id of
  * unreserved characters only), HTTP/1.1, with no field but Host,
