@@ -106,6 +106,27 @@ lines_of(const char *path, size_t *count)
 	return v;
 }
 
+/* The access log PATH has a line for a request of WHAT (a path), and it
+ * logs STATUS and LEN body bytes. */
+static void
+assert_logged(const char *path, const char *what, unsigned status,
+              size_t len)
+{
+	char **lines, want[64];
+	size_t n, i;
+
+	lines = lines_of(path, &n);
+	snprintf(want, sizeof(want), "\" %u %zu ", status, len);
+	for (i = 1; i <= n; i++)
+		if (strstr(lines[i], what) != NULL)
+			break;
+	ck_assert_msg(i <= n, "no %s line", what);
+	ck_assert_msg(strstr(lines[i], want) != NULL, "'%s' lacks '%s'",
+	              lines[i], want);
+	free(lines[0]);
+	free(lines);
+}
+
 /* The requests of test_accesslog_*; the body length logged must be the
  * one the client got. */
 struct req {
@@ -420,8 +441,7 @@ START_TEST(test_accesslog_not_ready)
 	                upstream, NULL};
 	struct tu_conn c;
 	unsigned port;
-	size_t n, len, i;
-	char **lines, want[64];
+	size_t len;
 	int errfd;
 	pid_t pid;
 
@@ -436,16 +456,7 @@ START_TEST(test_accesslog_not_ready)
 	tu_close(&c);
 	tu_stop(pid, errfd);
 	ck_assert_uint_gt(len, 0);
-	lines = lines_of(path, &n);
-	snprintf(want, sizeof(want), "\" 503 %zu ", len);
-	for (i = 1; i <= n; i++)
-		if (strstr(lines[i], "/readyz") != NULL)
-			break;
-	ck_assert_msg(i <= n, "no /readyz line");
-	ck_assert_msg(strstr(lines[i], want) != NULL, "'%s' lacks '%s'",
-	              lines[i], want);
-	free(lines[0]);
-	free(lines);
+	assert_logged(path, "/readyz", 503, len);
 	tu_tmpdir_remove(dir);
 }
 END_TEST
@@ -459,8 +470,7 @@ START_TEST(test_accesslog_metrics_moved)
 	                admin, NULL};
 	struct tu_conn c;
 	unsigned port;
-	size_t n, len, i;
-	char **lines, want[64];
+	size_t len;
 	int errfd;
 	pid_t pid;
 
@@ -473,16 +483,7 @@ START_TEST(test_accesslog_metrics_moved)
 	tu_close(&c);
 	tu_stop(pid, errfd);
 	ck_assert_uint_gt(len, 0);
-	lines = lines_of(path, &n);
-	snprintf(want, sizeof(want), "\" 404 %zu ", len);
-	for (i = 1; i <= n; i++)
-		if (strstr(lines[i], "/metrics") != NULL)
-			break;
-	ck_assert_msg(i <= n, "no /metrics line");
-	ck_assert_msg(strstr(lines[i], want) != NULL, "'%s' lacks '%s'",
-	              lines[i], want);
-	free(lines[0]);
-	free(lines);
+	assert_logged(path, "/metrics", 404, len);
 	tu_tmpdir_remove(dir);
 }
 END_TEST
