@@ -11,7 +11,6 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -30,9 +29,6 @@
  * (a larger read is handed on).  wrk's is 40 bytes, curl's 80, an
  * avatar-api relay's about 100. */
 #define FRONT_READ_MAX 2048
-
-/* The most descriptors: as wire.c's table. */
-#define TABLE_MAX ((size_t)1 << 20)
 
 /* The answers by kind: the relay's error kinds, then these. */
 #define ANSWER_BUSY RELAY_KIND_COUNT     /* 503 upstream queue full */
@@ -97,8 +93,8 @@ struct front {
 	size_t date_len;
 	struct front_conn *conns;             /* relay thread only */
 	struct front_conn **by_fd;            /* their event data: the
-	                                       * descriptor (mapped lazily,
-	                                       * as wire.c's table) */
+	                                       * descriptor (wire_fds of
+	                                       * them, mapped lazily) */
 	size_t nfd;
 	struct front_conn *ready;             /* idle again, with input to
 	                                       * read (front_drain) */
@@ -238,12 +234,19 @@ slot_make(struct front_slot *s, const struct routes *r, unsigned slot)
 	return bad ? -1 : 0;
 }
 
-/* The status of answer K. */
+/* The status of answer K, and its counter. */
 static unsigned
 answer_status(unsigned k)
 {
 	return k == ANSWER_USER_NOT_FOUND ? 404
 	       : proxy_error_status((enum relay_kind)k);
+}
+
+static enum route_status
+answer_index(unsigned k)
+{
+	return k == ANSWER_USER_NOT_FOUND ? STATUS_404
+	       : proxy_error_index((enum relay_kind)k);
 }
 
 /* "\r\n", the common header lines and "Location: WHERE" into B. */
@@ -266,17 +269,13 @@ struct front *
 front_new(const struct routes *r, struct error *err)
 {
 	struct front *f = calloc(1, sizeof(*f));
-	struct rlimit rl;
 	unsigned k;
 	int bad;
 
 	if (f == NULL)
 		goto oom;
 	pthread_mutex_init(&f->lock, NULL);
-	f->nfd = TABLE_MAX;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_max != RLIM_INFINITY &&
-	    rl.rlim_max < TABLE_MAX)
-		f->nfd = (size_t)rl.rlim_max;
+	f->nfd = wire_fds();
 	f->by_fd = calloc(f->nfd, sizeof(struct front_conn *));
 	if (f->by_fd == NULL)
 		goto oom;
@@ -478,7 +477,7 @@ front_turn(void *arg)
 		ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
 		ev.data.u64 = RELAY_FRONT_TAG | (uint64_t)c->fd;
 		if ((size_t)c->fd >= f->nfd) {
-			conn_free(c); /* beyond the wire's table: not here */
+			conn_free(c); /* cannot happen: wire_attach refused it */
 			continue;
 		}
 		if (epoll_ctl(relay_epoll(f->env.relay), EPOLL_CTL_ADD, c->fd,
@@ -670,12 +669,7 @@ conn_answer_fixed(struct front_conn *c, unsigned k, uint64_t start_us)
 {
 	struct front *f = c->f;
 	const struct bytes *tail = &f->slot[c->slot].fixed[k];
-	unsigned status = answer_status(k);
-	int closing = conn_count(c, status,
-	                         status == 404 ? STATUS_404
-	                         : status == 504 ? STATUS_504
-	                         : status == 503 ? STATUS_503 : STATUS_502,
-	                         start_us);
+	int closing = conn_count(c, answer_status(k), answer_index(k), start_us);
 	struct iovec *v = answer_start(c, &f->status[k], closing);
 
 	iov_set(v++, tail->p, tail->len);

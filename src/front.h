@@ -61,8 +61,9 @@ struct front_env {
 };
 
 /* A front end whose answers carry the headers R's answers carry (its
- * options: Cache-Control, Vary, the CORS slots).  Returns NULL with ERR
- * set (EXIT_OSERR) if out of memory. */
+ * options: Cache-Control, Vary, the CORS slots), for the descriptors
+ * wire.c covers (call after wire_new).  Returns NULL with ERR set
+ * (EXIT_OSERR) if out of memory. */
 struct front *front_new(const struct routes *r, struct error *err);
 
 /* The relay hooks to give relay_start. */

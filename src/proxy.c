@@ -249,8 +249,8 @@ proxy_response(const struct routes *r, enum proxy_step step,
 		return;
 	}
 	if (job == NULL) {
-		a->status = MHD_HTTP_SERVICE_UNAVAILABLE;
-		a->index = STATUS_503;
+		a->status = proxy_error_status(RELAY_KIND_COUNT);
+		a->index = proxy_error_index(RELAY_KIND_COUNT);
 		body = proxy_error_body(RELAY_KIND_COUNT);
 		a->len = strlen(body);
 		a->resp = answer_error(r, body, a);
@@ -280,20 +280,9 @@ proxy_response(const struct routes *r, enum proxy_step step,
 		relay_release(job);
 		return;
 	}
-	switch (out->kind) {
-	case RELAY_TIMEOUT:
-		a->status = MHD_HTTP_GATEWAY_TIMEOUT;
-		a->index = STATUS_504;
-		break;
-	case RELAY_STOPPED:
-		a->status = MHD_HTTP_SERVICE_UNAVAILABLE;
-		a->index = STATUS_503;
-		break;
-	default: /* RELAY_OK cannot get here: its statuses are above */
-		a->status = MHD_HTTP_BAD_GATEWAY;
-		a->index = STATUS_502;
-		break;
-	}
+	/* RELAY_OK cannot get here: its statuses are above. */
+	a->status = proxy_error_status(out->kind);
+	a->index = proxy_error_index(out->kind);
 	body = proxy_error_body(out->kind);
 	a->len = strlen(body);
 	relay_release(job);

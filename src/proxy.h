@@ -84,4 +84,13 @@ proxy_error_status(enum relay_kind kind)
 	       : kind == RELAY_STOPPED || kind == RELAY_KIND_COUNT ? 503 : 502;
 }
 
+/* Its counter (stats.h). */
+static inline enum route_status
+proxy_error_index(enum relay_kind kind)
+{
+	return kind == RELAY_TIMEOUT ? STATUS_504
+	       : kind == RELAY_STOPPED || kind == RELAY_KIND_COUNT ? STATUS_503
+	       : STATUS_502;
+}
+
 #endif

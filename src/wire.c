@@ -122,6 +122,12 @@ wire_free(struct wire *w)
 	free(w);
 }
 
+size_t
+wire_fds(void)
+{
+	return atom_load(table_size);
+}
+
 int
 wire_recv_hooked(void)
 {

@@ -48,6 +48,10 @@ struct wire *wire_new(size_t pool_size, struct error *err);
  * MHD_stop_daemon).  W may be NULL. */
 void wire_free(struct wire *w);
 
+/* How many descriptors the state table covers (after the first
+ * wire_new): wire_attach refuses those beyond it. */
+size_t wire_fds(void);
+
 /* Non-zero if libmicrohttpd's recv calls come here (they do when the
  * program is linked as the Makefile links it). */
 int wire_recv_hooked(void);
